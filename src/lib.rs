@@ -1,0 +1,3 @@
+//! kmilestone: run a milestone plan through an AI coding agent, one verified task at a time.
+
+pub mod exit_codes;
