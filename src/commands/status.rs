@@ -1,0 +1,117 @@
+//! `kmilestone status`: what is done, what is next.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::milestone::Milestone;
+use crate::plan::Warning;
+use crate::progress::TaskStatus;
+
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    milestone: &'a str,
+    name: String,
+    plan: String,
+    handoff: Option<String>,
+    tasks: Vec<TaskJson<'a>>,
+    completed: &'a [String],
+    unknown_completed: &'a [String],
+    blocked: &'a [String],
+    next: Option<&'a str>,
+    /// Tasks complete after `next` (a gap in the handoff).
+    complete_after_next: &'a [String],
+    warnings: &'a [Warning],
+}
+
+#[derive(Serialize)]
+struct TaskJson<'a> {
+    id: &'a str,
+    title: &'a str,
+    #[serde(rename = "type")]
+    task_type: Option<String>,
+    line: usize,
+    level: u8,
+    status: TaskStatus,
+    acceptance_criteria: &'a [String],
+}
+
+pub fn render_json(milestone: &Milestone, out: &mut dyn Write) -> std::io::Result<()> {
+    let progress = &milestone.progress;
+    let json = StatusJson {
+        milestone: &milestone.plan.id,
+        name: milestone.plan.display_name(),
+        plan: milestone.plan.path.display().to_string(),
+        handoff: milestone
+            .handoff_exists
+            .then(|| milestone.handoff_path.display().to_string()),
+        tasks: milestone
+            .plan
+            .tasks
+            .iter()
+            .zip(&progress.statuses)
+            .map(|(task, status)| TaskJson {
+                id: &task.id,
+                title: &task.title,
+                task_type: task.task_type.as_ref().map(|t| t.to_string()),
+                line: task.line,
+                level: task.level,
+                status: *status,
+                acceptance_criteria: &task.acceptance_criteria,
+            })
+            .collect(),
+        completed: &progress.completed,
+        unknown_completed: &progress.unknown_completed,
+        blocked: &progress.blocked,
+        next: progress.next.as_deref(),
+        complete_after_next: &progress.complete_after_next,
+        warnings: &milestone.plan.warnings,
+    };
+    serde_json::to_writer_pretty(&mut *out, &json)?;
+    writeln!(out)
+}
+
+pub fn render_text(milestone: &Milestone, out: &mut dyn Write) -> std::io::Result<()> {
+    let progress = &milestone.progress;
+    for line in milestone.header(progress.next.as_deref()) {
+        writeln!(out, "{line}")?;
+    }
+    if let Some(note) = progress.gap_note() {
+        writeln!(out, "{note}")?;
+    }
+    if !progress.unknown_completed.is_empty() {
+        writeln!(
+            out,
+            "Complete in the handoff but not in the plan: {}",
+            progress.unknown_completed.join(", ")
+        )?;
+    }
+    writeln!(out)?;
+    let width = milestone
+        .plan
+        .tasks
+        .iter()
+        .map(|t| t.id.len())
+        .max()
+        .unwrap_or(0);
+    for (task, status) in milestone.plan.tasks.iter().zip(&progress.statuses) {
+        let label = match status {
+            TaskStatus::Complete => "done",
+            TaskStatus::Blocked => "BLOCKED",
+            TaskStatus::Pending if progress.next.as_deref() == Some(task.id.as_str()) => "next",
+            TaskStatus::Pending => "pending",
+        };
+        writeln!(out, "  {label:<8} {:<width$}  {}", task.id, task.title)?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Handoff: {}{}",
+        milestone.handoff_path.display(),
+        if milestone.handoff_exists {
+            ""
+        } else {
+            " (not created yet)"
+        }
+    )
+}

@@ -1,0 +1,131 @@
+//! Reading a handoff file: which tasks it marks complete or blocked, and where it lives.
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::input::{InputError, read_text_file};
+use crate::markdown::Document;
+use crate::plan::Plan;
+
+/// One heading of the handoff that marks tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// IDs as written (a range is expanded over the plan's order when the plan knows both ends).
+    pub ids: Vec<String>,
+    pub state: MarkState,
+    /// 1-based line of the heading.
+    pub line: usize,
+    /// The heading's text, for messages (`Task 5.0 BLOCKED: waiting for E2E env`).
+    pub heading: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkState {
+    Complete,
+    Blocked,
+}
+
+/// What a handoff says.
+#[derive(Debug, Clone, Default)]
+pub struct Handoff {
+    pub marks: Vec<Mark>,
+}
+
+/// `[M2 ]Task[s] <id list> [sep] Complete|Completed|Done|BLOCKED`.
+static MARK_HEADING: LazyLock<Regex> = LazyLock::new(|| {
+    let id = r"\d+[a-z]?(?:\.\d+[a-z]?)*";
+    Regex::new(&format!(
+        r"(?i)^[^\w]*(?:M{id}\s+)?tasks?\s+({id}(?:\s*(?:&|,|\band\b|\bto\b|-|–|—|/)\s*{id})*)\s*[:—–\-]?\s*(complete|completed|done|blocked)\b"
+    ))
+    .expect("handoff heading pattern")
+});
+
+static ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\d+[a-z]?(?:\.\d+[a-z]?)*").expect("id pattern"));
+
+static RANGE_SEPARATOR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*(?:-|–|—|\bto\b)\s*$").expect("range pattern"));
+
+/// Reads the marks of a handoff heading's text, expanding ranges over the plan's order.
+pub fn parse_mark_heading(text: &str, plan: &Plan) -> Option<(Vec<String>, MarkState)> {
+    let captures = MARK_HEADING.captures(text)?;
+    let list = captures.get(1)?.as_str();
+    let state = if captures[2].eq_ignore_ascii_case("blocked") {
+        MarkState::Blocked
+    } else {
+        MarkState::Complete
+    };
+    let found: Vec<_> = ID.find_iter(list).collect();
+    let mut ids: Vec<String> = Vec::new();
+    for (index, id) in found.iter().enumerate() {
+        let is_range_end = index > 0
+            && RANGE_SEPARATOR.is_match(&list[found[index - 1].end()..id.start()])
+            && !list[found[index - 1].end()..id.start()].trim().is_empty();
+        if is_range_end {
+            let from = found[index - 1].as_str();
+            if let (Some(start), Some(end)) = (plan.position(from), plan.position(id.as_str()))
+                && start < end
+            {
+                ids.extend(plan.tasks[start + 1..end].iter().map(|t| t.id.clone()));
+            }
+        }
+        ids.push(id.as_str().to_string());
+    }
+    Some((ids, state))
+}
+
+impl Handoff {
+    pub fn load(path: &Path, plan: &Plan) -> Result<Handoff, InputError> {
+        let source = read_text_file(path)?;
+        Ok(Handoff::parse(&source, plan))
+    }
+
+    pub fn parse(source: &str, plan: &Plan) -> Handoff {
+        let doc = Document::scan(source);
+        let marks = doc
+            .headings
+            .iter()
+            .filter_map(|heading| {
+                let (ids, state) = parse_mark_heading(&heading.text, plan)?;
+                Some(Mark {
+                    ids,
+                    state,
+                    line: heading.line,
+                    heading: heading.text.clone(),
+                })
+            })
+            .collect();
+        Handoff { marks }
+    }
+
+    /// Whether a heading marks `id` complete.
+    pub fn is_complete(&self, id: &str) -> bool {
+        self.marks
+            .iter()
+            .any(|m| m.state == MarkState::Complete && m.ids.iter().any(|i| i == id))
+    }
+
+    /// The BLOCKED heading of `id`, if any.
+    pub fn blocked_mark(&self, id: &str) -> Option<&Mark> {
+        self.marks
+            .iter()
+            .find(|m| m.state == MarkState::Blocked && m.ids.iter().any(|i| i == id))
+    }
+}
+
+/// Where a plan's handoff is: `HANDOFF_<stem>.md` beside it when that exists, else
+/// `HANDOFF_<ID>.md` (which the first task creates).
+pub fn locate(plan_path: &Path, milestone_id: &str) -> PathBuf {
+    let dir = plan_path.parent().unwrap_or(Path::new("."));
+    let stem = plan_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let by_stem = dir.join(format!("HANDOFF_{stem}.md"));
+    if by_stem.is_file() {
+        return by_stem;
+    }
+    dir.join(format!("HANDOFF_{milestone_id}.md"))
+}

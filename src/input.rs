@@ -1,0 +1,193 @@
+//! Reading the user's text files (plans, handoffs) with the limits every reader shares.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Plans and handoffs larger than this are refused before they are read.
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why a text input could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{path}: no such file")]
+    NotFound { path: PathBuf },
+    #[error("{path}: is a directory, expected a markdown file")]
+    IsDirectory { path: PathBuf },
+    #[error("{path}: file is {size} bytes, larger than the 16 MiB limit")]
+    TooLarge { path: PathBuf, size: u64 },
+    #[error("{path}:{line}: not valid UTF-8 (byte offset {offset})")]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        offset: usize,
+    },
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl InputError {
+    /// What went wrong, without the file name (for `file:line: message` output).
+    pub fn detail(&self) -> String {
+        match self {
+            InputError::NotFound { .. } => "no such file".to_string(),
+            InputError::IsDirectory { .. } => {
+                "is a directory, expected a markdown file".to_string()
+            }
+            InputError::TooLarge { size, .. } => {
+                format!("file is {size} bytes, larger than the 16 MiB limit")
+            }
+            InputError::NotUtf8 { offset, .. } => format!("not valid UTF-8 (byte offset {offset})"),
+            InputError::Io { source, .. } => format!("cannot read: {source}"),
+        }
+    }
+
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            InputError::NotFound { path }
+            | InputError::IsDirectory { path }
+            | InputError::TooLarge { path, .. }
+            | InputError::NotUtf8 { path, .. }
+            | InputError::Io { path, .. } => path,
+        }
+    }
+}
+
+/// Reads a UTF-8 text file of at most [`MAX_INPUT_BYTES`].
+///
+/// The size is checked from the metadata before reading, and again while reading, so that a
+/// file that grows (or a device that never ends) cannot make us allocate without bound.
+pub fn read_text_file(path: &Path) -> Result<String, InputError> {
+    let io = |source: std::io::Error| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            InputError::NotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            InputError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    };
+    let metadata = std::fs::metadata(path).map_err(io)?;
+    if metadata.is_dir() {
+        return Err(InputError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    if metadata.len() > MAX_INPUT_BYTES {
+        return Err(InputError::TooLarge {
+            path: path.to_path_buf(),
+            size: metadata.len(),
+        });
+    }
+    let file = File::open(path).map_err(io)?;
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(InputError::TooLarge {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+        });
+    }
+    String::from_utf8(bytes).map_err(|err| {
+        let offset = err.utf8_error().valid_up_to();
+        let line = 1 + err.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        InputError::NotUtf8 {
+            path: path.to_path_buf(),
+            line,
+            offset,
+        }
+    })
+}
+
+/// Maps byte offsets of a text to 1-based line numbers.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr_newlines(text.as_bytes()).map(|i| i + 1));
+        LineIndex { starts }
+    }
+
+    /// The 1-based line holding byte `offset`.
+    pub fn line_of(&self, offset: usize) -> usize {
+        match self.starts.binary_search(&offset) {
+            Ok(index) => index + 1,
+            Err(index) => index,
+        }
+    }
+}
+
+fn memchr_newlines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    bytes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &b)| (b == b'\n').then_some(i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_maps_offsets_to_lines() {
+        let index = LineIndex::new("ab\ncd\n\nef");
+        assert_eq!(index.line_of(0), 1);
+        assert_eq!(index.line_of(2), 1);
+        assert_eq!(index.line_of(3), 2);
+        assert_eq!(index.line_of(6), 3);
+        assert_eq!(index.line_of(7), 4);
+        assert_eq!(index.line_of(100), 4);
+    }
+
+    #[test]
+    fn refuses_directories_missing_and_non_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            read_text_file(dir.path()),
+            Err(InputError::IsDirectory { .. })
+        ));
+        assert!(matches!(
+            read_text_file(&dir.path().join("nope.md")),
+            Err(InputError::NotFound { .. })
+        ));
+        let bad = dir.path().join("bad.md");
+        std::fs::write(&bad, b"line one\nline two \xff\n").unwrap();
+        match read_text_file(&bad) {
+            Err(InputError::NotUtf8 { line, offset, .. }) => {
+                assert_eq!(line, 2);
+                assert_eq!(offset, 18);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_files_over_the_limit_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.md");
+        let file = File::create(&big).unwrap();
+        // A sparse file: the size is refused from metadata, nothing is read.
+        file.set_len(MAX_INPUT_BYTES + 1).unwrap();
+        assert!(matches!(
+            read_text_file(&big),
+            Err(InputError::TooLarge { .. })
+        ));
+    }
+}

@@ -1,0 +1,419 @@
+//! Reading a milestone plan: its tasks (`## Task X.Y: Title`), their bodies and fields, its ID and
+//! name, its front matter, and the diagnostics an author needs to see.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::input::{InputError, read_text_file};
+use crate::markdown::{Document, HidingBlock, strip_atx};
+
+/// A task's kind, from its `**Type:**` field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub enum TaskType {
+    Coding,
+    Validation,
+    Research,
+    Mixed,
+    /// Any other value, kept verbatim; checked like CODING.
+    Other(String),
+}
+
+impl TaskType {
+    fn parse(value: &str) -> TaskType {
+        let word: String = value
+            .trim()
+            .trim_matches(['*', '`', '_'])
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        match word.to_ascii_uppercase().as_str() {
+            "CODING" => TaskType::Coding,
+            "VALIDATION" => TaskType::Validation,
+            "RESEARCH" => TaskType::Research,
+            "MIXED" => TaskType::Mixed,
+            _ => TaskType::Other(value.trim().to_string()),
+        }
+    }
+
+    /// Whether the unit-test quality check applies after the task.
+    pub fn writes_code(&self) -> bool {
+        matches!(
+            self,
+            TaskType::Coding | TaskType::Mixed | TaskType::Other(_)
+        )
+    }
+}
+
+impl fmt::Display for TaskType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaskType::Coding => "CODING",
+            TaskType::Validation => "VALIDATION",
+            TaskType::Research => "RESEARCH",
+            TaskType::Mixed => "MIXED",
+            TaskType::Other(value) => value,
+        })
+    }
+}
+
+impl From<TaskType> for String {
+    fn from(value: TaskType) -> String {
+        value.to_string()
+    }
+}
+
+/// One `## Task X.Y` section of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: String,
+    pub title: String,
+    /// Heading level, 2 to 4.
+    pub level: u8,
+    /// 1-based line of the heading.
+    pub line: usize,
+    /// The section verbatim, heading included, up to the next heading of the same or a higher level.
+    pub body: String,
+    /// `None` when the task has no `**Type:**` field.
+    pub task_type: Option<TaskType>,
+    pub acceptance_criteria: Vec<String>,
+    pub files: Option<String>,
+    pub depends_on: Option<String>,
+}
+
+impl Task {
+    /// The type the runner acts on: a task without a type field is treated as CODING.
+    pub fn effective_type(&self) -> TaskType {
+        self.task_type.clone().unwrap_or(TaskType::Coding)
+    }
+}
+
+/// Something an author should know about a plan; never fatal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub line: usize,
+    pub message: String,
+}
+
+/// A parsed milestone plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub path: PathBuf,
+    /// `M4`, from the file name.
+    pub id: String,
+    /// The H1 title with a leading `Milestone N:` removed.
+    pub title: Option<String>,
+    pub tasks: Vec<Task>,
+    /// `key: value` pairs of the YAML front matter (e.g. `design`, `architecture`).
+    pub front_matter: Vec<(String, String)>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Why a plan cannot be run.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{path}: no task found (expected headings such as `## Task 1.1: Title`)")]
+    NoTasks { path: PathBuf },
+    #[error("{path}:{second_line}: task {id} is defined twice (first at line {first_line})")]
+    DuplicateTask {
+        path: PathBuf,
+        id: String,
+        first_line: usize,
+        second_line: usize,
+    },
+}
+
+impl PlanError {
+    /// What went wrong, without the file name (for `file:line: message` output).
+    pub fn detail(&self) -> String {
+        match self {
+            PlanError::Input(err) => err.detail(),
+            PlanError::NoTasks { .. } => {
+                "no task found (expected headings such as `## Task 1.1: Title`)".to_string()
+            }
+            PlanError::DuplicateTask { id, first_line, .. } => {
+                format!("task {id} is defined twice (first at line {first_line})")
+            }
+        }
+    }
+
+    /// 1-based line the error points at, for `lint`'s `file:line:` output.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            PlanError::Input(InputError::NotUtf8 { line, .. }) => Some(*line),
+            PlanError::DuplicateTask { second_line, .. } => Some(*second_line),
+            _ => None,
+        }
+    }
+}
+
+/// `Task <ID>` then an optional separator and title. The ID grammar is the contract's:
+/// `\d+[a-z]?(\.\d+[a-z]?)*`.
+static TASK_HEADING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\W*task\s+(\d+[a-z]?(?:\.\d+[a-z]?)*)\**(?:$|[\s:—–\-.)\]*])")
+        .expect("task heading pattern")
+});
+
+static MILESTONE_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:PLAN_)?(M\d+[a-z]?(?:\.\d+[a-z]?)*)(?:[_\-]|$)").expect("milestone id pattern")
+});
+
+static MILESTONE_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^milestone\s+[\w.]+\s*(?:[:—–\-]\s*|$)").expect("milestone prefix pattern")
+});
+
+static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:[-*+]\s+)?\*\*([A-Za-z ()]+?)(?::\*\*|\*\*\s*:)\s*(.*)$")
+        .expect("field pattern")
+});
+
+static CHECKLIST_ITEM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:[-*+]|\d+[.)])\s+\[[ xX]\]\s+(.*)$").expect("checklist pattern")
+});
+
+/// Splits a heading's text into a task ID and title when it names a task.
+pub fn parse_task_heading(text: &str) -> Option<(String, String)> {
+    let captures = TASK_HEADING.captures(text)?;
+    let id_match = captures.get(1)?;
+    let rest = &text[id_match.end()..];
+    let title = rest
+        .trim_start_matches(['*', '_'])
+        .trim_start()
+        .trim_start_matches([':', '—', '–', '-', '.'])
+        .trim_start_matches(['*', '_'])
+        .trim();
+    Some((id_match.as_str().to_string(), title.to_string()))
+}
+
+/// The milestone ID from a plan's file name: `M4_workers.md` → `M4`, `PLAN_M3_x.md` → `M3`.
+pub fn milestone_id(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    MILESTONE_ID
+        .captures(&stem)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_string())
+        .unwrap_or(stem)
+}
+
+impl Plan {
+    /// Reads and parses the plan at `path`.
+    pub fn load(path: &Path) -> Result<Plan, PlanError> {
+        let source = read_text_file(path)?;
+        Plan::parse(path, &source)
+    }
+
+    /// Parses plan text; `path` names the file in diagnostics and gives the milestone ID.
+    pub fn parse(path: &Path, source: &str) -> Result<Plan, PlanError> {
+        let doc = Document::scan(source);
+        let mut warnings = Vec::new();
+
+        let title = doc
+            .headings
+            .iter()
+            .find(|h| h.level == 1)
+            .map(|h| MILESTONE_PREFIX.replace(&h.text, "").trim().to_string())
+            .filter(|t| !t.is_empty());
+
+        let mut tasks: Vec<Task> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (index, heading) in doc.headings.iter().enumerate() {
+            if !heading.atx || !(2..=4).contains(&heading.level) {
+                continue;
+            }
+            let Some((id, title)) = parse_task_heading(&heading.text) else {
+                continue;
+            };
+            if let Some(&first_line) = seen.get(&id) {
+                return Err(PlanError::DuplicateTask {
+                    path: path.to_path_buf(),
+                    id,
+                    first_line,
+                    second_line: heading.line,
+                });
+            }
+            seen.insert(id.clone(), heading.line);
+            let end = doc.headings[index + 1..]
+                .iter()
+                .find(|next| next.level <= heading.level)
+                .map_or(source.len(), |next| next.span.start);
+            let body = source[heading.span.start..end].trim_end().to_string();
+            let fields = read_fields(&body);
+            if fields.acceptance_criteria.is_empty() {
+                warnings.push(Warning {
+                    line: heading.line,
+                    message: format!("task {id} has no acceptance criteria"),
+                });
+            }
+            tasks.push(Task {
+                id,
+                title,
+                level: heading.level,
+                line: heading.line,
+                body,
+                task_type: fields.task_type,
+                acceptance_criteria: fields.acceptance_criteria,
+                files: fields.files,
+                depends_on: fields.depends_on,
+            });
+        }
+
+        for (line, text, block) in doc.hidden_heading_lines(source) {
+            let hashes = text.trim_start().bytes().take_while(|&b| b == b'#').count();
+            if !(2..=4).contains(&hashes) {
+                continue;
+            }
+            let Some((id, _)) = parse_task_heading(strip_atx(text)) else {
+                continue;
+            };
+            let hider = match &block.kind {
+                HidingBlock::Fenced { fence } => {
+                    format!("the code block opened at line {} ({fence})", block.line)
+                }
+                HidingBlock::Indented => format!("an indented code block (line {})", block.line),
+                HidingBlock::Html => format!("the HTML block opened at line {}", block.line),
+            };
+            warnings.push(Warning {
+                line,
+                message: format!(
+                    "`{}` is inside {hider} and is not read as task {id}; if it is a real task, check that block's fences",
+                    text.trim()
+                ),
+            });
+        }
+
+        let mut levels: Vec<u8> = tasks.iter().map(|t| t.level).collect();
+        levels.sort_unstable();
+        levels.dedup();
+        if levels.len() > 1 {
+            let first_level = tasks[0].level;
+            if let Some(odd) = tasks.iter().find(|t| t.level != first_level) {
+                warnings.push(Warning {
+                    line: odd.line,
+                    message: format!(
+                        "task {} is a level-{} heading while task {} is level {}: task headings at mixed levels",
+                        odd.id, odd.level, tasks[0].id, first_level
+                    ),
+                });
+            }
+        }
+        warnings.sort_by_key(|w| w.line);
+
+        if tasks.is_empty() {
+            return Err(PlanError::NoTasks {
+                path: path.to_path_buf(),
+            });
+        }
+
+        Ok(Plan {
+            path: path.to_path_buf(),
+            id: milestone_id(path),
+            title,
+            tasks,
+            front_matter: doc
+                .front_matter
+                .as_deref()
+                .map(parse_front_matter)
+                .unwrap_or_default(),
+            warnings,
+        })
+    }
+
+    /// `M4 - Worker Settings`, or the ID alone when the plan has no title.
+    pub fn display_name(&self) -> String {
+        match &self.title {
+            Some(title) => format!("{} - {}", self.id, title),
+            None => self.id.clone(),
+        }
+    }
+
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.tasks.iter().position(|t| t.id == id)
+    }
+
+    /// The plan's IDs, comma separated, for error messages.
+    pub fn id_list(&self) -> String {
+        self.tasks
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[derive(Default)]
+struct Fields {
+    task_type: Option<TaskType>,
+    acceptance_criteria: Vec<String>,
+    files: Option<String>,
+    depends_on: Option<String>,
+}
+
+/// Reads the bold `**Name:**` fields of a task body, tolerant of both `**Type:**` and `**Type**:`.
+fn read_fields(body: &str) -> Fields {
+    let mut fields = Fields::default();
+    let mut in_acceptance = false;
+    let mut in_fence = false;
+    for line in body.lines().skip(1) {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        if let Some(captures) = FIELD.captures(line) {
+            let name = captures[1].trim().to_ascii_lowercase();
+            let value = captures[2].trim().to_string();
+            in_acceptance = name.starts_with("acceptance");
+            match name.as_str() {
+                "type" | "task type" if fields.task_type.is_none() && !value.is_empty() => {
+                    fields.task_type = Some(TaskType::parse(&value));
+                }
+                "file" | "files" | "file(s)" if fields.files.is_none() => {
+                    fields.files = Some(value);
+                }
+                "depends on" | "dependencies" if fields.depends_on.is_none() => {
+                    fields.depends_on = Some(value);
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if trimmed.starts_with('#') {
+            in_acceptance = trimmed.to_ascii_lowercase().contains("acceptance");
+            continue;
+        }
+        if in_acceptance && let Some(item) = CHECKLIST_ITEM.captures(line) {
+            fields.acceptance_criteria.push(item[1].trim().to_string());
+        }
+    }
+    fields
+}
+
+/// Top-level `key: value` lines of YAML front matter; nested values are kept as their raw text.
+fn parse_front_matter(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|line| !line.starts_with([' ', '\t', '#', '-']))
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| {
+            let value = value.trim().trim_matches(['"', '\'']);
+            (key.trim().to_string(), value.to_string())
+        })
+        .filter(|(key, _)| !key.is_empty())
+        .collect()
+}
