@@ -1,0 +1,4 @@
+//! The one integration test binary: it runs the real `kmilestone` binary.
+
+mod corpus;
+mod support;
