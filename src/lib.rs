@@ -11,7 +11,9 @@ pub mod input;
 pub mod markdown;
 pub mod milestone;
 pub mod plan;
+pub mod process;
 pub mod progress;
+pub mod signals;
 
 use std::ffi::OsString;
 use std::io::Write;

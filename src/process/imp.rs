@@ -1,0 +1,543 @@
+//! Running one supervised child: spawn, feed stdin, drain both pipes line by line, enforce the
+//! timeouts and cancellation, and make sure the whole process group is gone before returning.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::PathBuf;
+use std::process::{Child, ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::time::{Instant, sleep_until};
+
+use super::cancel::{Cancel, Level};
+use super::lines::{LineSplitter, Tail};
+use super::unix;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct ProcessSpec {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    pub cwd: PathBuf,
+    /// Applied after `env_remove`, so a variable in both lists ends up set.
+    pub env_set: Vec<(OsString, OsString)>,
+    pub env_remove: Vec<OsString>,
+    pub stdin: StdinSource,
+}
+
+/// What the child reads on stdin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StdinSource {
+    /// `/dev/null`.
+    Null,
+    /// These bytes, then end of file.
+    Bytes(Vec<u8>),
+}
+
+/// Time limits for one run. `None` means no limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// No output on either pipe for this long: the child is considered hung.
+    pub idle_timeout: Option<Duration>,
+    /// Total time from spawn.
+    pub wall_timeout: Option<Duration>,
+    /// How long the child may keep running after `on_line` returned [`LineVerdict::Final`].
+    pub after_final_grace: Duration,
+    /// Time between SIGTERM and SIGKILL when terminating.
+    pub kill_grace: Duration,
+}
+
+/// Which pipe a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// The caller's judgement of a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineVerdict {
+    Continue,
+    /// The child has said its last word (an agent's `result` line); from now on it only has
+    /// `after_final_grace` to exit.
+    Final,
+}
+
+/// How the child's leader ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitKind {
+    /// Exited with this status code.
+    Code(i32),
+    /// Killed by this signal number.
+    Signal(i32),
+}
+
+impl ExitKind {
+    pub fn success(self) -> bool {
+        self == ExitKind::Code(0)
+    }
+
+    fn from_status(status: ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => ExitKind::Code(code),
+            (None, Some(signal)) => ExitKind::Signal(signal),
+            // A reaped child either exited or was killed; stop/continue states are never
+            // collected here.
+            (None, None) => ExitKind::Code(status.into_raw()),
+        }
+    }
+}
+
+/// Why the supervision ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndedBy {
+    /// The child exited on its own.
+    Exited,
+    IdleTimeout,
+    WallTimeout,
+    /// The child did not exit within `after_final_grace` of its final line.
+    AfterFinal,
+    Cancelled,
+}
+
+/// The result of a supervised run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub exit: ExitKind,
+    pub ended_by: EndedBy,
+    pub duration: Duration,
+    /// The last few KiB of stdout, for reports.
+    pub stdout_tail: String,
+    /// The last few KiB of stderr, for reports.
+    pub stderr_tail: String,
+    pub pid: u32,
+}
+
+/// The child could not be started, or could no longer be supervised.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("`{}` was not found", program.to_string_lossy())]
+    NotFound { program: OsString },
+    #[error("permission denied running `{}`", program.to_string_lossy())]
+    PermissionDenied { program: OsString },
+    #[error("could not run `{}`: {source}", program.to_string_lossy())]
+    Io {
+        program: OsString,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// How long to keep reading the pipes after the group was killed. Only a process that left the
+/// group (setsid) can still hold them open then; its output is not worth hanging for.
+const PIPE_DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// Exit is detected through SIGCHLD; this poll only bounds the delay if a notification is lost.
+const EXIT_POLL: Duration = Duration::from_secs(1);
+
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Runs the child to completion under `limits` and `cancel`, calling `on_line` for every line of
+/// stdout and stderr as it arrives.
+///
+/// When this returns, or when its future is dropped, the child's whole process group has been
+/// sent SIGKILL and the child has been reaped: nothing it started inside its group survives.
+pub async fn run(
+    spec: &ProcessSpec,
+    limits: &Limits,
+    cancel: &Cancel,
+    on_line: &mut dyn FnMut(Stream, &str) -> LineVerdict,
+) -> Result<Outcome, SpawnError> {
+    let io_error = |source: io::Error| SpawnError::Io {
+        program: spec.program.clone(),
+        source,
+    };
+    if !spec.cwd.is_dir() {
+        return Err(io_error(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("working directory {} does not exist", spec.cwd.display()),
+        )));
+    }
+    // Listening before the spawn means no exit can slip between the spawn and the first wait.
+    let mut sigchld = signal(SignalKind::child()).map_err(io_error)?;
+
+    let mut cmd = std::process::Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&spec.cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(match spec.stdin {
+            StdinSource::Null => Stdio::null(),
+            StdinSource::Bytes(_) => Stdio::piped(),
+        });
+    for key in &spec.env_remove {
+        cmd.env_remove(key);
+    }
+    for (key, value) in &spec.env_set {
+        cmd.env(key, value);
+    }
+    unix::configure(&mut cmd);
+
+    let start = Instant::now();
+    // std's spawn returns only after the exec succeeded, so from here on signals reach the new
+    // program, never the forked copy of this one.
+    let child = cmd.spawn().map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => SpawnError::NotFound {
+            program: spec.program.clone(),
+        },
+        io::ErrorKind::PermissionDenied => SpawnError::PermissionDenied {
+            program: spec.program.clone(),
+        },
+        _ => io_error(source),
+    })?;
+    let mut group = Group::new(child, cancel);
+    tracing::debug!(pid = group.pid, program = ?spec.program, "spawned");
+
+    let (stdin, stdout, stderr) = group.pipes().map_err(io_error)?;
+    let mut supervisor = Supervisor {
+        limits,
+        start,
+        last_output: start,
+        final_at: None,
+        phase: Phase::Running,
+        ended_by: None,
+    };
+    let mut out = Pipe::new(stdout, Stream::Stdout);
+    let mut err = Pipe::new(stderr, Stream::Stderr);
+
+    let stdin_bytes: &[u8] = match &spec.stdin {
+        StdinSource::Bytes(bytes) => bytes,
+        StdinSource::Null => &[],
+    };
+    let mut stdin_pending = stdin.is_some();
+    let stdin_write = feed_stdin(stdin, stdin_bytes);
+    tokio::pin!(stdin_write);
+
+    let mut cancel_rx = cancel.subscribe();
+    let mut exit: Option<ExitStatus> = None;
+    let mut drain_until = None;
+
+    let status = loop {
+        let now = Instant::now();
+        if exit.is_none() && group.has_exited().map_err(io_error)? {
+            exit = Some(group.finish().map_err(io_error)?);
+            drain_until = Some(now + PIPE_DRAIN_GRACE);
+            // Whatever still holds stdin lost its reader; stop writing to it.
+            stdin_pending = false;
+            stdin_write.set(feed_stdin(None, &[]));
+        }
+        if exit.is_none() {
+            supervisor.check(now, cancel.level(), &group);
+        }
+        if let Some(status) = exit {
+            if !out.open && !err.open {
+                break status;
+            }
+            if drain_until.is_some_and(|until| now >= until) {
+                tracing::debug!(
+                    pid = group.pid,
+                    "output pipes still open after the group was killed"
+                );
+                break status;
+            }
+        }
+
+        let wake = match drain_until {
+            Some(until) => until,
+            None => supervisor
+                .next_deadline()
+                .map_or(now + EXIT_POLL, |deadline| deadline.min(now + EXIT_POLL)),
+        };
+        let event = tokio::select! {
+            read = out.reader.read(&mut out.buf), if out.open => Event::Read(Stream::Stdout, read),
+            read = err.reader.read(&mut err.buf), if err.open => Event::Read(Stream::Stderr, read),
+            written = &mut stdin_write, if stdin_pending => Event::StdinDone(written),
+            Some(()) = sigchld.recv(), if exit.is_none() => Event::Wake,
+            Ok(()) = cancel_rx.changed(), if exit.is_none() => Event::Wake,
+            () = sleep_until(wake) => Event::Wake,
+        };
+        match event {
+            Event::Read(stream, read) => {
+                let final_seen = match stream {
+                    Stream::Stdout => out.take(read, on_line),
+                    Stream::Stderr => err.take(read, on_line),
+                };
+                if exit.is_none() {
+                    supervisor.output(Instant::now(), final_seen);
+                }
+            }
+            Event::StdinDone(written) => {
+                stdin_pending = false;
+                if let Err(error) = written {
+                    // Usually a child that exits or closes stdin without reading all of it.
+                    tracing::debug!(pid = group.pid, %error, "stdin not fully written");
+                }
+            }
+            Event::Wake => {}
+        }
+    };
+
+    Ok(Outcome {
+        exit: ExitKind::from_status(status),
+        ended_by: supervisor.ended_by.unwrap_or(EndedBy::Exited),
+        duration: start.elapsed(),
+        stdout_tail: out.tail.into_string(),
+        stderr_tail: err.tail.into_string(),
+        pid: group.pid as u32,
+    })
+}
+
+enum Event {
+    Read(Stream, io::Result<usize>),
+    StdinDone(io::Result<()>),
+    Wake,
+}
+
+async fn feed_stdin(stdin: Option<ChildStdin>, bytes: &[u8]) -> io::Result<()> {
+    if let Some(mut stdin) = stdin {
+        stdin.write_all(bytes).await?;
+        stdin.shutdown().await?;
+        // Dropping closes the pipe: the child sees end of file.
+    }
+    Ok(())
+}
+
+/// One output pipe with its line splitter and tail.
+struct Pipe<R> {
+    reader: R,
+    stream: Stream,
+    open: bool,
+    buf: Vec<u8>,
+    lines: LineSplitter,
+    tail: Tail,
+}
+
+impl<R: AsyncRead + Unpin> Pipe<R> {
+    fn new(reader: R, stream: Stream) -> Self {
+        Self {
+            reader,
+            stream,
+            open: true,
+            buf: vec![0; READ_CHUNK],
+            lines: LineSplitter::new(),
+            tail: Tail::default(),
+        }
+    }
+
+    /// Handles the result of one read. Returns whether `on_line` called a line final.
+    fn take(
+        &mut self,
+        read: io::Result<usize>,
+        on_line: &mut dyn FnMut(Stream, &str) -> LineVerdict,
+    ) -> bool {
+        let stream = self.stream;
+        let mut final_seen = false;
+        let mut emit = |line: &[u8]| {
+            if on_line(stream, &String::from_utf8_lossy(line)) == LineVerdict::Final {
+                final_seen = true;
+            }
+        };
+        match read {
+            Ok(0) => {
+                self.open = false;
+                self.lines.finish(&mut emit);
+            }
+            Ok(n) => {
+                self.tail.push(&self.buf[..n]);
+                self.lines.push(&self.buf[..n], &mut emit);
+            }
+            Err(error) => {
+                tracing::debug!(?stream, %error, "reading child output failed; treating as end");
+                self.open = false;
+                self.lines.finish(&mut emit);
+            }
+        }
+        final_seen
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// SIGTERM sent; SIGKILL at this instant.
+    Terminating {
+        kill_at: Instant,
+    },
+    Killed,
+}
+
+/// The timers and the termination state machine of one run.
+struct Supervisor<'a> {
+    limits: &'a Limits,
+    start: Instant,
+    last_output: Instant,
+    final_at: Option<Instant>,
+    phase: Phase,
+    /// The first reason to stop wins; later ones do not overwrite it.
+    ended_by: Option<EndedBy>,
+}
+
+impl Supervisor<'_> {
+    fn output(&mut self, now: Instant, final_seen: bool) {
+        self.last_output = now;
+        if final_seen && self.final_at.is_none() {
+            self.final_at = Some(now);
+        }
+    }
+
+    fn wall_at(&self) -> Option<Instant> {
+        self.limits.wall_timeout.map(|limit| self.start + limit)
+    }
+
+    fn final_deadline(&self) -> Option<Instant> {
+        self.final_at.map(|at| at + self.limits.after_final_grace)
+    }
+
+    /// After the final line only the final grace counts; an idle agent is then simply waiting
+    /// to exit.
+    fn idle_at(&self) -> Option<Instant> {
+        if self.final_at.is_some() {
+            return None;
+        }
+        self.limits
+            .idle_timeout
+            .map(|limit| self.last_output + limit)
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Running => [self.wall_at(), self.final_deadline(), self.idle_at()]
+                .into_iter()
+                .flatten()
+                .min(),
+            Phase::Terminating { kill_at } => Some(kill_at),
+            Phase::Killed => None,
+        }
+    }
+
+    fn check(&mut self, now: Instant, cancel: Level, group: &Group<'_>) {
+        match cancel {
+            Level::KillNow => {
+                self.ended_by.get_or_insert(EndedBy::Cancelled);
+                self.kill(group);
+            }
+            Level::Graceful => self.terminate(now, EndedBy::Cancelled, group),
+            Level::Running => {}
+        }
+        if self.phase == Phase::Running {
+            let due = |deadline: Option<Instant>| deadline.is_some_and(|at| now >= at);
+            if due(self.wall_at()) {
+                self.terminate(now, EndedBy::WallTimeout, group);
+            } else if due(self.final_deadline()) {
+                self.terminate(now, EndedBy::AfterFinal, group);
+            } else if due(self.idle_at()) {
+                self.terminate(now, EndedBy::IdleTimeout, group);
+            }
+        }
+        if let Phase::Terminating { kill_at } = self.phase
+            && now >= kill_at
+        {
+            tracing::debug!(pid = group.pid, "still running after the kill grace");
+            self.kill(group);
+        }
+    }
+
+    fn terminate(&mut self, now: Instant, reason: EndedBy, group: &Group<'_>) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        self.ended_by.get_or_insert(reason);
+        tracing::debug!(pid = group.pid, ?reason, "terminating process group");
+        if self.limits.kill_grace.is_zero() {
+            self.kill(group);
+            return;
+        }
+        group.signal(Signal::SIGTERM);
+        // A stopped process would not act on SIGTERM until continued.
+        group.signal(Signal::SIGCONT);
+        self.phase = Phase::Terminating {
+            kill_at: now + self.limits.kill_grace,
+        };
+    }
+
+    fn kill(&mut self, group: &Group<'_>) {
+        if self.phase == Phase::Killed {
+            return;
+        }
+        group.signal(Signal::SIGKILL);
+        self.phase = Phase::Killed;
+    }
+}
+
+/// The spawned child and its process group, registered with the cancellation token while the
+/// leader is unreaped. Dropping it without [`Group::finish`] (an error, or the caller dropping
+/// the future of [`run`]) kills the group and reaps the leader, so no path leaves an orphan.
+struct Group<'a> {
+    child: Child,
+    pid: i32,
+    cancel: &'a Cancel,
+    reaped: bool,
+}
+
+impl<'a> Group<'a> {
+    fn new(child: Child, cancel: &'a Cancel) -> Self {
+        // The child called setpgid(0, 0) before exec, so its pid is its group id.
+        let pid = child.id() as i32;
+        cancel.register(pid);
+        Self {
+            child,
+            pid,
+            cancel,
+            reaped: false,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn pipes(&mut self) -> io::Result<(Option<ChildStdin>, ChildStdout, ChildStderr)> {
+        let missing = || io::Error::other("child pipe was not created");
+        let stdin = self
+            .child
+            .stdin
+            .take()
+            .map(ChildStdin::from_std)
+            .transpose()?;
+        let stdout = ChildStdout::from_std(self.child.stdout.take().ok_or_else(missing)?)?;
+        let stderr = ChildStderr::from_std(self.child.stderr.take().ok_or_else(missing)?)?;
+        Ok((stdin, stdout, stderr))
+    }
+
+    fn signal(&self, signal: Signal) {
+        if !self.reaped {
+            unix::signal_group(self.pid, signal);
+        }
+    }
+
+    fn has_exited(&self) -> io::Result<bool> {
+        unix::has_exited(self.pid)
+    }
+
+    /// Kills what is left of the group, then reaps the leader (which has exited).
+    fn finish(&mut self) -> io::Result<ExitStatus> {
+        self.cancel.release(self.pid);
+        self.reaped = true;
+        self.child.wait()
+    }
+}
+
+impl Drop for Group<'_> {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.cancel.release(self.pid);
+            self.reaped = true;
+            // SIGKILL cannot be ignored, so this wait is short.
+            if let Err(error) = self.child.wait() {
+                tracing::debug!(pid = self.pid, %error, "could not reap child");
+            }
+        }
+    }
+}
