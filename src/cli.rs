@@ -48,6 +48,8 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the milestone's remaining tasks through the agent, verifying each.
+    Run(RunArgs),
     /// Show what is done and what is next; never starts an agent.
     Status(PlanArgs),
     /// Check a plan for errors and warnings; exit 1 on errors.

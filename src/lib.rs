@@ -2,10 +2,15 @@
 //!
 //! The binary is a thin shell over [`run`]; everything is here so that tests can call it.
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
+pub mod config;
+pub mod env_vars;
 pub mod errors;
+pub mod events;
 pub mod exit_codes;
+pub mod gates;
 pub mod handoff;
 pub mod input;
 pub mod markdown;
@@ -13,7 +18,12 @@ pub mod milestone;
 pub mod plan;
 pub mod process;
 pub mod progress;
+pub mod prompt;
+pub mod reporter;
+pub mod runner;
 pub mod signals;
+pub mod state;
+pub mod vcs;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -89,6 +99,7 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             args.handoff.as_deref(),
             &mut out,
         )?),
+        Command::Run(args) => commands::run::run(args, &cli.global),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "kmilestone", &mut out);
             out.flush()?;

@@ -1,0 +1,347 @@
+//! `kmilestone run`: resolve everything, then hand the selected tasks to the runner.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::agent::claude::Claude;
+use crate::agent::command::CommandAgent;
+use crate::agent::{Adapter, Question};
+use crate::cli::{ColorChoice, GlobalArgs, RunArgs};
+use crate::config::{AgentKind, Permission, Settings};
+use crate::errors::Error;
+use crate::events::EventSink;
+use crate::exit_codes;
+use crate::milestone::Milestone;
+use crate::process::Cancel;
+use crate::reporter::Fanout;
+use crate::reporter::json::JsonLines;
+use crate::reporter::report::ReportWriter;
+use crate::reporter::terminal::Terminal;
+use crate::runner::{Human, RunRequest, Runner, select_tasks};
+use crate::state::{StateDir, StateError};
+use crate::vcs::Repo;
+
+/// Whether colour is on for `stream`, per `--color` and `NO_COLOR`.
+pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            is_terminal && std::env::var_os(crate::env_vars::NO_COLOR).is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// Asks on the terminal.
+struct TerminalHuman;
+
+impl Human for TerminalHuman {
+    fn ask(&mut self, question: &Question) -> Option<String> {
+        let mut stderr = std::io::stderr();
+        let hint = if question.options.is_empty() {
+            String::new()
+        } else {
+            " (a number picks an option)".to_string()
+        };
+        write!(
+            stderr,
+            "Your answer{hint}, empty to stop and answer later: "
+        )
+        .ok();
+        stderr.flush().ok();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).ok()?;
+        let answer = line.trim();
+        if answer.is_empty() {
+            return None;
+        }
+        match answer.parse::<usize>() {
+            Ok(n) if n >= 1 && n <= question.options.len() => Some(question.options[n - 1].clone()),
+            _ => Some(answer.to_string()),
+        }
+    }
+}
+
+/// Nobody to ask: questions are saved and the run exits 4.
+struct NoHuman;
+
+impl Human for NoHuman {
+    fn ask(&mut self, _question: &Question) -> Option<String> {
+        None
+    }
+}
+
+pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
+    let plan_path = args.plan.plan_path();
+    let milestone = Milestone::load(&plan_path, args.plan.handoff.as_deref())?;
+    let request = RunRequest {
+        from: args.from.clone(),
+        only: args.only.clone(),
+        to: args.to.clone(),
+        allow_dirty: args.allow_dirty,
+        answer: args.answer.clone(),
+        no_wait: args.no_wait,
+        no_gates: args.no_gates,
+    };
+    let selection = select_tasks(&milestone, &request).map_err(Error::Usage)?;
+
+    let repo = Repo::discover(&plan_path);
+    let root: PathBuf = match &repo {
+        Ok(repo) => repo.root().to_path_buf(),
+        Err(_) => plan_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
+    let mut settings = Settings::load(Some(&root), global.config.as_deref())
+        .map_err(|err| Error::Usage(err.to_string()))?;
+    for key in &settings.unknown_keys {
+        eprintln!(
+            "warning: {}: unknown key `{key}` (ignored)",
+            settings
+                .source
+                .as_deref()
+                .unwrap_or(Path::new("kmilestone.toml"))
+                .display()
+        );
+    }
+    if let Some(name) = &args.agent {
+        settings.agent = AgentKind::parse(name).ok_or_else(|| {
+            Error::Usage(format!(
+                "--agent {name}: unknown agent (expected claude or command)"
+            ))
+        })?;
+    }
+    if args.dangerously_skip_permissions {
+        settings.claude.permission = Permission::Bypass;
+    }
+    if settings.agent == AgentKind::Command && settings.command_agent.argv.is_empty() {
+        return Err(Error::Usage(
+            "agent = \"command\" needs [agent.command] argv = [\"program\", \"arg\"…] in kmilestone.toml".to_string(),
+        ));
+    }
+    let gates = if args.no_gates {
+        Vec::new()
+    } else {
+        settings
+            .gate_commands
+            .clone()
+            .unwrap_or_else(|| crate::gates::detect(&root))
+    };
+    let workflow_template = match &settings.workflow_template {
+        Some(path) => std::fs::read_to_string(path).map_err(|err| {
+            Error::Usage(format!(
+                "{}: cannot read the workflow template: {err}",
+                path.display()
+            ))
+        })?,
+        None => crate::prompt::BUILTIN_WORKFLOW.to_string(),
+    };
+    if settings.workflow == crate::config::WorkflowMode::SlashCommand
+        && !root.join(".claude/commands/ktask.md").is_file()
+    {
+        return Err(Error::Usage(format!(
+            "[workflow] mode = \"slashcommand\" needs {}",
+            root.join(".claude/commands/ktask.md").display()
+        )));
+    }
+    let adapter: Box<dyn Adapter> = match settings.agent {
+        AgentKind::Claude => Box::new(Claude::new(settings.claude.clone(), gates.clone())),
+        AgentKind::Command => Box::new(CommandAgent::new(settings.command_agent.argv.clone())),
+    };
+
+    let stdout = std::io::stdout();
+    let color = use_color(global.color, stdout.is_terminal());
+    let start = selection
+        .tasks
+        .iter()
+        .find(|id| selection.forced || !milestone.handoff.is_complete(id))
+        .cloned();
+    let header = milestone.header(start.as_deref());
+    let mut notes = Vec::new();
+    if let Some(note) = milestone.progress.gap_note()
+        && !selection.forced
+    {
+        notes.push(note);
+    }
+    if !milestone.progress.unknown_completed.is_empty() {
+        notes.push(format!(
+            "Complete in the handoff but not in the plan: {}",
+            milestone.progress.unknown_completed.join(", ")
+        ));
+    }
+
+    // A task the handoff marks BLOCKED stops the run before it starts, unless --from names it.
+    if let Some(start) = &start
+        && let Some(mark) = milestone.handoff.blocked_mark(start)
+        && request.from.as_deref() != Some(start.as_str())
+        && request.only.as_deref() != Some(start.as_str())
+    {
+        let mut out = stdout.lock();
+        for line in &header {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(
+            out,
+            "Task {start} is blocked in the handoff ({}:{}): {}\nResolve the blocker, then run again with --from {start}.",
+            milestone.handoff_path.display(),
+            mark.line,
+            mark.heading
+        )?;
+        return Ok(exit_codes::BLOCKED);
+    }
+
+    if args.dry_run {
+        let mut out = stdout.lock();
+        return dry_run(
+            &milestone,
+            &selection.tasks,
+            &header,
+            adapter.as_ref(),
+            &gates,
+            &workflow_template,
+            &root,
+            &mut out,
+        )
+        .map_err(Error::from);
+    }
+
+    let repo = repo.map_err(|err| {
+        Error::Usage(format!("{err}: kmilestone run needs the plan inside a git repository (use --dry-run to preview)"))
+    })?;
+    let state_dir = StateDir::create(repo.root(), &milestone.plan.id)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let _lock = state_dir.lock().map_err(|err| match err {
+        StateError::Locked { .. } => Error::Usage(err.to_string()),
+        other => Error::Usage(other.to_string()),
+    })?;
+    let state = state_dir
+        .load(&milestone.plan.id)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+
+    if start.is_none() && state.pending_question.is_none() {
+        // Nothing to run: the milestone (or the requested range) is complete.
+        let mut out = stdout.lock();
+        for line in &header {
+            writeln!(out, "{line}")?;
+        }
+    }
+
+    let stamp = jiff::Zoned::now().strftime("%Y%m%dT%H%M%S").to_string();
+    let run_dir = state_dir
+        .new_run_dir(&stamp)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let log_file = std::fs::File::create(run_dir.join("events.jsonl"))?;
+    let mut log = JsonLines::new(std::io::BufWriter::new(log_file));
+    let mut report = ReportWriter::new(&run_dir, state_dir.path());
+    let mut terminal;
+    let mut json;
+    let view: &mut dyn EventSink = if global.json {
+        json = JsonLines::new(stdout.lock());
+        &mut json
+    } else {
+        terminal = Terminal::new(stdout.lock(), color, global.quiet, global.verbose > 0);
+        &mut terminal
+    };
+    let mut fanout = Fanout {
+        sinks: vec![view, &mut log, &mut report],
+    };
+    let interactive =
+        !global.json && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let mut terminal_human = TerminalHuman;
+    let mut no_human = NoHuman;
+    let human: &mut dyn Human = if interactive {
+        &mut terminal_human
+    } else {
+        &mut no_human
+    };
+
+    let cancel = Cancel::new();
+    crate::signals::install(cancel.clone())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut runner = Runner {
+        milestone,
+        settings,
+        repo,
+        state_dir,
+        state,
+        adapter,
+        gates,
+        cancel,
+        sink: &mut fanout,
+        human,
+        workflow_template,
+        run_dir,
+        started: Instant::now(),
+        agent_env: Vec::new(),
+    };
+    let mut selection = selection;
+    if start.is_none() {
+        selection.tasks.clear();
+    }
+    let code = runtime.block_on(runner.run(&selection, &request, header, notes));
+    Ok(code)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dry_run(
+    milestone: &Milestone,
+    tasks: &[String],
+    header: &[String],
+    adapter: &dyn Adapter,
+    gates: &[String],
+    workflow_template: &str,
+    root: &Path,
+    out: &mut dyn Write,
+) -> std::io::Result<i32> {
+    for line in header {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out, "Dry run: nothing is started.")?;
+    let handoff_text = std::fs::read_to_string(&milestone.handoff_path).unwrap_or_default();
+    let tasks: Vec<_> = tasks
+        .iter()
+        .filter_map(|id| milestone.plan.task(id))
+        .collect();
+    if tasks.is_empty() {
+        writeln!(out, "No task to run: the milestone is complete.")?;
+    }
+    for task in tasks {
+        let context = crate::prompt::context(milestone, task, &handoff_text);
+        let prompt = crate::prompt::task_prompt(
+            &crate::prompt::render_workflow(workflow_template, milestone, task, gates),
+            &context,
+        );
+        let command = adapter.command(&prompt, None, root);
+        writeln!(out)?;
+        writeln!(
+            out,
+            "=== Task {}: {} [{}]",
+            task.id,
+            task.title,
+            task.effective_type()
+        )?;
+        writeln!(
+            out,
+            "Agent command (in {}): {} < prompt",
+            root.display(),
+            command.display()
+        )?;
+        writeln!(
+            out,
+            "Gates: {}",
+            if gates.is_empty() {
+                "none".to_string()
+            } else {
+                gates.join(", ")
+            }
+        )?;
+        writeln!(out, "--- prompt ---")?;
+        writeln!(out, "{}", prompt.trim_end())?;
+        writeln!(out, "--- end of prompt ---")?;
+    }
+    Ok(exit_codes::SUCCESS)
+}

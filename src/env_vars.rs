@@ -1,0 +1,20 @@
+//! Every environment variable kmilestone reads, in one place.
+
+/// The Claude Code binary to run (default: `claude` on PATH).
+pub const CLAUDE_BIN: &str = "KMILESTONE_CLAUDE_BIN";
+/// The agent: `claude` or `command`.
+pub const AGENT: &str = "KMILESTONE_AGENT";
+/// Fix attempts after a failed verification.
+pub const RETRIES: &str = "KMILESTONE_RETRIES";
+/// Wall-clock limit per agent attempt (`60m`).
+pub const TASK_TIMEOUT: &str = "KMILESTONE_TASK_TIMEOUT";
+/// No agent output for this long means it hangs (`10m`).
+pub const IDLE_TIMEOUT: &str = "KMILESTONE_IDLE_TIMEOUT";
+/// How long an agent may live after its final result line (`30s`).
+pub const RESULT_GRACE: &str = "KMILESTONE_RESULT_GRACE";
+/// SIGTERM to SIGKILL grace (`5s`).
+pub const KILL_GRACE: &str = "KMILESTONE_KILL_GRACE";
+/// Time limit per gate command (`20m`).
+pub const GATE_TIMEOUT: &str = "KMILESTONE_GATE_TIMEOUT";
+/// Standard: no colours when set.
+pub const NO_COLOR: &str = "NO_COLOR";

@@ -1,0 +1,195 @@
+//! Quality gates: which commands they are, and running one under supervision.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::process::{self, Cancel, EndedBy, Limits, LineVerdict, ProcessSpec, StdinSource};
+use crate::state::GateRecord;
+
+/// Gates from the project when none are configured: the seed's Makefile targets first, then the
+/// usual test command of the project's language.
+pub fn detect(root: &Path) -> Vec<String> {
+    let makefile = ["Makefile", "makefile", "GNUmakefile"]
+        .iter()
+        .map(|name| root.join(name))
+        .find(|path| path.is_file())
+        .and_then(|path| std::fs::read_to_string(path).ok());
+    if let Some(makefile) = makefile {
+        let targets: Vec<String> = ["test-unit", "quality"]
+            .iter()
+            .filter(|target| has_make_target(&makefile, target))
+            .map(|target| format!("make {target}"))
+            .collect();
+        if !targets.is_empty() {
+            return targets;
+        }
+    }
+    let detected = if root.join("Cargo.toml").is_file() {
+        "cargo test"
+    } else if root.join("go.mod").is_file() {
+        "go test ./..."
+    } else if root.join("package.json").is_file() {
+        "npm test"
+    } else if [
+        "pyproject.toml",
+        "pytest.ini",
+        "setup.py",
+        "setup.cfg",
+        "tox.ini",
+    ]
+    .iter()
+    .any(|f| root.join(f).is_file())
+    {
+        "pytest"
+    } else {
+        return Vec::new();
+    };
+    vec![detected.to_string()]
+}
+
+fn has_make_target(makefile: &str, target: &str) -> bool {
+    makefile.lines().any(|line| {
+        line.split_once(':').is_some_and(|(names, rest)| {
+            !rest.starts_with('=')
+                && !line.starts_with(['\t', ' ', '#'])
+                && names.split_whitespace().any(|name| name == target)
+        })
+    })
+}
+
+/// The result of one gate run, with the tail of its output for the fix prompt.
+#[derive(Debug, Clone)]
+pub struct GateRun {
+    pub record: GateRecord,
+    pub output_tail: String,
+}
+
+/// How many lines of a failed gate's output go back to the agent.
+const TAIL_LINES: usize = 40;
+
+/// Runs `command` with `sh -c` in `root`, stdin closed, in its own process group, with `timeout`.
+pub async fn run_gate(
+    command: &str,
+    root: &Path,
+    timeout: Duration,
+    kill_grace: Duration,
+    cancel: &Cancel,
+) -> Result<GateRun, process::SpawnError> {
+    let spec = ProcessSpec {
+        program: OsString::from("sh"),
+        args: vec![OsString::from("-c"), OsString::from(command)],
+        cwd: root.to_path_buf(),
+        env_set: Vec::new(),
+        env_remove: Vec::new(),
+        stdin: StdinSource::Null,
+    };
+    let limits = Limits {
+        idle_timeout: None,
+        wall_timeout: Some(timeout),
+        after_final_grace: Duration::ZERO,
+        kill_grace,
+    };
+    let mut combined: Vec<String> = Vec::new();
+    let outcome = process::run(&spec, &limits, cancel, &mut |_, line| {
+        if combined.len() == TAIL_LINES * 4 {
+            combined.drain(..TAIL_LINES * 3);
+        }
+        combined.push(line.to_string());
+        LineVerdict::Continue
+    })
+    .await?;
+    let timed_out = outcome.ended_by == EndedBy::WallTimeout;
+    let start = combined.len().saturating_sub(TAIL_LINES);
+    let mut output_tail = combined[start..].join("\n");
+    if timed_out {
+        output_tail.push_str(&format!(
+            "\n(killed after the gate timeout of {})",
+            humantime::format_duration(timeout)
+        ));
+    }
+    let exit_code = match outcome.exit {
+        process::ExitKind::Code(code) => Some(code),
+        process::ExitKind::Signal(_) => None,
+    };
+    Ok(GateRun {
+        record: GateRecord {
+            command: command.to_string(),
+            passed: outcome.ended_by == EndedBy::Exited && outcome.exit.success(),
+            exit_code,
+            timed_out,
+            duration_ms: crate::events::millis(outcome.duration),
+        },
+        output_tail,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn makefile_targets_come_first() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Cargo.toml"), "").unwrap();
+        assert_eq!(detect(dir.path()), vec!["cargo test"]);
+        std::fs::write(
+            dir.path().join("Makefile"),
+            "VAR := 1\ntest-unit: build\n\tpytest\nquality:\n\truff check\n",
+        )
+        .unwrap();
+        assert_eq!(detect(dir.path()), vec!["make test-unit", "make quality"]);
+    }
+
+    #[test]
+    fn variables_and_recipes_are_not_targets() {
+        assert!(!has_make_target("test-unit := x\n", "test-unit"));
+        assert!(!has_make_target("\techo test-unit: no\n", "test-unit"));
+        assert!(has_make_target("all test-unit: dep\n", "test-unit"));
+    }
+
+    #[test]
+    fn nothing_detected_in_an_empty_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(detect(dir.path()).is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn gate_results_and_timeouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = Cancel::new();
+        let pass = run_gate(
+            "echo ok",
+            dir.path(),
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+            &cancel,
+        )
+        .await
+        .unwrap();
+        assert!(pass.record.passed);
+        let fail = run_gate(
+            "echo broken test; exit 3",
+            dir.path(),
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+            &cancel,
+        )
+        .await
+        .unwrap();
+        assert!(!fail.record.passed);
+        assert_eq!(fail.record.exit_code, Some(3));
+        assert!(fail.output_tail.contains("broken test"));
+        let hung = run_gate(
+            "sleep 30",
+            dir.path(),
+            Duration::from_millis(300),
+            Duration::from_millis(200),
+            &cancel,
+        )
+        .await
+        .unwrap();
+        assert!(hung.record.timed_out);
+        assert!(!hung.record.passed);
+    }
+}

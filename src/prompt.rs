@@ -1,0 +1,100 @@
+//! The prompt of a task: the ktask workflow first (stable, cache friendly), then the seed's
+//! execution state, handoff and task sections; and the short prompts of fix attempts.
+
+use std::path::Path;
+
+use crate::milestone::Milestone;
+use crate::plan::Task;
+
+/// The built-in workflow text; `[workflow] template` in config replaces it.
+pub const BUILTIN_WORKFLOW: &str = include_str!("../templates/ktask.md");
+
+/// Fills the workflow template's `{{…}}` fields.
+pub fn render_workflow(
+    template: &str,
+    milestone: &Milestone,
+    task: &Task,
+    gates: &[String],
+) -> String {
+    let gates_text = if gates.is_empty() {
+        "   (no gate commands are configured; run the project's own tests)".to_string()
+    } else {
+        gates
+            .iter()
+            .map(|g| format!("   - `{g}`"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    template
+        .replace("{{gates}}", &gates_text)
+        .replace("{{handoff}}", &milestone.handoff_path.display().to_string())
+        .replace("{{task_id}}", &task.id)
+        .replace("{{task_title}}", &task.title)
+        .replace("{{milestone}}", &milestone.plan.display_name())
+}
+
+/// The context block, exactly as the seed lays it out.
+pub fn context(milestone: &Milestone, task: &Task, handoff_text: &str) -> String {
+    let completed = if milestone.progress.completed.is_empty() {
+        "(none)".to_string()
+    } else {
+        milestone.progress.completed.join(", ")
+    };
+    let mut out = String::new();
+    out.push_str("## Current Execution State\n\n");
+    out.push_str(&format!("- Milestone: {}\n", milestone.plan.path.display()));
+    out.push_str(&format!(
+        "- Handoff: {}\n",
+        milestone.handoff_path.display()
+    ));
+    out.push_str(&format!("- Completed tasks: {completed}\n"));
+    out.push_str(&format!("- Current task: {} {}\n", task.id, task.title));
+    for (key, value) in &milestone.plan.front_matter {
+        out.push_str(&format!("- Reference ({key}): {value}\n"));
+    }
+    out.push_str("\n## Handoff Content\n\n");
+    if handoff_text.trim().is_empty() {
+        out.push_str("(no handoff yet: this is the first task; create the file)\n");
+    } else {
+        out.push_str(handoff_text.trim_end());
+        out.push('\n');
+    }
+    out.push_str("\n## Current Task\n\n");
+    out.push_str(task.body.trim_end());
+    out.push('\n');
+    out
+}
+
+/// The whole first prompt of a task.
+pub fn task_prompt(workflow: &str, context: &str) -> String {
+    format!("{}\n\n---\n\n{}", workflow.trim_end(), context)
+}
+
+/// The prompt that runs the repository's own `/ktask` command with the same context.
+pub fn slash_command_prompt(plan: &Path, task: &Task, context: &str) -> String {
+    format!(
+        "/ktask {} --task {}\n\n{}",
+        plan.display(),
+        task.id,
+        context
+    )
+}
+
+/// The prompt of a fix attempt: what verification found, and what to do.
+pub fn fix_prompt(task: &Task, problems: &[String]) -> String {
+    let mut out = format!(
+        "The runner checked task {} and it is not done yet. Fix the following, then make sure the gates pass, the handoff has its `## Task {} Complete` section, and everything is committed:\n\n",
+        task.id, task.id
+    );
+    for problem in problems {
+        out.push_str("- ");
+        out.push_str(&problem.replace('\n', "\n  "));
+        out.push('\n');
+    }
+    out
+}
+
+/// The prompt that carries the human's answer back into the session.
+pub fn answer_prompt(answer: &str) -> String {
+    format!("The human answered your question:\n\n{answer}\n\nContinue the task with this answer.")
+}

@@ -1,0 +1,315 @@
+//! The runner's own state under `.kmilestone/<milestone ID>/`: `state.json` (written atomically),
+//! the run lock, the handoff snapshot of the task in progress, and per-run folders.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::{Question, Usage};
+
+/// Bumped when the file's meaning changes; a newer file is refused rather than misread.
+pub const STATE_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a kmilestone state file: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    #[error(
+        "{path}: written by a newer kmilestone (state version {found}, this one reads {STATE_VERSION})"
+    )]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("another kmilestone run of this milestone is in progress (PID {pid}); lock: {path}")]
+    Locked { path: PathBuf, pid: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// One gate run, as recorded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GateRecord {
+    pub command: String,
+    pub passed: bool,
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub duration_ms: u64,
+}
+
+/// What is known about one task across runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TaskState {
+    pub attempts: u32,
+    pub sessions: Vec<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub head_before: Option<String>,
+    pub head_after: Option<String>,
+    /// `completed`, `failed`, `blocked`, `question`, `interrupted`, `usage_limit`.
+    pub result: Option<String>,
+    pub gates: Vec<GateRecord>,
+    /// Latest cumulative cost per agent session (Claude reports cumulative cost after `--resume`).
+    pub session_costs: BTreeMap<String, f64>,
+    /// Cost of invocations without a session id.
+    pub unattributed_cost_usd: f64,
+    pub usage: Usage,
+    pub e2e: Option<String>,
+}
+
+impl TaskState {
+    pub fn cost_usd(&self) -> f64 {
+        self.session_costs.values().sum::<f64>() + self.unattributed_cost_usd
+    }
+}
+
+/// A task an attempt was started for and did not finish (the runner was stopped or killed).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InProgress {
+    pub task: String,
+    pub attempt: u32,
+    pub session_id: Option<String>,
+    pub head_before: Option<String>,
+    pub started_at: String,
+}
+
+/// A question waiting for the human's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingQuestion {
+    pub task: String,
+    pub session_id: String,
+    pub question: Question,
+    pub asked_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    pub version: u32,
+    pub milestone: String,
+    #[serde(default)]
+    pub tasks: BTreeMap<String, TaskState>,
+    #[serde(default)]
+    pub in_progress: Option<InProgress>,
+    #[serde(default)]
+    pub pending_question: Option<PendingQuestion>,
+}
+
+impl State {
+    pub fn new(milestone: &str) -> State {
+        State {
+            version: STATE_VERSION,
+            milestone: milestone.to_string(),
+            tasks: BTreeMap::new(),
+            in_progress: None,
+            pending_question: None,
+        }
+    }
+
+    pub fn task_mut(&mut self, id: &str) -> &mut TaskState {
+        self.tasks.entry(id.to_string()).or_default()
+    }
+}
+
+/// `.kmilestone/<ID>/` of one milestone.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    dir: PathBuf,
+}
+
+impl StateDir {
+    /// The folder for `milestone` under the repository `root`; created with a `.gitignore` that
+    /// ignores the whole `.kmilestone` folder so it never dirties the tree.
+    pub fn create(root: &Path, milestone: &str) -> Result<StateDir, StateError> {
+        let base = root.join(".kmilestone");
+        let dir = base.join(milestone);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let ignore = base.join(".gitignore");
+        if !ignore.exists() {
+            std::fs::write(&ignore, "*\n").map_err(io(&ignore))?;
+        }
+        Ok(StateDir { dir })
+    }
+
+    /// The folder without creating it (for reading reports).
+    pub fn at(root: &Path, milestone: &str) -> StateDir {
+        StateDir {
+            dir: root.join(".kmilestone").join(milestone),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    /// The handoff as it was before the task in progress started (`None`: there was none).
+    pub fn handoff_snapshot_path(&self) -> PathBuf {
+        self.dir.join("handoff.before")
+    }
+
+    pub fn load(&self, milestone: &str) -> Result<State, StateError> {
+        let path = self.state_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(State::new(milestone));
+            }
+            Err(source) => return Err(StateError::Io { path, source }),
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|err| StateError::Corrupt {
+                path: path.clone(),
+                message: err.to_string(),
+            })?;
+        let found = value["version"].as_u64().unwrap_or(0) as u32;
+        if found > STATE_VERSION {
+            return Err(StateError::TooNew { path, found });
+        }
+        serde_json::from_value(value).map_err(|err| StateError::Corrupt {
+            path,
+            message: err.to_string(),
+        })
+    }
+
+    pub fn save(&self, state: &State) -> Result<(), StateError> {
+        let text = serde_json::to_vec_pretty(state).expect("state serializes");
+        write_atomic(&self.state_path(), &text)
+    }
+
+    /// Takes the run lock, or says who holds it. The OS releases it when the holder dies, so a
+    /// lock left by a killed run is simply taken over.
+    pub fn lock(&self) -> Result<RunLock, StateError> {
+        let path = self.dir.join("lock");
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                file.read_to_string(&mut pid).ok();
+                return Err(StateError::Locked {
+                    path,
+                    pid: pid.trim().to_string(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StateError::Io { path, source });
+            }
+        }
+        file.set_len(0).map_err(io(&path))?;
+        file.rewind().map_err(io(&path))?;
+        write!(file, "{}", std::process::id()).map_err(io(&path))?;
+        file.sync_all().map_err(io(&path))?;
+        Ok(RunLock { _file: file })
+    }
+
+    /// A new folder for one run's events and report.
+    pub fn new_run_dir(&self, stamp: &str) -> Result<PathBuf, StateError> {
+        let runs = self.dir.join("runs");
+        let mut dir = runs.join(stamp);
+        let mut n = 1;
+        while dir.exists() {
+            n += 1;
+            dir = runs.join(format!("{stamp}-{n}"));
+        }
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        Ok(dir)
+    }
+
+    /// The most recent run folder, if any run was recorded.
+    pub fn last_run_dir(&self) -> Option<PathBuf> {
+        let mut runs: Vec<PathBuf> = std::fs::read_dir(self.dir.join("runs"))
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        runs.sort();
+        runs.pop()
+    }
+}
+
+/// Held for the whole run; dropping it releases the lock.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old or the new file, never a torn one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io(path))?;
+    temp.write_all(bytes).map_err(io(path))?;
+    temp.as_file().sync_all().map_err(io(path))?;
+    temp.persist(path).map_err(|err| StateError::Io {
+        path: path.to_path_buf(),
+        source: err.error,
+    })?;
+    if let Ok(dir) = File::open(dir) {
+        // Makes the rename itself durable.
+        dir.sync_all().ok();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_newer_versions_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = StateDir::create(root.path(), "M1").unwrap();
+        assert_eq!(dir.load("M1").unwrap(), State::new("M1"));
+        let mut state = State::new("M1");
+        state.task_mut("1.1").attempts = 2;
+        dir.save(&state).unwrap();
+        assert_eq!(dir.load("M1").unwrap(), state);
+        std::fs::write(
+            dir.path().join("state.json"),
+            r#"{"version": 99, "milestone": "M1"}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            dir.load("M1"),
+            Err(StateError::TooNew { found: 99, .. })
+        ));
+        std::fs::write(dir.path().join("state.json"), "{not json").unwrap();
+        assert!(matches!(dir.load("M1"), Err(StateError::Corrupt { .. })));
+        assert_eq!(
+            std::fs::read_to_string(root.path().join(".kmilestone/.gitignore")).unwrap(),
+            "*\n"
+        );
+    }
+
+    #[test]
+    fn a_second_lock_is_refused_with_the_holders_pid() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = StateDir::create(root.path(), "M1").unwrap();
+        let held = dir.lock().unwrap();
+        match dir.lock() {
+            Err(StateError::Locked { pid, .. }) => assert_eq!(pid, std::process::id().to_string()),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop(held);
+        dir.lock().unwrap();
+    }
+}
