@@ -1,4 +1,5 @@
 //! The integration test binary (one binary for all integration tests: `autotests = false`).
 
+mod mock_api;
 mod real_claude;
 mod support;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::require_claude;
 use crate::support::claude::{ClaudeCommand, ClaudeEnv};
@@ -196,6 +196,15 @@ fn resume_continues_the_same_conversation() {
     assert_eq!(uses[0].1["file_path"], a.as_str());
 }
 
+/// The `system/api_retry` lines: the CLI's own retries of failed API calls.
+fn api_retries(events: &[Value]) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "system" && e["subtype"] == "api_retry")
+        .cloned()
+        .collect()
+}
+
 #[test]
 fn persistent_overload_ends_with_an_error_quickly() {
     let claude = require_claude!();
@@ -211,6 +220,10 @@ fn persistent_overload_ends_with_an_error_quickly() {
     let result = run.result();
     assert_eq!(result["is_error"], true);
     assert_eq!(result["api_error_status"], 529);
+    let retries = api_retries(&run.events);
+    assert_eq!(retries.len(), 1, "{retries:?}");
+    assert_eq!(retries[0]["error_status"], 529);
+    assert_eq!(retries[0]["max_retries"], 1);
     assert!(
         run.elapsed < Duration::from_secs(20),
         "took {:?}",
@@ -234,6 +247,16 @@ fn persistent_server_error_ends_with_an_error_quickly() {
     assert_eq!(run.code(), Some(1), "{}", run.describe());
     assert_eq!(run.result()["is_error"], true);
     assert_eq!(run.result()["api_error_status"], 500);
+    // retry-after is honoured: one second, where the CLI's own back-off starts near half of that.
+    let retries = api_retries(&run.events);
+    assert_eq!(retries.len(), 1, "{retries:?}");
+    assert_eq!(retries[0]["error_status"], 500);
+    assert!(
+        retries[0]["retry_delay_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms >= 1000),
+        "{retries:?}"
+    );
     assert!(
         run.elapsed < Duration::from_secs(20),
         "took {:?}",
@@ -271,7 +294,6 @@ fn result_line_reports_the_usage_the_api_reported() {
     assert_eq!(run.code(), Some(0), "{}", run.describe());
     mock.assert_script_done();
     let result = run.result();
-    eprintln!("{}", serde_json::to_string_pretty(result).unwrap());
 
     let usage = &result["usage"];
     assert_eq!(usage["input_tokens"], 2500);
@@ -284,6 +306,8 @@ fn result_line_reports_the_usage_the_api_reported() {
     assert_eq!(per_model["outputTokens"], 50);
     assert_eq!(per_model["cacheCreationInputTokens"], 500);
     assert_eq!(per_model["cacheReadInputTokens"], 4500);
+    // The CLI prices tokens itself from its own list prices (0.0144 USD here for the default
+    // model); what matters is that the result line carries it and it agrees with modelUsage.
     let cost = result["total_cost_usd"].as_f64().expect("total_cost_usd");
     assert!(cost > 0.0);
     assert_eq!(per_model["costUSD"].as_f64(), Some(cost));
