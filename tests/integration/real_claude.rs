@@ -312,3 +312,32 @@ fn result_line_reports_the_usage_the_api_reported() {
     assert!(cost > 0.0);
     assert_eq!(per_model["costUSD"].as_f64(), Some(cost));
 }
+
+/// A CLI stuck on a silent API is killed at the harness timeout, with its output in the panic,
+/// instead of hanging the suite.
+#[test]
+fn a_hung_run_is_killed_at_the_timeout() {
+    let claude = require_claude!();
+    let repo = TempRepo::new();
+    let mock = MockAnthropic::start(
+        Script::new().turn(Turn::reply("too late").delay(Duration::from_secs(600))),
+    );
+    let env = ClaudeEnv::new(&mock);
+
+    // Caught here rather than with #[should_panic], which would fail when the CLI is absent and
+    // the test is skipped.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ClaudeCommand::new(&claude, &env, repo.path())
+            .args(default_permission_args())
+            .timeout(Duration::from_secs(3))
+            .run("Wait for it.")
+    }));
+    let panic = outcome.expect_err("the run must time out");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("killed after 3s"), "{message}");
+    assert!(
+        message.contains("\"subtype\":\"init\""),
+        "output kept: {message}"
+    );
+    assert_eq!(mock.requests().len(), 1);
+}

@@ -1,5 +1,24 @@
 //! Helpers shared by the integration tests: the scripted Anthropic API mock, the real Claude Code
 //! CLI harness, and scratch git repositories.
+//!
+//! A test against the real CLI:
+//!
+//! ```ignore
+//! let claude = require_claude!(); // skips (or fails in CI) when the CLI is not installed
+//! let repo = TempRepo::with_files(&[("README.md", "# demo\n")]);
+//! let file = repo.file_str("a.txt"); // file tools need absolute paths
+//! let mock = MockAnthropic::start(Script::new().turns([
+//!     Turn::write(&file, "hi\n").expect_prompt("Task 1"),
+//!     Turn::bash("git add -A && git commit -qm 'Task 1'").expect_tool_result("File created"),
+//!     Turn::reply("Done."),
+//! ]));
+//! let env = ClaudeEnv::new(&mock).max_retries(1); // fresh HOME, offline, pointed at the mock
+//! // Either drive the CLI directly …
+//! let run = ClaudeCommand::new(&claude, &env, repo.path()).args(["--resume", &id]).run("Task 1");
+//! // … or kmilestone, with `env.apply(&mut cmd)` and the CLI path in its configuration.
+//! mock.assert_script_done();
+//! assert!(mock.requests()[0].first_user_texts().last().unwrap().contains("Task 1"));
+//! ```
 
 // Each test module uses a different subset of these helpers.
 #![allow(dead_code)]
