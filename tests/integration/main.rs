@@ -1,4 +1,6 @@
-//! The one integration test binary: it runs the real `kmilestone` binary.
+//! The integration test binary (one binary for all integration tests: `autotests = false`).
 
 mod corpus;
+mod mock_api;
+mod real_claude;
 mod support;

@@ -1,0 +1,50 @@
+//! Helpers shared by the integration tests: the scripted Anthropic API mock, the real Claude Code
+//! CLI harness, and scratch git repositories.
+//!
+//! A test against the real CLI:
+//!
+//! ```ignore
+//! let claude = require_claude!(); // skips (or fails in CI) when the CLI is not installed
+//! let repo = TempRepo::with_files(&[("README.md", "# demo\n")]);
+//! let file = repo.file_str("a.txt"); // file tools need absolute paths
+//! let mock = MockAnthropic::start(Script::new().turns([
+//!     Turn::write(&file, "hi\n").expect_prompt("Task 1"),
+//!     Turn::bash("git add -A && git commit -qm 'Task 1'").expect_tool_result("File created"),
+//!     Turn::reply("Done."),
+//! ]));
+//! let env = ClaudeEnv::new(&mock).max_retries(1); // fresh HOME, offline, pointed at the mock
+//! // Either drive the CLI directly …
+//! let run = ClaudeCommand::new(&claude, &env, repo.path()).args(["--resume", &id]).run("Task 1");
+//! // … or kmilestone, with `env.apply(&mut cmd)` and the CLI path in its configuration.
+//! mock.assert_script_done();
+//! assert!(mock.requests()[0].first_user_texts().last().unwrap().contains("Task 1"));
+//! ```
+
+// Each test module uses a different subset of these helpers.
+#![allow(dead_code)]
+
+pub mod claude;
+pub mod git_repo;
+pub mod mock_anthropic;
+mod sse;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `kmilestone` binary under test.
+pub fn kmilestone() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kmilestone"))
+}
+
+/// `../shared/corpus`, read in place.
+pub fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+}
+
+/// Runs a command and returns its output, with stdout and stderr as text.
+pub fn run(command: &mut Command) -> (Output, String, String) {
+    let output = command.output().expect("run kmilestone");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output, stdout, stderr)
+}
