@@ -228,6 +228,26 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         }
     }
 
+    // A dirty tree is refused before the run starts, unless it is the leftover of an interrupted
+    // attempt at the task that comes next (the runner hands that to the new attempt).
+    let continues_attempt = state
+        .in_progress
+        .as_ref()
+        .is_some_and(|p| start.as_deref() == Some(p.task.as_str()));
+    if start.is_some() && !args.allow_dirty && !continues_attempt {
+        let dirty: Vec<String> = repo
+            .dirty_files()
+            .map_err(|e| Error::Usage(e.to_string()))?
+            .into_iter()
+            .filter(|f| !f.starts_with(".kmilestone/"))
+            .collect();
+        if !dirty.is_empty() {
+            return Err(Error::Usage(
+                crate::runner::RunError::Dirty(dirty).to_string(),
+            ));
+        }
+    }
+
     let stamp = jiff::Zoned::now().strftime("%Y%m%dT%H%M%S").to_string();
     let run_dir = state_dir
         .new_run_dir(&stamp)

@@ -3,4 +3,5 @@
 mod corpus;
 mod mock_api;
 mod real_claude;
+mod run_loop;
 mod support;

@@ -48,3 +48,5 @@ pub fn run(command: &mut Command) -> (Output, String, String) {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output, stdout, stderr)
 }
+
+pub mod project;

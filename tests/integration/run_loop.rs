@@ -1,0 +1,432 @@
+//! `kmilestone run` against the fake agent: the verified task loop as a user sees it.
+
+use serde_json::json;
+
+use crate::support::project::{HANDOFF, PLAN_3, Project, good_actions};
+
+fn prompt_of(call: &serde_json::Value) -> &str {
+    call["stdin"].as_str().unwrap()
+}
+
+#[test]
+fn happy_path_runs_three_tasks_in_fresh_sessions() {
+    let project = Project::new(PLAN_3);
+    let run = project.kmilestone_run(&[]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    assert!(
+        run.stdout.starts_with(
+            "Milestone: M1 - Greeter (3 tasks)\nCompleted: (none - fresh start)\nStarting from: 1.1\n"
+        ),
+        "{}",
+        run.describe()
+    );
+    let handoff = project.read(HANDOFF);
+    for id in ["1.1", "1.2", "1.3"] {
+        assert!(
+            handoff.contains(&format!("## Task {id} Complete: done")),
+            "{handoff}"
+        );
+    }
+    let log = project.log();
+    assert_eq!(log, vec!["Plan", "Task 1.1", "Task 1.2", "Task 1.3"]);
+    let calls = project.calls();
+    assert_eq!(calls.len(), 3);
+    for call in &calls {
+        assert!(call["resume"].is_null(), "a fresh session per task: {call}");
+        let argv: Vec<&str> = call["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            &argv[..4],
+            &["-p", "--output-format", "stream-json", "--verbose"]
+        );
+    }
+    assert!(
+        run.stdout.contains("## Milestone Complete: M1 - Greeter"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stdout.contains("**Tasks completed:** 3/3"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stdout.contains("- 1.3: greeter-e2e — PASSED"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stdout.contains("gh pr create --title 'M1: Greeter'"),
+        "{}",
+        run.describe()
+    );
+    // kmilestone's own state never dirties the tree.
+    assert_eq!(project.git(&["status", "--porcelain"]), "");
+    let report = project.read(".kmilestone/M1/report.md");
+    assert!(
+        report.contains("| 1.2 Farewell module | completed | 1 |"),
+        "{report}"
+    );
+}
+
+#[test]
+fn each_prompt_carries_the_handoff_so_far_and_only_its_own_task() {
+    let project = Project::new(PLAN_3);
+    let run = project.kmilestone_run(&["--to", "1.2"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let calls = project.calls();
+    assert_eq!(calls.len(), 2);
+    let second = prompt_of(&calls[1]);
+    assert!(second.contains("## Current Execution State"));
+    assert!(second.contains("- Completed tasks: 1.1\n"), "{second}");
+    assert!(
+        second.contains("- Current task: 1.2 Farewell module"),
+        "{second}"
+    );
+    let handoff_part = &second
+        [second.find("## Handoff Content").unwrap()..second.find("## Current Task").unwrap()];
+    assert!(
+        handoff_part.contains("## Task 1.1 Complete: done"),
+        "{handoff_part}"
+    );
+    let task_part = &second[second.find("## Current Task").unwrap()..];
+    assert!(task_part.contains("## Task 1.2: Farewell module"));
+    assert!(
+        !task_part.contains("Task 1.1: Greeting"),
+        "only the current task's text"
+    );
+    assert!(
+        !task_part.contains("Task 1.3"),
+        "only the current task's text"
+    );
+    // The workflow comes first, the task text last.
+    assert!(second.find("# ktask").unwrap() < second.find("## Current Execution State").unwrap());
+}
+
+#[test]
+fn rerun_of_a_complete_milestone_starts_no_agent() {
+    let project = Project::new(PLAN_3);
+    assert_eq!(project.kmilestone_run(&[]).code(), Some(0));
+    let calls = project.calls().len();
+    let run = project.kmilestone_run(&[]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    assert_eq!(project.calls().len(), calls, "no agent started");
+    assert!(
+        run.stdout
+            .contains("Completed: 1.1, 1.2, 1.3 (from handoff)"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stdout.contains("## Milestone Complete"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn from_only_and_to_choose_the_tasks() {
+    let project = Project::new(PLAN_3);
+    let run = project.kmilestone_run(&["--only", "1.2"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let calls = project.calls();
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| c["task"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        vec!["1.2"]
+    );
+
+    let run = project.kmilestone_run(&["--to", "1.1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    assert!(run.stdout.contains("Handoff gap"), "{}", run.describe());
+    let tasks: Vec<String> = project
+        .calls()
+        .iter()
+        .map(|c| c["task"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tasks, vec!["1.2", "1.1"]);
+
+    // --from forces a restart of complete tasks.
+    let run = project.kmilestone_run(&["--from", "1.2", "--to", "1.2"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let tasks: Vec<String> = project
+        .calls()
+        .iter()
+        .map(|c| c["task"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tasks, vec!["1.2", "1.1", "1.2"]);
+    assert_eq!(
+        project
+            .read(HANDOFF)
+            .matches("## Task 1.2 Complete")
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn unknown_ids_are_rejected_before_anything_runs() {
+    let project = Project::new(PLAN_3);
+    let run = project.kmilestone_run(&["--from", "7.7"]);
+    assert_eq!(run.code(), Some(2), "{}", run.describe());
+    assert!(
+        run.stderr.contains("--from 7.7: no such task"),
+        "{}",
+        run.describe()
+    );
+    assert!(run.stderr.contains("1.1, 1.2, 1.3"), "{}", run.describe());
+    assert!(project.calls().is_empty());
+    assert!(!project.path(".kmilestone").exists());
+}
+
+#[test]
+fn a_missing_handoff_section_goes_back_to_the_same_session() {
+    let project = Project::new(PLAN_3);
+    project.scenario(json!({
+        "invocations": [
+            {"actions": [{"write": "greet.txt", "content": "hi\n"}, {"sh": "git add -A && git commit -qm 'Task 1.1 without handoff'"}]},
+            {"actions": [{"append": HANDOFF, "text": "## Task {task} Complete: done\n"}, {"sh": "git add -A && git commit -qm 'Handoff 1.1'"}]}
+        ],
+        "default": {"actions": good_actions()}
+    }));
+    let run = project.kmilestone_run(&["--only", "1.1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let calls = project.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        calls[1]["resume"], calls[0]["session"],
+        "the fix resumes the same session"
+    );
+    let fix = prompt_of(&calls[1]);
+    assert!(fix.contains("no new `## Task 1.1 Complete"), "{fix}");
+    assert!(!fix.contains("# ktask"), "a fix prompt is short: {fix}");
+    assert!(
+        run.stdout.contains("verification failed (attempt 1)"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_failing_gate_is_reported_and_bounded_by_retries() {
+    let project = Project::new(PLAN_3);
+    project.write(
+        "kmilestone.toml",
+        "[gates]\ncommands = [\"echo 'FAILED test_greet - assert 1 == 2'; exit 1\"]\n[run]\nretries = 1\n",
+    );
+    project.commit_all("Failing gate");
+    let run = project.kmilestone_run(&[]);
+    assert_eq!(run.code(), Some(1), "{}", run.describe());
+    let calls = project.calls();
+    assert_eq!(calls.len(), 2, "one attempt plus one fix");
+    assert!(prompt_of(&calls[1]).contains("FAILED test_greet - assert 1 == 2"));
+    assert!(run.stdout.contains("✗ gate"), "{}", run.describe());
+    assert!(
+        run.stdout
+            .contains("Task 1.1 failed verification after 2 attempts"),
+        "{}",
+        run.describe()
+    );
+    let report = project.read(".kmilestone/M1/report.md");
+    assert!(report.contains("FAILED test_greet"), "{report}");
+}
+
+#[test]
+fn deleted_handoff_sections_are_restored() {
+    let project = Project::new(PLAN_3);
+    let earlier = "# Handoff M1\n\n## Task 1.1 Complete: greeting\n\nUse greet() from greet.py; it trims input.\n";
+    project.write(HANDOFF, earlier);
+    project.commit_all("Task 1.1");
+    project.scenario(json!({"default": {"actions": [
+        {"write": HANDOFF, "content": "# Handoff M1\n\n## Task {task} Complete: done\n\nnew notes\n"},
+        {"sh": "git add -A && git commit -qm 'Task {task}'"}
+    ]}}));
+    let run = project.kmilestone_run(&["--only", "1.2"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let handoff = project.read(HANDOFF);
+    assert!(
+        handoff.starts_with(earlier),
+        "earlier bytes restored: {handoff}"
+    );
+    assert!(
+        handoff.contains("## Task 1.2 Complete: done\n\nnew notes"),
+        "{handoff}"
+    );
+    assert!(run.stdout.contains("restored"), "{}", run.describe());
+    assert_eq!(
+        project.git(&["status", "--porcelain"]),
+        "",
+        "the restoration is committed"
+    );
+    assert!(project.log().last().unwrap().starts_with("Restore handoff"));
+}
+
+#[test]
+fn a_dirty_tree_is_refused_naming_the_files() {
+    let project = Project::new(PLAN_3);
+    project.write("notes.txt", "uncommitted\n");
+    let run = project.kmilestone_run(&[]);
+    assert_eq!(run.code(), Some(2), "{}", run.describe());
+    assert!(run.stderr.contains("notes.txt"), "{}", run.describe());
+    assert!(project.calls().is_empty());
+    let run = project.kmilestone_run(&["--allow-dirty", "--only", "1.1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+}
+
+#[test]
+fn an_agent_error_is_retried_then_fails_with_exit_1() {
+    let project = Project::new(PLAN_3);
+    project.scenario(json!({"default": {"result": {"is_error": true, "subtype": "success", "api_error_status": 529, "text": "API Error: 529 Overloaded"}}}));
+    let run = project.kmilestone_run(&[]);
+    assert_eq!(run.code(), Some(1), "{}", run.describe());
+    assert_eq!(project.calls().len(), 3, "first attempt and two retries");
+    assert!(run.stdout.contains("API status 529"), "{}", run.describe());
+}
+
+#[test]
+fn uncommitted_work_is_caught() {
+    let project = Project::new(PLAN_3);
+    project.scenario(json!({
+        "invocations": [{"actions": [
+            {"write": "greet.txt", "content": "hi\n"},
+            {"append": HANDOFF, "text": "## Task {task} Complete: done\n"}
+        ]}],
+        "default": {"actions": [{"sh": "git add -A && git commit -qm 'Task {task}'"}]}
+    }));
+    let run = project.kmilestone_run(&["--only", "1.1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let fix = prompt_of(&project.calls()[1]).to_string();
+    assert!(fix.contains("work is left uncommitted"), "{fix}");
+    assert!(fix.contains("greet.txt"), "{fix}");
+}
+
+#[test]
+fn runner_commits_when_configured() {
+    let project = Project::new(PLAN_3);
+    project.write(
+        "kmilestone.toml",
+        "[gates]\ncommands = [\"true\"]\n[run]\ncommit = \"runner\"\n",
+    );
+    project.commit_all("Runner commits");
+    project.scenario(json!({"default": {"actions": [
+        {"write": "greet.txt", "content": "hi\n"},
+        {"append": HANDOFF, "text": "## Task {task} Complete: done\n"}
+    ]}}));
+    let run = project.kmilestone_run(&["--only", "1.1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    assert_eq!(project.log().last().unwrap(), "Task 1.1: Greeting module");
+    assert_eq!(project.calls().len(), 1);
+}
+
+#[test]
+fn a_blocker_stops_the_run_with_exit_3() {
+    let project = Project::new(PLAN_3);
+    project.scenario(json!({"default": {"result": {"text": "I could not reach the staging API.\nBLOCKED: staging credentials are missing"}}}));
+    let run = project.kmilestone_run(&[]);
+    assert_eq!(run.code(), Some(3), "{}", run.describe());
+    assert!(
+        run.stdout.contains("staging credentials are missing"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(project.calls().len(), 1);
+}
+
+#[test]
+fn a_task_blocked_in_the_handoff_stops_before_it_starts() {
+    let project = Project::new(PLAN_3);
+    project.write(HANDOFF, "## Task 1.1 BLOCKED: waiting for the API team\n");
+    project.commit_all("Blocked");
+    let run = project.kmilestone_run(&[]);
+    assert_eq!(run.code(), Some(3), "{}", run.describe());
+    assert!(
+        run.stdout
+            .contains("Task 1.1 BLOCKED: waiting for the API team"),
+        "{}",
+        run.describe()
+    );
+    assert!(project.calls().is_empty());
+    let run = project.kmilestone_run(&["--from", "1.1", "--to", "1.1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+}
+
+#[test]
+fn a_question_without_a_terminal_exits_4_and_answer_resumes_the_session() {
+    let project = Project::new(PLAN_3);
+    project.scenario(json!({
+        "invocations": [{"result": {"text": "QUESTION: Should greetings be localized?\nOPTIONS:\n- yes\n- no\nRECOMMENDATION: no"}}],
+        "default": {"actions": good_actions()}
+    }));
+    let run = project.kmilestone_run(&[]);
+    assert_eq!(run.code(), Some(4), "{}", run.describe());
+    assert!(
+        run.stdout.contains("Should greetings be localized?"),
+        "{}",
+        run.describe()
+    );
+    assert!(run.stdout.contains("--answer"), "{}", run.describe());
+    let run = project.kmilestone_run(&["--answer", "no, English only", "--to", "1.1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let calls = project.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1]["resume"], calls[0]["session"]);
+    assert!(prompt_of(&calls[1]).contains("no, English only"));
+}
+
+#[test]
+fn a_missing_agent_exits_5() {
+    let project = Project::new(PLAN_3);
+    let run = project.run(&["run", "M1_greeter.md"]);
+    assert_eq!(
+        run.code(),
+        Some(0),
+        "the fake agent is found: {}",
+        run.describe()
+    );
+    let project = Project::new(PLAN_3);
+    let run = {
+        let mut command = project.command(&["run", "M1_greeter.md"]);
+        command.env("KMILESTONE_CLAUDE_BIN", "/nonexistent/claude");
+        let output = command.output().unwrap();
+        crate::support::project::Run {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            output,
+        }
+    };
+    assert_eq!(run.code(), Some(5), "{}", run.describe());
+    assert!(
+        run.stdout.contains("/nonexistent/claude"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn dry_run_prints_prompt_command_and_gates_outside_git() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("M1_greeter.md"), PLAN_3).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kmilestone"))
+        .args(["run", "M1_greeter.md", "--dry-run", "--only", "1.2"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("=== Task 1.2: Farewell module [CODING]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("claude -p --output-format stream-json --verbose"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("## Current Task"), "{stdout}");
+    assert!(!dir.path().join(".kmilestone").exists());
+}
