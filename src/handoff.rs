@@ -129,3 +129,7 @@ pub fn locate(plan_path: &Path, milestone_id: &str) -> PathBuf {
     }
     dir.join(format!("HANDOFF_{milestone_id}.md"))
 }
+
+#[cfg(test)]
+#[path = "handoff_tests.rs"]
+mod tests;

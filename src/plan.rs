@@ -155,9 +155,10 @@ impl PlanError {
 }
 
 /// `Task <ID>` then an optional separator and title. The ID grammar is the contract's:
-/// `\d+[a-z]?(\.\d+[a-z]?)*`.
+/// `\d+[a-z]?(\.\d+[a-z]?)*`. What may follow the ID is narrow so that `Task 1.1/1.2` or
+/// `Task 1.1x2` is no task at all rather than task `1` found by backtracking.
 static TASK_HEADING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\W*task\s+(\d+[a-z]?(?:\.\d+[a-z]?)*)\**(?:$|[\s:—–\-.)\]*])")
+    Regex::new(r"(?i)^\W*task\s+(\d+[a-z]?(?:\.\d+[a-z]?)*)\**(?:$|[\s:—–\-)\]*]|\.(?:$|\s))")
         .expect("task heading pattern")
 });
 
@@ -486,3 +487,7 @@ fn parse_front_matter(text: &str) -> Vec<(String, String)> {
         .filter(|(key, _)| !key.is_empty())
         .collect()
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;
