@@ -1,4 +1,6 @@
 //! The one integration test binary: it runs the real `kmilestone` binary.
 
 mod corpus;
+mod lint;
+mod status;
 mod support;
