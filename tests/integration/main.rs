@@ -2,5 +2,6 @@
 
 mod corpus;
 mod lint;
+mod no_panic;
 mod status;
 mod support;
