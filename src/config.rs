@@ -213,6 +213,26 @@ struct WorkflowSection {
     template: Option<PathBuf>,
 }
 
+/// `agent.claude.colour`: a key path without serde's `?` markers for optional values.
+fn key_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path as P;
+    match path {
+        P::Root => String::new(),
+        P::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
+        P::Map { parent, key } => {
+            let parent = key_path(parent);
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            key_path(parent)
+        }
+    }
+}
+
 fn duration(path: &Path, key: &str, value: &str) -> Result<Duration, ConfigError> {
     humantime::parse_duration(value).map_err(|err| ConfigError::Parse {
         path: path.to_path_buf(),
@@ -256,7 +276,7 @@ impl Settings {
         })?;
         let mut unknown = Vec::new();
         let file: FileConfig = serde_ignored::deserialize(deserializer, |key| {
-            unknown.push(key.to_string());
+            unknown.push(key_path(&key));
         })
         .map_err(|err| ConfigError::Parse {
             path: path.to_path_buf(),
@@ -274,7 +294,7 @@ impl Settings {
             }
             Some(value @ toml::Value::Table(_)) => {
                 let table: AgentTable = serde_ignored::deserialize(value, |key| {
-                    unknown.push(format!("agent.{key}"));
+                    unknown.push(format!("agent.{}", key_path(&key)));
                 })
                 .map_err(|err| parse_error(format!("agent: {err}")))?;
                 if let Some(kind) = table.name {

@@ -33,11 +33,11 @@ pub struct Handoff {
     pub marks: Vec<Mark>,
 }
 
-/// `[M2 ]Task[s] <id list> [sep] Complete|Completed|Done|BLOCKED`.
+/// `[M2[:] ]Task[s] <id list> [sep] Complete|Completed|Done|BLOCKED`.
 static MARK_HEADING: LazyLock<Regex> = LazyLock::new(|| {
     let id = r"\d+[a-z]?(?:\.\d+[a-z]?)*";
     Regex::new(&format!(
-        r"(?i)^[^\w]*(?:M{id}\s+)?tasks?\s+({id}(?:\s*(?:&|,|\band\b|\bto\b|-|–|—|/)\s*{id})*)\s*[:—–\-]?\s*(complete|completed|done|blocked)\b"
+        r"(?i)^[^\w]*(?:M{id}\s*[:—–\-]?\s+)?tasks?\s+({id}(?:\s*(?:&|,|\band\b|\bto\b|-|–|—|/)\s*{id})*)\s*[:—–\-]?\s*(complete|completed|done|blocked)\b"
     ))
     .expect("handoff heading pattern")
 });
@@ -129,3 +129,7 @@ pub fn locate(plan_path: &Path, milestone_id: &str) -> PathBuf {
     }
     dir.join(format!("HANDOFF_{milestone_id}.md"))
 }
+
+#[cfg(test)]
+#[path = "handoff_tests.rs"]
+mod tests;

@@ -55,7 +55,15 @@ pub struct Document {
 impl Document {
     pub fn scan(source: &str) -> Document {
         let lines = LineIndex::new(source);
-        let parser = Parser::new_ext(source, Options::ENABLE_YAML_STYLE_METADATA_BLOCKS);
+        // Editors on Windows save a byte order mark; CommonMark would read it as text, so a first
+        // `# Title` or `---` front matter would stop being one. Parse after it and shift every
+        // range back, so spans still index `source`.
+        let base = if source.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        };
+        let parser = Parser::new_ext(&source[base..], Options::ENABLE_YAML_STYLE_METADATA_BLOCKS);
         let mut headings = Vec::new();
         let mut hidden = Vec::new();
         let mut front_matter = None;
@@ -63,13 +71,16 @@ impl Document {
         let mut open_heading: Option<(u8, Range<usize>, String)> = None;
         let mut in_metadata = false;
         for (event, range) in parser.into_offset_iter() {
+            let range = range.start + base..range.end + base;
             match event {
                 Event::Start(Tag::Heading { level, .. }) => {
                     open_heading = Some((level as u8, range, String::new()));
                 }
                 Event::End(TagEnd::Heading(_)) => {
                     if let Some((level, span, text)) = open_heading.take() {
-                        let atx = source[span.clone()].trim_start().starts_with('#');
+                        // A setext heading's text may itself start with `#` (`#Task 1.1` over
+                        // `---`), so look for a real ATX opening sequence.
+                        let atx = looks_like_atx_heading(first_line(&source[span.clone()]));
                         headings.push(Heading {
                             level,
                             text: text.trim().to_string(),
@@ -133,6 +144,54 @@ impl Document {
         }
     }
 
+    /// Whether byte `offset` of the source lies inside a code or HTML block.
+    pub fn is_hidden(&self, offset: usize) -> bool {
+        // Blocks are recorded in document order and do not overlap.
+        let after = self.hidden.partition_point(|b| b.span.start <= offset);
+        after > 0 && offset < self.hidden[after - 1].span.end
+    }
+
+    /// Fence lines with an info string inside a fenced block of the same fence: an author meant to
+    /// nest a block (```` ```bash ```` inside ```` ```markdown ````), but CommonMark cannot, so
+    /// the outer block ends at the inner closing fence, the rest of the example becomes part of
+    /// the document, and the outer closing fence opens a new block that can hide real headings.
+    pub fn misnested_fences(&self, source: &str) -> Vec<MisnestedFence> {
+        let mut found = Vec::new();
+        for block in &self.hidden {
+            let HidingBlock::Fenced { fence } = &block.kind else {
+                continue;
+            };
+            let Some((outer_char, outer_run)) = fence_of(fence) else {
+                continue;
+            };
+            let body = &source[block.span.clone()];
+            let mut offset = block.span.start;
+            for (index, raw) in body.split_inclusive('\n').enumerate() {
+                let start = offset;
+                offset += raw.len();
+                if index == 0 {
+                    continue;
+                }
+                let line = raw.trim();
+                let Some((inner_char, inner_run)) = fence_of(line) else {
+                    continue;
+                };
+                let info = line[inner_run..].trim();
+                if inner_char == outer_char && inner_run >= outer_run && !info.is_empty() {
+                    found.push(MisnestedFence {
+                        line: self.lines.line_of(start),
+                        inner: line.to_string(),
+                        outer_line: block.line,
+                        outer: fence.clone(),
+                        closed_at: closing_line(body, outer_char, outer_run)
+                            .map(|at| self.lines.line_of(block.span.start + at)),
+                    });
+                }
+            }
+        }
+        found
+    }
+
     /// Lines inside hidden blocks that look like ATX headings, with the block hiding them.
     pub fn hidden_heading_lines<'a>(
         &'a self,
@@ -155,11 +214,48 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
 
-/// `## Something` with up to a few spaces (or a tab) of indentation: what an author meant as a heading.
+/// `## Something` (or a bare `##`) with any indentation: what an author meant as a heading.
 fn looks_like_atx_heading(line: &str) -> bool {
-    let trimmed = line.trim_start();
+    let trimmed = line.trim_start().trim_end_matches(['\r', '\n']);
     let hashes = trimmed.bytes().take_while(|&b| b == b'#').count();
-    (1..=6).contains(&hashes) && trimmed[hashes..].starts_with([' ', '\t'])
+    (1..=6).contains(&hashes)
+        && (trimmed.len() == hashes || trimmed[hashes..].starts_with([' ', '\t']))
+}
+
+/// The fence character and run length of a fence line (```` ```bash ```` → ('`', 3)).
+fn fence_of(line: &str) -> Option<(char, usize)> {
+    let trimmed = line.trim_start();
+    let first = trimmed.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let run = trimmed.bytes().take_while(|&b| b == first as u8).count();
+    (run >= 3).then_some((first, run))
+}
+
+/// A fence that cannot be nested where its author put it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MisnestedFence {
+    /// 1-based line of the inner fence that was meant to open a nested block.
+    pub line: usize,
+    /// The inner fence line, trimmed (e.g. "```bash").
+    pub inner: String,
+    /// 1-based line and text of the outer block's opening fence.
+    pub outer_line: usize,
+    pub outer: String,
+    /// 1-based line where CommonMark closes the outer block (the fence meant to close the inner
+    /// one), or `None` when the block runs to the end of the document.
+    pub closed_at: Option<usize>,
+}
+
+/// Byte offset, within a fenced block's text, of its closing fence line, if it has one.
+fn closing_line(block: &str, fence_char: char, fence_run: usize) -> Option<usize> {
+    let body = block.trim_end_matches(['\n', '\r']);
+    let start = body.rfind('\n').map_or(0, |i| i + 1);
+    if start == 0 {
+        return None;
+    }
+    let last = body[start..].trim();
+    let (closing_char, run) = fence_of(last)?;
+    (closing_char == fence_char && run >= fence_run && last[run..].trim().is_empty())
+        .then_some(start)
 }
 
 /// Text with its ATX markers removed: `## Task 1.1 ##` → `Task 1.1`.

@@ -155,9 +155,10 @@ impl PlanError {
 }
 
 /// `Task <ID>` then an optional separator and title. The ID grammar is the contract's:
-/// `\d+[a-z]?(\.\d+[a-z]?)*`.
+/// `\d+[a-z]?(\.\d+[a-z]?)*`. What may follow the ID is narrow so that `Task 1.1/1.2` or
+/// `Task 1.1x2` is no task at all rather than task `1` found by backtracking.
 static TASK_HEADING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\W*task\s+(\d+[a-z]?(?:\.\d+[a-z]?)*)\**(?:$|[\s:—–\-.)\]*])")
+    Regex::new(r"(?i)^\W*task\s+(\d+[a-z]?(?:\.\d+[a-z]?)*)\**(?:$|[\s:—–\-)\]*]|\.(?:$|\s))")
         .expect("task heading pattern")
 });
 
@@ -174,8 +175,9 @@ static FIELD: LazyLock<Regex> = LazyLock::new(|| {
         .expect("field pattern")
 });
 
-static CHECKLIST_ITEM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:[-*+]|\d+[.)])\s+\[[ xX]\]\s+(.*)$").expect("checklist pattern")
+/// A list item, checklist (`- [ ] x`) or plain (`- x`, `1. x`): authors write criteria both ways.
+static LIST_ITEM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s*)?(.*)$").expect("list item pattern")
 });
 
 /// Splits a heading's text into a task ID and title when it names a task.
@@ -184,7 +186,7 @@ pub fn parse_task_heading(text: &str) -> Option<(String, String)> {
     let id_match = captures.get(1)?;
     let rest = &text[id_match.end()..];
     let title = rest
-        .trim_start_matches(['*', '_'])
+        .trim_start_matches(['*', '_', ']', ')'])
         .trim_start()
         .trim_start_matches([':', '—', '–', '-', '.'])
         .trim_start_matches(['*', '_'])
@@ -205,6 +207,15 @@ pub fn milestone_id(path: &Path) -> String {
         .unwrap_or(stem)
 }
 
+/// Everything a plan's text says, errors included: what `lint` lists in full.
+#[derive(Debug)]
+pub struct Diagnosis {
+    /// The plan as far as it could be read; when there are duplicates, the first of each ID is kept.
+    pub plan: Plan,
+    /// Errors in document order; any of them stops `status` and `run`.
+    pub errors: Vec<PlanError>,
+}
+
 impl Plan {
     /// Reads and parses the plan at `path`.
     pub fn load(path: &Path) -> Result<Plan, PlanError> {
@@ -213,9 +224,20 @@ impl Plan {
     }
 
     /// Parses plan text; `path` names the file in diagnostics and gives the milestone ID.
+    /// Returns the first error `diagnose` finds.
     pub fn parse(path: &Path, source: &str) -> Result<Plan, PlanError> {
+        let Diagnosis { plan, errors } = Plan::diagnose(path, source);
+        match errors.into_iter().next() {
+            Some(err) => Err(err),
+            None => Ok(plan),
+        }
+    }
+
+    /// Reads plan text without stopping at the first error, so that every problem can be listed.
+    pub fn diagnose(path: &Path, source: &str) -> Diagnosis {
         let doc = Document::scan(source);
         let mut warnings = Vec::new();
+        let mut errors = Vec::new();
 
         let title = doc
             .headings
@@ -224,30 +246,45 @@ impl Plan {
             .map(|h| MILESTONE_PREFIX.replace(&h.text, "").trim().to_string())
             .filter(|t| !t.is_empty());
 
-        let mut tasks: Vec<Task> = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for (index, heading) in doc.headings.iter().enumerate() {
-            if !heading.atx || !(2..=4).contains(&heading.level) {
-                continue;
-            }
-            let Some((id, title)) = parse_task_heading(&heading.text) else {
-                continue;
-            };
-            if let Some(&first_line) = seen.get(&id) {
-                return Err(PlanError::DuplicateTask {
+        // Task headings first, so that a body can stop at the next task whatever its level.
+        let task_headings: Vec<(usize, String, String)> = doc
+            .headings
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.atx && (2..=4).contains(&h.level))
+            .filter_map(|(index, h)| {
+                parse_task_heading(&h.text).map(|(id, title)| (index, id, title))
+            })
+            .collect();
+
+        let mut tasks: Vec<Task> = Vec::with_capacity(task_headings.len());
+        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(task_headings.len());
+        for (position, (index, id, title)) in task_headings.iter().enumerate() {
+            let heading = &doc.headings[*index];
+            if let Some(&first_line) = seen.get(id.as_str()) {
+                errors.push(PlanError::DuplicateTask {
                     path: path.to_path_buf(),
-                    id,
+                    id: id.clone(),
                     first_line,
                     second_line: heading.line,
                 });
+                continue;
             }
-            seen.insert(id.clone(), heading.line);
-            let end = doc.headings[index + 1..]
+            seen.insert(id, heading.line);
+            // The contract's body ends at the next heading of the same or a higher level; it also
+            // ends at the next task, so that in a plan with mixed task levels one task's text
+            // never carries the next task's (the agent would do both).
+            let next_task = task_headings
+                .get(position + 1)
+                .map_or(doc.headings.len(), |(next, _, _)| *next);
+            let end = doc.headings[index + 1..next_task]
                 .iter()
                 .find(|next| next.level <= heading.level)
+                .or_else(|| doc.headings.get(next_task))
                 .map_or(source.len(), |next| next.span.start);
-            let body = source[heading.span.start..end].trim_end().to_string();
-            let fields = read_fields(&body);
+            let body_start = heading.span.start;
+            let body = source[body_start..end].trim_end().to_string();
+            let fields = read_fields(&body, body_start, &doc);
             if fields.acceptance_criteria.is_empty() {
                 warnings.push(Warning {
                     line: heading.line,
@@ -255,8 +292,8 @@ impl Plan {
                 });
             }
             tasks.push(Task {
-                id,
-                title,
+                id: id.clone(),
+                title: title.clone(),
                 level: heading.level,
                 line: heading.line,
                 body,
@@ -291,41 +328,66 @@ impl Plan {
             });
         }
 
-        let mut levels: Vec<u8> = tasks.iter().map(|t| t.level).collect();
-        levels.sort_unstable();
-        levels.dedup();
-        if levels.len() > 1 {
-            let first_level = tasks[0].level;
-            if let Some(odd) = tasks.iter().find(|t| t.level != first_level) {
-                warnings.push(Warning {
-                    line: odd.line,
-                    message: format!(
-                        "task {} is a level-{} heading while task {} is level {}: task headings at mixed levels",
-                        odd.id, odd.level, tasks[0].id, first_level
-                    ),
-                });
-            }
-        }
-        warnings.sort_by_key(|w| w.line);
-
-        if tasks.is_empty() {
-            return Err(PlanError::NoTasks {
-                path: path.to_path_buf(),
+        for fence in doc.misnested_fences(source) {
+            let consequence = match fence.closed_at {
+                Some(closed_at) => format!(
+                    "that block ends at the fence on line {closed_at} and what follows is read as markdown, headings included"
+                ),
+                None => "that block runs to the end of the file".to_string(),
+            };
+            warnings.push(Warning {
+                line: fence.line,
+                message: format!(
+                    "{} cannot open a block nested inside the code block opened at line {} ({}): {consequence}; open the outer block with a longer fence ({}{})",
+                    fence.inner,
+                    fence.outer_line,
+                    fence.outer,
+                    fence.outer.chars().next().unwrap_or('`'),
+                    fence.outer
+                ),
             });
         }
 
-        Ok(Plan {
-            path: path.to_path_buf(),
-            id: milestone_id(path),
-            title,
-            tasks,
-            front_matter: doc
-                .front_matter
-                .as_deref()
-                .map(parse_front_matter)
-                .unwrap_or_default(),
-            warnings,
-        })
+        let first_level = tasks.first().map(|t| t.level);
+        if let (Some(first_level), Some(odd)) = (
+            first_level,
+            tasks.iter().find(|t| Some(t.level) != first_level),
+        ) {
+            warnings.push(Warning {
+                line: odd.line,
+                message: format!(
+                    "task {} is a level-{} heading while task {} is level {}: task headings at mixed levels",
+                    odd.id, odd.level, tasks[0].id, first_level
+                ),
+            });
+        }
+        // Stable: at one line, the order the checks ran in.
+        warnings.sort_by_key(|w| w.line);
+
+        if task_headings.is_empty() {
+            errors.insert(
+                0,
+                PlanError::NoTasks {
+                    path: path.to_path_buf(),
+                },
+            );
+        }
+
+        Diagnosis {
+            plan: Plan {
+                path: path.to_path_buf(),
+                id: milestone_id(path),
+                title,
+                tasks,
+                front_matter: doc
+                    .front_matter
+                    .as_deref()
+                    .map(parse_front_matter)
+                    .unwrap_or_default(),
+                warnings,
+            },
+            errors,
+        }
     }
 
     /// `M4 - Worker Settings`, or the ID alone when the plan has no title.
@@ -363,19 +425,20 @@ struct Fields {
 }
 
 /// Reads the bold `**Name:**` fields of a task body, tolerant of both `**Type:**` and `**Type**:`.
-fn read_fields(body: &str) -> Fields {
+/// `body_start` is the body's offset in the document, whose code and HTML blocks are skipped the
+/// way CommonMark reads them (a `**Type:**` line in an example block is not the task's).
+fn read_fields(body: &str, body_start: usize, doc: &Document) -> Fields {
     let mut fields = Fields::default();
     let mut in_acceptance = false;
-    let mut in_fence = false;
-    for line in body.lines().skip(1) {
+    let mut offset = body_start;
+    for (index, raw) in body.split_inclusive('\n').enumerate() {
+        let line_start = offset;
+        offset += raw.len();
+        if index == 0 || doc.is_hidden(line_start) {
+            continue;
+        }
+        let line = raw.trim_end_matches(['\n', '\r']);
         let trimmed = line.trim_start();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            in_fence = !in_fence;
-            continue;
-        }
-        if in_fence {
-            continue;
-        }
         if let Some(captures) = FIELD.captures(line) {
             let name = captures[1].trim().to_ascii_lowercase();
             let value = captures[2].trim().to_string();
@@ -390,6 +453,10 @@ fn read_fields(body: &str) -> Fields {
                 "depends on" | "dependencies" if fields.depends_on.is_none() => {
                     fields.depends_on = Some(value);
                 }
+                // `**Acceptance Criteria:** all tests pass` on one line.
+                _ if in_acceptance && !value.is_empty() => {
+                    fields.acceptance_criteria.push(value);
+                }
                 _ => {}
             }
             continue;
@@ -398,8 +465,11 @@ fn read_fields(body: &str) -> Fields {
             in_acceptance = trimmed.to_ascii_lowercase().contains("acceptance");
             continue;
         }
-        if in_acceptance && let Some(item) = CHECKLIST_ITEM.captures(line) {
-            fields.acceptance_criteria.push(item[1].trim().to_string());
+        if in_acceptance && let Some(item) = LIST_ITEM.captures(line) {
+            let item = item[1].trim();
+            if !item.is_empty() {
+                fields.acceptance_criteria.push(item.to_string());
+            }
         }
     }
     fields
@@ -417,3 +487,7 @@ fn parse_front_matter(text: &str) -> Vec<(String, String)> {
         .filter(|(key, _)| !key.is_empty())
         .collect()
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -1,5 +1,7 @@
 //! Where a run starts: the plan read against its handoff (DESIGN section 4).
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 
 use crate::handoff::{Handoff, MarkState};
@@ -31,13 +33,24 @@ pub struct Progress {
 
 impl Progress {
     pub fn compute(plan: &Plan, handoff: &Handoff) -> Progress {
+        // Sets rather than `Handoff::is_complete` per task: a long handoff against a long plan
+        // would otherwise cost tasks × marks comparisons.
+        let mut complete: HashSet<&str> = HashSet::new();
+        let mut blocked: HashSet<&str> = HashSet::new();
+        for mark in &handoff.marks {
+            let set = match mark.state {
+                MarkState::Complete => &mut complete,
+                MarkState::Blocked => &mut blocked,
+            };
+            set.extend(mark.ids.iter().map(String::as_str));
+        }
         let statuses: Vec<TaskStatus> = plan
             .tasks
             .iter()
             .map(|task| {
-                if handoff.is_complete(&task.id) {
+                if complete.contains(task.id.as_str()) {
                     TaskStatus::Complete
-                } else if handoff.blocked_mark(&task.id).is_some() {
+                } else if blocked.contains(task.id.as_str()) {
                     TaskStatus::Blocked
                 } else {
                     TaskStatus::Pending
@@ -52,14 +65,16 @@ impl Progress {
                 .map(|(t, _)| t.id.clone())
                 .collect()
         };
+        let plan_ids: HashSet<&str> = plan.tasks.iter().map(|t| t.id.as_str()).collect();
         let mut unknown_completed: Vec<String> = Vec::new();
+        let mut reported: HashSet<&str> = HashSet::new();
         for mark in handoff
             .marks
             .iter()
             .filter(|m| m.state == MarkState::Complete)
         {
             for id in &mark.ids {
-                if plan.task(id).is_none() && !unknown_completed.contains(id) {
+                if !plan_ids.contains(id.as_str()) && reported.insert(id.as_str()) {
                     unknown_completed.push(id.clone());
                 }
             }

@@ -4,64 +4,94 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::exit_codes;
-use crate::handoff::MarkState;
-use crate::input::InputError;
-use crate::milestone::{Milestone, MilestoneError};
-use crate::plan::PlanError;
+use crate::handoff::{self, Handoff, MarkState};
+use crate::input::{InputError, read_text_file};
+use crate::milestone::MilestoneError;
+use crate::plan::{Plan, PlanError};
+use crate::progress::Progress;
 
-/// Lints the plan (and its handoff); returns the exit code.
+/// Lints the plan (and its handoff); returns the exit code: 1 when the plan has errors, else 0.
+///
+/// A plan path that is missing, a directory or unreadable is bad input (the error is returned and
+/// exits 2); everything wrong *in* a file is listed, every error and warning, not just the first.
 pub fn run(
     plan_path: &Path,
-    handoff: Option<&Path>,
+    handoff_override: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<i32, MilestoneError> {
-    let milestone = match Milestone::load(plan_path, handoff) {
-        Ok(milestone) => milestone,
-        // The file itself is missing or not a file: bad input, not a lint finding.
-        Err(MilestoneError::Plan(PlanError::Input(
-            err @ (InputError::NotFound { .. }
-            | InputError::IsDirectory { .. }
-            | InputError::Io { .. }),
-        ))) => return Err(MilestoneError::Plan(PlanError::Input(err))),
-        Err(MilestoneError::Plan(err)) => {
-            let location = match err.line() {
-                Some(line) => format!("{}:{line}", plan_path.display()),
-                None => plan_path.display().to_string(),
+    let plan_file = plan_path.display();
+    let source = match read_text_file(plan_path) {
+        Ok(source) => source,
+        Err(err @ (InputError::NotUtf8 { .. } | InputError::TooLarge { .. })) => {
+            let location = match &err {
+                InputError::NotUtf8 { line, .. } => format!("{plan_file}:{line}"),
+                _ => plan_file.to_string(),
             };
             writeln!(out, "{location}: error: {}", err.detail()).ok();
             return Ok(exit_codes::TASK_FAILED);
         }
-        Err(err) => return Err(err),
+        Err(err) => return Err(MilestoneError::Plan(PlanError::Input(err))),
     };
-    let plan_file = plan_path.display();
-    for warning in &milestone.plan.warnings {
-        writeln!(
-            out,
-            "{plan_file}:{}: warning: {}",
-            warning.line, warning.message
+    let diagnosis = Plan::diagnose(plan_path, &source);
+    let plan = diagnosis.plan;
+
+    // (line, is_warning, message): errors before warnings at the same line, file-level first.
+    let mut findings: Vec<(usize, bool, String)> = diagnosis
+        .errors
+        .iter()
+        .map(|err| (err.line().unwrap_or(0), false, err.detail()))
+        .chain(
+            plan.warnings
+                .iter()
+                .map(|w| (w.line, true, w.message.clone())),
         )
-        .ok();
-    }
-    let handoff_file = milestone.handoff_path.display();
-    for mark in &milestone.handoff.marks {
-        for id in &mark.ids {
-            if milestone.plan.task(id).is_none() {
-                let what = match mark.state {
-                    MarkState::Complete => "complete",
-                    MarkState::Blocked => "blocked",
-                };
-                writeln!(
-                    out,
-                    "{handoff_file}:{}: warning: task {id} is marked {what} but the plan has no task {id} (plan tasks: {})",
-                    mark.line,
-                    milestone.plan.id_list()
-                )
-                .ok();
-            }
+        .collect();
+    findings.sort_by_key(|(line, is_warning, _)| (*line, *is_warning));
+    for (line, is_warning, message) in &findings {
+        let level = if *is_warning { "warning" } else { "error" };
+        if *line == 0 {
+            writeln!(out, "{plan_file}: {level}: {message}").ok();
+        } else {
+            writeln!(out, "{plan_file}:{line}: {level}: {message}").ok();
         }
     }
-    if let Some(note) = milestone.progress.gap_note() {
-        writeln!(out, "{handoff_file}: warning: {note}").ok();
+
+    let handoff_path = match handoff_override {
+        Some(path) => path.to_path_buf(),
+        None => handoff::locate(plan_path, &plan.id),
+    };
+    let handoff = match read_text_file(&handoff_path) {
+        Ok(source) => Some(Handoff::parse(&source, &plan)),
+        // A missing handoff means nothing is complete yet, wherever it was looked for.
+        Err(InputError::NotFound { .. }) => None,
+        Err(err) => return Err(MilestoneError::Handoff(err)),
+    };
+    if let Some(handoff) = handoff.filter(|_| !plan.tasks.is_empty()) {
+        let handoff_file = handoff_path.display();
+        for mark in &handoff.marks {
+            for id in &mark.ids {
+                if plan.task(id).is_none() {
+                    let what = match mark.state {
+                        MarkState::Complete => "complete",
+                        MarkState::Blocked => "blocked",
+                    };
+                    writeln!(
+                        out,
+                        "{handoff_file}:{}: warning: task {id} is marked {what} but the plan has no task {id} (plan tasks: {})",
+                        mark.line,
+                        plan.id_list()
+                    )
+                    .ok();
+                }
+            }
+        }
+        if let Some(note) = Progress::compute(&plan, &handoff).gap_note() {
+            writeln!(out, "{handoff_file}: warning: {note}").ok();
+        }
     }
-    Ok(exit_codes::SUCCESS)
+    Ok(if diagnosis.errors.is_empty() {
+        exit_codes::SUCCESS
+    } else {
+        exit_codes::TASK_FAILED
+    })
 }

@@ -79,6 +79,17 @@ pub fn render_text(milestone: &Milestone, out: &mut dyn Write) -> std::io::Resul
     if let Some(note) = progress.gap_note() {
         writeln!(out, "{note}")?;
     }
+    if let Some(next) = progress.next.as_deref()
+        && let Some(mark) = milestone.handoff.blocked_mark(next)
+    {
+        writeln!(
+            out,
+            "Task {next} is BLOCKED ({}:{}): {}",
+            milestone.handoff_path.display(),
+            mark.line,
+            mark.heading
+        )?;
+    }
     if !progress.unknown_completed.is_empty() {
         writeln!(
             out,

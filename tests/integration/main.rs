@@ -1,7 +1,10 @@
 //! The integration test binary (one binary for all integration tests: `autotests = false`).
 
 mod corpus;
+mod lint;
 mod mock_api;
+mod no_panic;
 mod real_claude;
 mod run_loop;
+mod status;
 mod support;

@@ -49,4 +49,34 @@ pub fn run(command: &mut Command) -> (Output, String, String) {
     (output, stdout, stderr)
 }
 
+/// A temporary folder holding the files a test writes.
+pub struct Dir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// Writes `contents` to `name` and returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).expect("write test file");
+        path
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `kmilestone` with `args` in this folder.
+    pub fn kmilestone(&self, args: &[&str]) -> (i32, String, String) {
+        let (output, stdout, stderr) = run(kmilestone().current_dir(self.path()).args(args));
+        (output.status.code().expect("exit code"), stdout, stderr)
+    }
+}
+
 pub mod project;

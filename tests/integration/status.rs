@@ -1,0 +1,304 @@
+//! `kmilestone status` on files written to a temp folder.
+
+use serde_json::Value;
+
+use crate::support::Dir;
+
+const PLAN: &str = "# Milestone 4: Worker Settings
+
+## Task 4.1: Settings model
+**Type:** CODING
+
+**Acceptance Criteria:**
+- [ ] model exists
+
+## Task 4.2: Load settings
+**Type**: MIXED
+
+**Acceptance Criteria:**
+- [ ] loads
+
+## Task 4.3: Validate
+**Type:** VALIDATION
+
+**Acceptance Criteria:**
+- [ ] validated
+
+## Task 4.4: Docs
+**Type:** RESEARCH
+
+**Acceptance Criteria:**
+- [ ] written
+";
+
+#[test]
+fn resumes_after_the_completed_tasks() {
+    let dir = Dir::new();
+    dir.write("M4_workers.md", PLAN);
+    dir.write(
+        "HANDOFF_M4.md",
+        "# Handoff\n\n## Task 4.1 Complete: model\n\nNotes.\n\n## Task 4.2 Completed\n",
+    );
+    let (code, stdout, stderr) = dir.kmilestone(&["status", "M4_workers.md"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "Milestone: M4 - Worker Settings (4 tasks)
+Completed: 4.1, 4.2 (from handoff)
+Resuming from: 4.3
+
+  done     4.1  Settings model
+  done     4.2  Load settings
+  next     4.3  Validate
+  pending  4.4  Docs
+
+Handoff: HANDOFF_M4.md
+"
+    );
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn fresh_start_without_a_handoff_and_with_the_at_prefix() {
+    let dir = Dir::new();
+    dir.write("M4_workers.md", PLAN);
+    let (code, stdout, _) = dir.kmilestone(&["status", "@M4_workers.md"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with(
+            "Milestone: M4 - Worker Settings (4 tasks)\nCompleted: (none - fresh start)\nStarting from: 4.1\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("Handoff: HANDOFF_M4.md (not created yet)\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn all_complete_gap_blocked_and_unknown_ids() {
+    let dir = Dir::new();
+    dir.write("M4_workers.md", PLAN);
+    dir.write("HANDOFF_M4.md", "## Tasks 4.1-4.4 Complete\n");
+    let (code, stdout, _) = dir.kmilestone(&["status", "M4_workers.md"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with("Milestone: M4 - Worker Settings (4 tasks)\nCompleted: 4.1, 4.2, 4.3, 4.4 (from handoff)\nAll tasks complete\n"),
+        "{stdout}"
+    );
+
+    dir.write(
+        "HANDOFF_M4.md",
+        "## Task 4.1 Complete\n\n## Task 4.2 BLOCKED: no test database\n\n## Task 4.3 Complete\n\n## Task 4.9 Complete\n",
+    );
+    let (code, stdout, _) = dir.kmilestone(&["status", "M4_workers.md"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with(
+            "Milestone: M4 - Worker Settings (4 tasks)
+Completed: 4.1, 4.3 (from handoff)
+Resuming from: 4.2
+Handoff gap: 4.3 marked complete but 4.2 is not; starting at 4.2
+Task 4.2 is BLOCKED (HANDOFF_M4.md:3): Task 4.2 BLOCKED: no test database
+Complete in the handoff but not in the plan: 4.9
+"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  BLOCKED  4.2  Load settings\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn json_object_has_the_contract_fields() {
+    let dir = Dir::new();
+    let plan = dir.write("M4_workers.md", PLAN);
+    let handoff = dir.write(
+        "HANDOFF_M4.md",
+        "## Task 4.1 Complete\n## Task 4.3 Complete\n## Task 4.4 BLOCKED: x\n## Task 7.7 Complete\n",
+    );
+    let (code, stdout, stderr) = dir.kmilestone(&["status", "--json", plan.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["milestone"], "M4");
+    assert_eq!(json["name"], "M4 - Worker Settings");
+    assert_eq!(json["plan"], plan.to_str().unwrap());
+    assert_eq!(json["handoff"], handoff.to_str().unwrap());
+    let tasks: Vec<_> = json["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap(),
+                t["title"].as_str().unwrap(),
+                t["type"].as_str().unwrap(),
+                t["line"].as_u64().unwrap(),
+                t["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tasks,
+        vec![
+            ("4.1", "Settings model", "CODING", 3, "complete"),
+            ("4.2", "Load settings", "MIXED", 9, "pending"),
+            ("4.3", "Validate", "VALIDATION", 15, "complete"),
+            ("4.4", "Docs", "RESEARCH", 21, "blocked"),
+        ]
+    );
+    assert_eq!(json["completed"], serde_json::json!(["4.1", "4.3"]));
+    assert_eq!(json["unknown_completed"], serde_json::json!(["7.7"]));
+    assert_eq!(json["blocked"], serde_json::json!(["4.4"]));
+    assert_eq!(json["next"], "4.2");
+    assert_eq!(json["warnings"], serde_json::json!([]));
+
+    // No handoff: null, and a missing type is null too.
+    let dir = Dir::new();
+    dir.write("M1_x.md", "## Task 1.1: Untyped\n");
+    let (_, stdout, _) = dir.kmilestone(&["status", "--json", "M1_x.md"]);
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["handoff"], Value::Null);
+    assert_eq!(json["tasks"][0]["type"], Value::Null);
+    assert_eq!(json["next"], "1.1");
+    assert_eq!(
+        json["warnings"],
+        serde_json::json!([{"line": 1, "message": "task 1.1 has no acceptance criteria"}])
+    );
+}
+
+#[test]
+fn handoff_location_rules() {
+    let dir = Dir::new();
+    dir.write("M4_workers.md", PLAN);
+    dir.write("HANDOFF_M4.md", "## Task 4.1 Complete\n");
+    dir.write(
+        "HANDOFF_M4_workers.md",
+        "## Task 4.1 Complete\n## Task 4.2 Complete\n",
+    );
+    dir.write("other.md", "## Tasks 4.1-4.3 Complete\n");
+    // HANDOFF_<stem>.md beside the plan wins over HANDOFF_<ID>.md.
+    let (_, stdout, _) = dir.kmilestone(&["status", "M4_workers.md"]);
+    assert!(stdout.contains("Resuming from: 4.3\n"), "{stdout}");
+    assert!(
+        stdout.ends_with("Handoff: HANDOFF_M4_workers.md\n"),
+        "{stdout}"
+    );
+    // --handoff overrides both.
+    let (_, stdout, _) = dir.kmilestone(&["status", "M4_workers.md", "--handoff", "other.md"]);
+    assert!(stdout.contains("Resuming from: 4.4\n"), "{stdout}");
+    // A --handoff that does not exist yet means a fresh start.
+    let (code, stdout, _) = dir.kmilestone(&["status", "M4_workers.md", "--handoff", "new.md"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Starting from: 4.1\n"), "{stdout}");
+}
+
+#[test]
+fn plan_warnings_go_to_stderr_with_file_and_line() {
+    let dir = Dir::new();
+    dir.write(
+        "M1_x.md",
+        "# M\n\n## Task 1.1: A\n\n```markdown\n## Task 9.1: example\n```\n",
+    );
+    let (code, stdout, stderr) = dir.kmilestone(&["status", "M1_x.md"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Starting from: 1.1"), "{stdout}");
+    assert_eq!(
+        stderr,
+        "warning: M1_x.md:3: task 1.1 has no acceptance criteria
+warning: M1_x.md:6: `## Task 9.1: example` is inside the code block opened at line 5 (```markdown) and is not read as task 9.1; if it is a real task, check that block's fences
+"
+    );
+}
+
+/// Every input error exits 2, names the file (and lines) on stderr, and prints nothing on stdout.
+#[test]
+fn input_errors_exit_2_naming_the_file() {
+    let dir = Dir::new();
+    dir.write(
+        "M1_none.md",
+        "# Milestone 1: Nothing\n\n```\n## Task 1.1 hidden\n```\n",
+    );
+    dir.write(
+        "M1_dup.md",
+        "## Task 1.1: A\n\n## Task 1.2: B\n\n## Task 1.1: C\n",
+    );
+    dir.write("M1_latin1.md", b"## Task 1.1: caf\xe9\n".as_slice());
+    std::fs::create_dir(dir.path().join("M1_dir.md")).unwrap();
+    let big = std::fs::File::create(dir.path().join("M1_big.md")).unwrap();
+    big.set_len(16 * 1024 * 1024 + 1).unwrap();
+    dir.write("M2_ok.md", "## Task 2.1: A\n");
+    std::fs::create_dir(dir.path().join("HANDOFF_M2.md")).unwrap();
+    dir.write("M3_ok.md", "## Task 3.1: A\n");
+    dir.write("HANDOFF_M3.md", b"## Task 3.1 Complete\n\xff\n".as_slice());
+
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["status", "M1_missing.md"],
+            "error: M1_missing.md: no such file\n",
+        ),
+        (
+            &["status", "M1_dir.md"],
+            "error: M1_dir.md: is a directory, expected a markdown file\n",
+        ),
+        (
+            &["status", "M1_latin1.md"],
+            "error: M1_latin1.md:1: not valid UTF-8 (byte offset 16)\n",
+        ),
+        (
+            &["status", "M1_big.md"],
+            "error: M1_big.md: file is 16777217 bytes, larger than the 16 MiB limit\n",
+        ),
+        (
+            &["status", "M1_none.md"],
+            "error: M1_none.md: no task found (expected headings such as `## Task 1.1: Title`)\n",
+        ),
+        (
+            &["status", "M1_dup.md"],
+            "error: M1_dup.md:5: task 1.1 is defined twice (first at line 1)\n",
+        ),
+        (
+            &["status", "M2_ok.md"],
+            "error: handoff HANDOFF_M2.md: is a directory, expected a markdown file\n",
+        ),
+        (
+            &["status", "M3_ok.md"],
+            "error: handoff HANDOFF_M3.md:2: not valid UTF-8 (byte offset 21)\n",
+        ),
+        (
+            &["status", "M2_ok.md", "--handoff", "M1_big.md"],
+            "error: handoff M1_big.md: file is 16777217 bytes, larger than the 16 MiB limit\n",
+        ),
+        (
+            &["status", "--json", "M1_dup.md"],
+            "error: M1_dup.md:5: task 1.1 is defined twice (first at line 1)\n",
+        ),
+    ];
+    for (args, expected) in cases {
+        let (code, stdout, stderr) = dir.kmilestone(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(stdout, "", "{args:?}");
+        assert_eq!(stderr, *expected, "{args:?}");
+    }
+}
+
+#[test]
+fn the_example_milestone_resumes_at_1_2() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/M1_greeter.md");
+    let (output, stdout, stderr) =
+        crate::support::run(crate::support::kmilestone().arg("status").arg(&example));
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "", "the example plan has no warnings");
+    let header: Vec<_> = stdout.lines().take(3).collect();
+    assert_eq!(
+        header,
+        vec![
+            "Milestone: M1 - Greeter (3 tasks)",
+            "Completed: 1.1 (from handoff)",
+            "Resuming from: 1.2",
+        ]
+    );
+}
