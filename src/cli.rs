@@ -54,6 +54,8 @@ pub enum Command {
     Status(PlanArgs),
     /// Check a plan for errors and warnings; exit 1 on errors.
     Lint(PlanArgs),
+    /// Show the last run's report again (`--json` for report.json).
+    Report(PlanArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]

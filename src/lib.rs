@@ -100,6 +100,9 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             &mut out,
         )?),
         Command::Run(args) => commands::run::run(args, &cli.global),
+        Command::Report(args) => {
+            commands::report::run(&args.plan_path(), cli.global.json, &mut out)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "kmilestone", &mut out);
             out.flush()?;

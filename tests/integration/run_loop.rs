@@ -430,3 +430,50 @@ fn dry_run_prints_prompt_command_and_gates_outside_git() {
     assert!(stdout.contains("## Current Task"), "{stdout}");
     assert!(!dir.path().join(".kmilestone").exists());
 }
+
+#[test]
+fn report_shows_the_last_run_and_json_events_parse() {
+    let project = Project::new(PLAN_3);
+    let missing = project.run(&["report", "M1_greeter.md"]);
+    assert_eq!(missing.code(), Some(2), "{}", missing.describe());
+    assert!(
+        missing.stderr.contains("no report yet"),
+        "{}",
+        missing.describe()
+    );
+    let run = project.kmilestone_run(&["--json", "--to", "1.1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    assert_eq!(lines[0]["type"], "schema");
+    assert_eq!(lines[0]["data"]["version"], 1);
+    let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(types[1], "run_started");
+    assert!(types.contains(&"task_started") && types.contains(&"gate_finished"));
+    assert_eq!(*types.last().unwrap(), "run_finished");
+    for line in &lines[1..] {
+        assert!(
+            line["timestamp"].is_string() && line["elapsed_ms"].is_u64(),
+            "{line}"
+        );
+    }
+    let report = project.run(&["report", "M1_greeter.md"]);
+    assert_eq!(report.code(), Some(0), "{}", report.describe());
+    assert!(
+        report
+            .stdout
+            .contains("| 1.1 Greeting module | completed | 1 |"),
+        "{}",
+        report.describe()
+    );
+    let report = project.run(&["report", "M1_greeter.md", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    assert_eq!(json["outcome"], "complete");
+    assert_eq!(json["tasks"][0]["id"], "1.1");
+    let events_dir = project.path(".kmilestone/M1/runs");
+    let run_dirs: Vec<_> = std::fs::read_dir(events_dir).unwrap().collect();
+    assert_eq!(run_dirs.len(), 1);
+}
