@@ -8,6 +8,8 @@
 mod cancel;
 mod imp;
 mod lines;
+#[cfg(test)]
+pub(crate) mod test_support;
 mod unix;
 
 pub use cancel::Cancel;
