@@ -845,6 +845,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn stopped_child_is_continued_so_it_can_act_on_sigterm() {
+        let limits = Limits {
+            idle_timeout: Some(Duration::from_millis(200)),
+            kill_grace: Duration::from_secs(10),
+            ..limits()
+        };
+        let (outcome, _) = collect(&sh("echo $$; kill -STOP $$"), &limits, &Cancel::new()).await;
+        assert_eq!(outcome.ended_by, EndedBy::IdleTimeout);
+        // SIGTERM, not the SIGKILL that would follow the ten-second grace.
+        assert_eq!(outcome.exit, ExitKind::Signal(SIGTERM));
+        assert!(outcome.duration < Duration::from_secs(2), "{outcome:?}");
+    }
+
+    #[tokio::test]
     async fn grandchild_holding_the_pipes_is_killed_when_the_leader_exits() {
         let spec = sh("sleep 1000 & echo $!; exit 0");
         let (outcome, lines) = collect(&spec, &limits(), &Cancel::new()).await;
