@@ -678,15 +678,18 @@ mod tests {
     #[tokio::test]
     async fn environment_and_working_directory() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut spec = sh("echo \"$KM_SET-${KM_GONE:-unset}\"; pwd -P");
+        // HOME is inherited from this process (where it is set), so removing it shows that
+        // removal applies to the inherited environment; a variable both removed and set ends up
+        // set.
+        let mut spec = sh("echo \"$KM_SET-${HOME:-unset}-$KM_BOTH\"; pwd -P");
         spec.cwd = dir.path().to_owned();
-        spec.env_set = vec![("KM_SET".into(), "yes".into())];
-        spec.env_remove = vec!["KM_GONE".into()];
-        // Removing must work for variables inherited from this process; std::process::Command
-        // applies removals on top of the inherited environment.
-        spec.env_set.push(("KM_OTHER".into(), "1".into()));
+        spec.env_set = vec![
+            ("KM_SET".into(), "yes".into()),
+            ("KM_BOTH".into(), "set".into()),
+        ];
+        spec.env_remove = vec!["HOME".into(), "KM_BOTH".into()];
         let (_, lines) = collect(&spec, &limits(), &Cancel::new()).await;
-        assert_eq!(lines[0].1, "yes-unset");
+        assert_eq!(lines[0].1, "yes-unset-set");
         let cwd = dir.path().canonicalize().expect("canonical temp dir");
         assert_eq!(lines[1].1, cwd.to_string_lossy());
     }
