@@ -114,3 +114,97 @@ fn respond(response: Response, cancel: &Cancel) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use nix::sys::signal::Signal as Sig;
+
+    use super::*;
+    use crate::process::test_support::{HELPER_ENV, Helper, dies, limits, sh};
+    use crate::process::{EndedBy, Limits, LineVerdict, is_alive, run};
+
+    const HELPER: &str = "signals::tests::signal_helper";
+
+    #[test]
+    fn first_signal_cancels_every_later_one_kills() {
+        let mut escalation = Escalation::default();
+        assert_eq!(escalation.on_signal(), Response::Cancel);
+        assert_eq!(escalation.on_signal(), Response::KillAndExit);
+        assert_eq!(escalation.on_signal(), Response::KillAndExit);
+    }
+
+    /// Runs in a re-executed test binary, because it installs process-wide signal handlers and
+    /// may exit the process.
+    #[test]
+    #[ignore = "helper process for the signal tests"]
+    fn signal_helper() {
+        let mode = std::env::var(HELPER_ENV).unwrap_or_default();
+        let script = match mode.as_str() {
+            "graceful" => "echo $$; exec sleep 1000",
+            "escalate" => "trap '' TERM; echo $$; while :; do sleep 0.05; done",
+            _ => return,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let cancel = Cancel::new();
+            install(cancel.clone()).expect("install signal handlers");
+            let watcher = cancel.clone();
+            let watcher = tokio::spawn(async move {
+                watcher.cancelled().await;
+                println!("cancelled");
+            });
+            let limits = Limits {
+                kill_grace: Duration::from_secs(60),
+                ..limits()
+            };
+            let outcome = run(&sh(script), &limits, &cancel, &mut |_, line| {
+                println!("child {line}");
+                LineVerdict::Continue
+            })
+            .await
+            .expect("spawn");
+            watcher.await.expect("watcher task");
+            println!("ended {:?}", outcome.ended_by);
+            if mode == "escalate" {
+                // The listener kills the group and then exits the process; returning here would
+                // race it with the test harness's own exit code.
+                std::future::pending::<()>().await;
+            }
+        });
+    }
+
+    #[test]
+    fn first_signal_stops_the_child_gracefully() {
+        let mut helper = Helper::spawn(HELPER, "graceful");
+        let child: i32 = helper.expect_line("child ").parse().expect("pid");
+        helper.also_kill(child);
+        helper.signal(Sig::SIGTERM);
+        helper.expect_line("cancelled");
+        assert_eq!(
+            helper.expect_line("ended "),
+            format!("{:?}", EndedBy::Cancelled)
+        );
+        assert!(helper.wait().success());
+        assert!(dies(child));
+    }
+
+    #[test]
+    fn second_signal_kills_the_group_and_exits_130() {
+        let mut helper = Helper::spawn(HELPER, "escalate");
+        let child: i32 = helper.expect_line("child ").parse().expect("pid");
+        helper.also_kill(child);
+        helper.signal(Sig::SIGINT);
+        helper.expect_line("cancelled");
+        // The child ignores SIGTERM and its grace is a minute: only the escalation can stop it.
+        assert!(is_alive(child));
+        helper.signal(Sig::SIGHUP);
+        let status = helper.wait();
+        assert_eq!(status.code(), Some(exit_codes::INTERRUPTED), "{status:?}");
+        assert!(dies(child));
+    }
+}

@@ -541,3 +541,453 @@ impl Drop for Group<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::process::is_alive;
+    use crate::process::test_support::{
+        HELPER_ENV, Helper, bounded, dies, group_dies, limits, sh, wait_dead,
+    };
+
+    const SIGTERM: i32 = Signal::SIGTERM as i32;
+    const SIGKILL: i32 = Signal::SIGKILL as i32;
+
+    /// Runs `spec` and collects every line.
+    async fn collect(
+        spec: &ProcessSpec,
+        limits: &Limits,
+        cancel: &Cancel,
+    ) -> (Outcome, Vec<(Stream, String)>) {
+        let mut lines = Vec::new();
+        let outcome = bounded(run(spec, limits, cancel, &mut |stream, line| {
+            lines.push((stream, line.to_owned()));
+            LineVerdict::Continue
+        }))
+        .await
+        .expect("spawn");
+        (outcome, lines)
+    }
+
+    fn first_pid(lines: &[(Stream, String)]) -> i32 {
+        lines[0].1.parse().expect("a pid on the first line")
+    }
+
+    #[tokio::test]
+    async fn exit_code_lines_and_tails() {
+        let spec = sh("printf 'a\\nb\\n'; printf 'e\\n' >&2; printf 'no newline'; exit 3");
+        let (outcome, lines) = collect(&spec, &limits(), &Cancel::new()).await;
+        assert_eq!(outcome.exit, ExitKind::Code(3));
+        assert_eq!(outcome.ended_by, EndedBy::Exited);
+        let stdout: Vec<&str> = lines
+            .iter()
+            .filter(|(stream, _)| *stream == Stream::Stdout)
+            .map(|(_, line)| line.as_str())
+            .collect();
+        assert_eq!(stdout, ["a", "b", "no newline"]);
+        assert!(lines.contains(&(Stream::Stderr, "e".to_owned())));
+        assert_eq!(outcome.stdout_tail, "a\nb\nno newline");
+        assert_eq!(outcome.stderr_tail, "e\n");
+    }
+
+    #[tokio::test]
+    async fn stdin_bytes_are_delivered_then_closed() {
+        let mut spec = sh("cat");
+        spec.stdin = StdinSource::Bytes(b"hello\nworld".to_vec());
+        let (outcome, lines) = collect(&spec, &limits(), &Cancel::new()).await;
+        // cat exits only when it reads end of file.
+        assert_eq!(outcome.exit, ExitKind::Code(0));
+        let got: Vec<&str> = lines.iter().map(|(_, line)| line.as_str()).collect();
+        assert_eq!(got, ["hello", "world"]);
+    }
+
+    #[tokio::test]
+    async fn null_stdin_reads_end_of_file() {
+        let (outcome, lines) = collect(&sh("cat; echo done"), &limits(), &Cancel::new()).await;
+        assert_eq!(outcome.exit, ExitKind::Code(0));
+        assert_eq!(lines, [(Stream::Stdout, "done".to_owned())]);
+    }
+
+    #[tokio::test]
+    async fn large_stdin_while_output_flows() {
+        // The child echoes its input as it reads it, so writing stdin and draining stdout must
+        // happen together.
+        let mut spec = sh("cat");
+        let input = "0123456789abcdef\n".repeat(256 * 1024);
+        spec.stdin = StdinSource::Bytes(input.clone().into_bytes());
+        let mut bytes = 0;
+        let outcome = bounded(run(&spec, &limits(), &Cancel::new(), &mut |_, line| {
+            bytes += line.len() + 1;
+            LineVerdict::Continue
+        }))
+        .await
+        .expect("spawn");
+        assert_eq!(outcome.exit, ExitKind::Code(0));
+        assert_eq!(bytes, input.len());
+    }
+
+    #[tokio::test]
+    async fn ten_megabytes_on_each_pipe_without_deadlock() {
+        // All of stderr first: a reader that waited for stdout's end before reading stderr
+        // would block forever once the stderr pipe filled.
+        let spec = sh(
+            "head -c 10000000 /dev/zero | tr '\\0' e | fold -w 100 >&2; \
+             head -c 10000000 /dev/zero | tr '\\0' o | fold -w 100",
+        );
+        let mut counts = [(0usize, 0usize); 2];
+        let outcome = bounded(run(
+            &spec,
+            &limits(),
+            &Cancel::new(),
+            &mut |stream, line| {
+                let count = &mut counts[stream as usize];
+                count.0 += 1;
+                count.1 += line.len();
+                LineVerdict::Continue
+            },
+        ))
+        .await
+        .expect("spawn");
+        assert_eq!(outcome.exit, ExitKind::Code(0));
+        assert_eq!(counts, [(100_000, 10_000_000); 2]);
+        // fold keeps the missing newline at the very end.
+        let last_line = format!("\n{}", "o".repeat(100));
+        assert!(outcome.stdout_tail.ends_with(&last_line));
+        assert!(outcome.stdout_tail.len() <= 8 * 1024);
+    }
+
+    #[tokio::test]
+    async fn five_megabyte_line() {
+        let spec = sh("head -c 5000000 /dev/zero | tr '\\0' x; echo; printf tail");
+        let (outcome, lines) = collect(&spec, &limits(), &Cancel::new()).await;
+        assert_eq!(outcome.exit, ExitKind::Code(0));
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].1.len(), 5_000_000);
+        assert!(lines[0].1.bytes().all(|b| b == b'x'));
+        assert_eq!(lines[1].1, "tail");
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_is_replaced() {
+        let (_, lines) = collect(&sh("printf '\\377ok\\n'"), &limits(), &Cancel::new()).await;
+        assert_eq!(lines[0].1, "\u{FFFD}ok");
+    }
+
+    #[tokio::test]
+    async fn environment_and_working_directory() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // HOME is inherited from this process (where it is set), so removing it shows that
+        // removal applies to the inherited environment; a variable both removed and set ends up
+        // set.
+        let mut spec = sh("echo \"$KM_SET-${HOME:-unset}-$KM_BOTH\"; pwd -P");
+        spec.cwd = dir.path().to_owned();
+        spec.env_set = vec![
+            ("KM_SET".into(), "yes".into()),
+            ("KM_BOTH".into(), "set".into()),
+        ];
+        spec.env_remove = vec!["HOME".into(), "KM_BOTH".into()];
+        let (_, lines) = collect(&spec, &limits(), &Cancel::new()).await;
+        assert_eq!(lines[0].1, "yes-unset-set");
+        let cwd = dir.path().canonicalize().expect("canonical temp dir");
+        assert_eq!(lines[1].1, cwd.to_string_lossy());
+    }
+
+    #[tokio::test]
+    async fn spawn_errors_are_typed() {
+        let cancel = Cancel::new();
+        let mut spec = sh("");
+        spec.program = "kmilestone-test-no-such-program".into();
+        let error = run(&spec, &limits(), &cancel, &mut |_, _| LineVerdict::Continue)
+            .await
+            .expect_err("must not spawn");
+        assert!(matches!(error, SpawnError::NotFound { .. }), "{error:?}");
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script = dir.path().join("not-executable");
+        std::fs::write(&script, "#!/bin/sh\n").expect("write script");
+        spec.program = script.into();
+        let error = run(&spec, &limits(), &cancel, &mut |_, _| LineVerdict::Continue)
+            .await
+            .expect_err("must not spawn");
+        assert!(
+            matches!(error, SpawnError::PermissionDenied { .. }),
+            "{error:?}"
+        );
+
+        let mut spec = sh("true");
+        spec.cwd = dir.path().join("missing");
+        let error = run(&spec, &limits(), &cancel, &mut |_, _| LineVerdict::Continue)
+            .await
+            .expect_err("must not spawn");
+        assert!(matches!(error, SpawnError::Io { .. }), "{error:?}");
+        assert!(cancel.live_groups().is_empty());
+    }
+
+    #[tokio::test]
+    async fn idle_child_is_terminated() {
+        let limits = Limits {
+            idle_timeout: Some(Duration::from_millis(300)),
+            kill_grace: Duration::from_millis(500),
+            ..limits()
+        };
+        let (outcome, lines) =
+            collect(&sh("sleep 1000 & echo $!; wait"), &limits, &Cancel::new()).await;
+        assert_eq!(outcome.ended_by, EndedBy::IdleTimeout);
+        assert_eq!(outcome.exit, ExitKind::Signal(SIGTERM));
+        assert!(outcome.duration >= Duration::from_millis(300));
+        assert!(
+            outcome.duration < Duration::from_millis(300 + 500 + 700),
+            "{outcome:?}"
+        );
+        assert!(dies(first_pid(&lines)));
+        assert!(group_dies(outcome.pid));
+    }
+
+    #[tokio::test]
+    async fn steady_output_is_not_idle() {
+        let limits = Limits {
+            idle_timeout: Some(Duration::from_millis(400)),
+            ..limits()
+        };
+        let spec = sh("for i in 1 2 3 4 5 6; do echo $i; sleep 0.1; done");
+        let (outcome, lines) = collect(&spec, &limits, &Cancel::new()).await;
+        assert_eq!(outcome.ended_by, EndedBy::Exited);
+        assert_eq!(lines.len(), 6);
+    }
+
+    #[tokio::test]
+    async fn child_that_never_exits_after_its_final_line() {
+        let limits = Limits {
+            after_final_grace: Duration::from_millis(300),
+            kill_grace: Duration::from_millis(500),
+            ..limits()
+        };
+        let spec = sh("echo '{\"type\":\"result\"}'; exec sleep 1000");
+        let mut finals = 0;
+        let outcome = bounded(run(&spec, &limits, &Cancel::new(), &mut |_, line| {
+            if line.contains("result") {
+                finals += 1;
+                LineVerdict::Final
+            } else {
+                LineVerdict::Continue
+            }
+        }))
+        .await
+        .expect("spawn");
+        assert_eq!(finals, 1);
+        assert_eq!(outcome.ended_by, EndedBy::AfterFinal);
+        assert_eq!(outcome.exit, ExitKind::Signal(SIGTERM));
+        assert!(outcome.duration >= Duration::from_millis(300));
+        assert!(
+            outcome.duration < Duration::from_millis(1500),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn child_exiting_within_the_final_grace_just_exits() {
+        let limits = Limits {
+            after_final_grace: Duration::from_secs(5),
+            ..limits()
+        };
+        let spec = sh("echo result; sleep 0.1; echo bye");
+        let outcome = bounded(run(&spec, &limits, &Cancel::new(), &mut |_, line| {
+            if line == "result" {
+                LineVerdict::Final
+            } else {
+                LineVerdict::Continue
+            }
+        }))
+        .await
+        .expect("spawn");
+        assert_eq!(outcome.ended_by, EndedBy::Exited);
+        assert_eq!(outcome.exit, ExitKind::Code(0));
+    }
+
+    #[tokio::test]
+    async fn wall_timeout_despite_steady_output() {
+        let limits = Limits {
+            idle_timeout: Some(Duration::from_secs(10)),
+            wall_timeout: Some(Duration::from_millis(500)),
+            ..limits()
+        };
+        let spec = sh("while :; do echo tick; sleep 0.05; done");
+        let (outcome, _) = collect(&spec, &limits, &Cancel::new()).await;
+        assert_eq!(outcome.ended_by, EndedBy::WallTimeout);
+        assert_eq!(outcome.exit, ExitKind::Signal(SIGTERM));
+        assert!(outcome.duration >= Duration::from_millis(500));
+        assert!(
+            outcome.duration < Duration::from_millis(1500),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sigterm_ignored_means_sigkill_after_the_grace() {
+        let limits = Limits {
+            wall_timeout: Some(Duration::from_millis(300)),
+            kill_grace: Duration::from_millis(400),
+            ..limits()
+        };
+        // The ignored disposition is inherited by sleep, so the whole group ignores SIGTERM.
+        let spec = sh("trap '' TERM; sleep 1000 & echo $!; while :; do sleep 0.05; done");
+        let (outcome, lines) = collect(&spec, &limits, &Cancel::new()).await;
+        assert_eq!(outcome.ended_by, EndedBy::WallTimeout);
+        assert_eq!(outcome.exit, ExitKind::Signal(SIGKILL));
+        assert!(
+            outcome.duration >= Duration::from_millis(700),
+            "{outcome:?}"
+        );
+        assert!(
+            outcome.duration < Duration::from_millis(2000),
+            "{outcome:?}"
+        );
+        assert!(dies(first_pid(&lines)));
+    }
+
+    #[tokio::test]
+    async fn stopped_child_is_continued_so_it_can_act_on_sigterm() {
+        let limits = Limits {
+            idle_timeout: Some(Duration::from_millis(200)),
+            kill_grace: Duration::from_secs(10),
+            ..limits()
+        };
+        let (outcome, _) = collect(&sh("echo $$; kill -STOP $$"), &limits, &Cancel::new()).await;
+        assert_eq!(outcome.ended_by, EndedBy::IdleTimeout);
+        // SIGTERM, not the SIGKILL that would follow the ten-second grace.
+        assert_eq!(outcome.exit, ExitKind::Signal(SIGTERM));
+        assert!(outcome.duration < Duration::from_secs(2), "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn grandchild_holding_the_pipes_is_killed_when_the_leader_exits() {
+        let spec = sh("sleep 1000 & echo $!; exit 0");
+        let (outcome, lines) = collect(&spec, &limits(), &Cancel::new()).await;
+        assert_eq!(outcome.ended_by, EndedBy::Exited);
+        assert_eq!(outcome.exit, ExitKind::Code(0));
+        // Well under the pipe drain bound: the group kill closes the pipes at once.
+        assert!(
+            outcome.duration < Duration::from_millis(1500),
+            "{outcome:?}"
+        );
+        let grandchild = first_pid(&lines);
+        assert!(dies(grandchild), "grandchild {grandchild} survived");
+        assert!(group_dies(outcome.pid));
+    }
+
+    #[tokio::test]
+    async fn cancel_terminates_the_whole_group() {
+        let cancel = Cancel::new();
+        let spec = sh("sleep 1000 & echo $!; wait");
+        let limits = limits();
+        let mut lines = Vec::new();
+        let mut on_line = |_: Stream, line: &str| {
+            lines.push(line.to_owned());
+            LineVerdict::Continue
+        };
+        let supervised = run(&spec, &limits, &cancel, &mut on_line);
+        let canceller = async {
+            // No output follows the first line, so only the token can wake the supervisor.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            cancel.cancel();
+        };
+        let (outcome, ()) = bounded(async { tokio::join!(supervised, canceller) }).await;
+        let outcome = outcome.expect("spawn");
+        assert_eq!(outcome.ended_by, EndedBy::Cancelled);
+        assert_eq!(outcome.exit, ExitKind::Signal(SIGTERM));
+        assert!(outcome.duration < Duration::from_millis(900), "{outcome:?}");
+        let grandchild: i32 = lines[0].parse().expect("pid");
+        assert!(dies(grandchild));
+        assert!(group_dies(outcome.pid));
+        assert!(cancel.live_groups().is_empty());
+    }
+
+    #[tokio::test]
+    async fn kill_now_skips_the_grace() {
+        let cancel = Cancel::new();
+        let limits = Limits {
+            kill_grace: Duration::from_secs(60),
+            ..limits()
+        };
+        let spec = sh("trap '' TERM; echo $$; while :; do sleep 0.05; done");
+        // The second Ctrl-C comes from another thread (the signal listener), while the graceful
+        // stop is stuck on a child that ignores SIGTERM.
+        let escalate = cancel.clone();
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            escalate.kill_now();
+        });
+        let mut registered = false;
+        let outcome = bounded(run(&spec, &limits, &cancel, &mut |_, line| {
+            registered = cancel.live_groups() == [line.parse::<i32>().expect("pid")];
+            cancel.cancel();
+            LineVerdict::Continue
+        }))
+        .await
+        .expect("spawn");
+        killer.join().expect("killer thread");
+        assert!(
+            registered,
+            "the running group was not registered under its pid"
+        );
+        assert_eq!(outcome.ended_by, EndedBy::Cancelled);
+        assert_eq!(outcome.exit, ExitKind::Signal(SIGKILL));
+        assert!(outcome.duration < Duration::from_secs(2), "{outcome:?}");
+        assert!(group_dies(outcome.pid));
+    }
+
+    #[tokio::test]
+    async fn dropping_the_run_kills_the_group() {
+        let cancel = Cancel::new();
+        let spec = sh("sleep 1000 & echo $!; wait");
+        let limits = limits();
+        let mut grandchild = None;
+        let mut on_line = |_: Stream, line: &str| {
+            grandchild = line.parse::<i32>().ok();
+            LineVerdict::Continue
+        };
+        let supervised = run(&spec, &limits, &cancel, &mut on_line);
+        let result = tokio::time::timeout(Duration::from_millis(300), supervised).await;
+        assert!(result.is_err(), "the child should still have been running");
+        let grandchild = grandchild.expect("pid line");
+        assert!(wait_dead(grandchild, Duration::from_secs(5)));
+        assert!(cancel.live_groups().is_empty());
+    }
+
+    #[test]
+    #[ignore = "helper process for child_dies_with_its_parent"]
+    fn pdeathsig_helper() {
+        if std::env::var_os(HELPER_ENV).is_none_or(|mode| mode != "pdeathsig") {
+            return;
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let spec = sh("echo $$; exec sleep 1000");
+            // Runs until the parent test kills this process.
+            let _ = run(&spec, &limits(), &Cancel::new(), &mut |_, line| {
+                println!("child {line}");
+                LineVerdict::Continue
+            })
+            .await;
+        });
+    }
+
+    #[test]
+    fn child_dies_with_its_parent() {
+        let mut helper = Helper::spawn("process::imp::tests::pdeathsig_helper", "pdeathsig");
+        let child: i32 = helper.expect_line("child ").parse().expect("pid");
+        helper.also_kill(child);
+        assert!(is_alive(child));
+        helper.signal(Signal::SIGKILL);
+        helper.wait();
+        assert!(
+            wait_dead(child, Duration::from_secs(5)),
+            "child {child} outlived its SIGKILLed parent"
+        );
+    }
+}

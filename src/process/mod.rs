@@ -1,13 +1,32 @@
 //! Supervision of child processes (agents and gates).
 //!
-//! Every child runs in its own process group with `PR_SET_PDEATHSIG(SIGKILL)`, both pipes are
-//! drained concurrently and delivered line by line, and idle, wall-clock, after-final-line and
-//! cancellation stops all go SIGTERM to the group, a grace period, then SIGKILL. When [`run`]
-//! returns the group has been killed, so no grandchild survives it.
+//! [`run`] starts one child and supervises it until it is gone:
+//! - the child leads a process group of its own and has `PR_SET_PDEATHSIG(SIGKILL)`, so it dies
+//!   with the thread that started it even if kmilestone itself is SIGKILLed;
+//! - stdout and stderr are drained together and handed over line by line as they arrive;
+//! - an idle child, the wall-clock limit, a child that keeps running after its final line, and
+//!   [`Cancel::cancel`] all stop it the same way: SIGTERM (and SIGCONT, for a stopped child) to the
+//!   group, `kill_grace`, then SIGKILL; [`Cancel::kill_now`] sends SIGKILL at once;
+//! - when the leader exits, the rest of its group is SIGKILLed before the leader is reaped, so
+//!   background processes it left behind (a gate's `sleep 1000 &`, an agent's server) never
+//!   survive it, and a group id is never signalled after it could have been reused.
+//!
+//! Requirements on the caller:
+//! - the tokio runtime needs its I/O and time drivers (`enable_all`): exits are noticed through
+//!   SIGCHLD;
+//! - the parent-death signal belongs to the *thread* that forked the child. Poll [`run`] on a
+//!   thread that lives as long as the child: the thread of a current-thread runtime, or a worker
+//!   of a multi-thread runtime, never a `spawn_blocking` thread, which exits when idle;
+//! - when kmilestone is SIGKILLed, only the group leader gets the parent-death signal; processes
+//!   it started inherit nothing and are reparented. Processes that leave the group (`setsid`)
+//!   are out of reach of the group kill too; [`run`] stops waiting for their output after a short
+//!   bound rather than hang.
 
 mod cancel;
 mod imp;
 mod lines;
+#[cfg(test)]
+pub(crate) mod test_support;
 mod unix;
 
 pub use cancel::Cancel;
