@@ -54,6 +54,8 @@ pub enum Command {
     Status(PlanArgs),
     /// Check a plan for errors and warnings; exit 1 on errors.
     Lint(PlanArgs),
+    /// Check unit-test files for tests that are not real unit tests (exit 1 on a HIGH finding).
+    CheckTests(CheckTestsArgs),
     /// Show the last run's report again (`--json` for report.json).
     Report(PlanArgs),
     /// Print shell completions.

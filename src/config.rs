@@ -104,6 +104,8 @@ pub struct Settings {
     pub source: Option<PathBuf>,
     /// Unknown keys found in the file, for warnings.
     pub unknown_keys: Vec<String>,
+    /// The unit-test quality check (`[checks]`).
+    pub checks: crate::checks::ChecksConfig,
 }
 
 impl Default for Settings {
@@ -133,6 +135,7 @@ impl Default for Settings {
             workflow_template: None,
             source: None,
             unknown_keys: Vec::new(),
+            checks: crate::checks::ChecksConfig::default(),
         }
     }
 }
@@ -165,6 +168,7 @@ struct FileConfig {
     gates: Option<GatesSection>,
     run: Option<RunSection>,
     workflow: Option<WorkflowSection>,
+    checks: Option<crate::checks::ChecksConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -365,6 +369,9 @@ impl Settings {
             if let Some(v) = run.commit {
                 self.commit = v;
             }
+        }
+        if let Some(checks) = file.checks {
+            self.checks = checks;
         }
         if let Some(workflow) = file.workflow {
             if let Some(mode) = workflow.mode {

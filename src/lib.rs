@@ -3,6 +3,7 @@
 //! The binary is a thin shell over [`run`]; everything is here so that tests can call it.
 
 pub mod agent;
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -100,6 +101,23 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             &mut out,
         )?),
         Command::Run(args) => commands::run::run(args, &cli.global),
+        Command::CheckTests(args) => {
+            let cwd = std::env::current_dir()?;
+            let root = vcs::Repo::discover(&cwd)
+                .map(|repo| repo.root().to_path_buf())
+                .unwrap_or(cwd);
+            let settings = config::Settings::load(Some(&root), cli.global.config.as_deref())
+                .map_err(|err| Error::Usage(err.to_string()))?;
+            checks::run_command(
+                &args.paths,
+                args.since.as_deref(),
+                cli.global.json,
+                &settings.checks,
+                &root,
+                &mut out,
+            )
+            .map_err(|err| Error::Usage(err.to_string()))
+        }
         Command::Report(args) => {
             commands::report::run(&args.plan_path(), cli.global.json, &mut out)
         }

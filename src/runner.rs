@@ -1046,6 +1046,8 @@ impl Runner<'_> {
             problems.push("no commit was made for this task; commit the work".to_string());
         }
 
+        let quality_problems = self.check_test_quality(task, head_before)?;
+
         if !problems.is_empty()
             && let Some(finished) = &run.finished
             && !finished.permission_denials.is_empty()
@@ -1055,7 +1057,77 @@ impl Runner<'_> {
                 finished.permission_denials.join(", ")
             ));
         }
-        Ok((problems, Vec::new()))
+        Ok((problems, quality_problems))
+    }
+
+    /// The unit-test quality check of the test files the task added or changed (DESIGN 5.4):
+    /// HIGH findings are returned as problems for the agent; all findings go into the report.
+    fn check_test_quality(
+        &mut self,
+        task: &Task,
+        head_before: Option<&str>,
+    ) -> Result<Vec<String>, RunError> {
+        let changed: Vec<PathBuf> = self
+            .repo
+            .changed_files_since(head_before)?
+            .into_iter()
+            .map(|f| self.repo.root().join(f))
+            .filter(|p| p.is_file() && crate::checks::is_test_file(p))
+            .collect();
+        if changed.is_empty() {
+            self.state.task_mut(&task.id).findings.clear();
+            return Ok(Vec::new());
+        }
+        let root = self.repo.root().to_path_buf();
+        let relative = |path: &Path| {
+            path.strip_prefix(&root)
+                .unwrap_or(path)
+                .display()
+                .to_string()
+        };
+        let (findings, high) = match crate::checks::check_paths(&changed, &self.settings.checks) {
+            Ok(report) => {
+                let lines: Vec<String> = report
+                    .findings
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{}:{} [{} {}] {}: {}",
+                            relative(&f.file),
+                            f.line,
+                            f.rule,
+                            f.severity,
+                            f.test,
+                            f.message
+                        )
+                    })
+                    .collect();
+                let high: Vec<String> = report
+                    .high_findings()
+                    .map(|f| {
+                        format!(
+                            "unit-test quality, {}:{} in `{}` [{}]: {}. Instead: {}",
+                            relative(&f.file),
+                            f.line,
+                            f.test,
+                            f.rule,
+                            f.message,
+                            f.fix_hint()
+                        )
+                    })
+                    .collect();
+                (lines, high)
+            }
+            Err(err) => (vec![format!("the check could not run: {err}")], Vec::new()),
+        };
+        self.emit(EventKind::CheckFinished {
+            id: task.id.clone(),
+            files: changed.len(),
+            findings: findings.clone(),
+            high: high.len(),
+        });
+        self.state.task_mut(&task.id).findings = findings;
+        Ok(high)
     }
 
     fn task_summary(&self, task: &Task, verdict: &TaskVerdict, duration: Duration) -> TaskSummary {
@@ -1077,7 +1149,7 @@ impl Runner<'_> {
             gates: record.gates.clone(),
             commits,
             e2e: record.e2e.clone(),
-            findings: Vec::new(),
+            findings: record.findings.clone(),
             problems: verdict.problems.clone(),
         }
     }

@@ -477,3 +477,65 @@ fn report_shows_the_last_run_and_json_events_parse() {
     let run_dirs: Vec<_> = std::fs::read_dir(events_dir).unwrap().collect();
     assert_eq!(run_dirs.len(), 1);
 }
+
+#[test]
+fn a_slow_sleep_in_a_new_unit_test_goes_back_and_is_fixed() {
+    let project = Project::new(PLAN_3);
+    project.scenario(json!({
+        "invocations": [{"actions": [
+            {"write": "tests/test_greet.py", "content": "import time\n\nfrom greeter import greet\n\n\ndef test_greet():\n    time.sleep(5)\n    assert greet(\"Ada\") == \"Hello, Ada!\"\n"},
+            {"append": HANDOFF, "text": "## Task {task} Complete: done\n"},
+            {"sh": "git add -A && git commit -qm 'Task {task}'"}
+        ]},
+        {"actions": [
+            {"write": "tests/test_greet.py", "content": "from greeter import greet\n\n\ndef test_greet():\n    assert greet(\"Ada\") == \"Hello, Ada!\"\n"},
+            {"sh": "git add -A && git commit -qm 'Drop the sleep'"}
+        ]}]
+    }));
+    let run = project.kmilestone_run(&["--only", "1.1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let calls = project.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1]["resume"], calls[0]["session"]);
+    let fix = prompt_of(&calls[1]);
+    assert!(fix.contains("tests/test_greet.py:7"), "{fix}");
+    assert!(fix.contains("slow-sleep"), "{fix}");
+    assert!(
+        run.stdout.contains("unit-test quality"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn check_tests_command_reports_findings_and_exit_codes() {
+    let project = Project::new(PLAN_3);
+    project.write(
+        "tests/test_slow.py",
+        "import time\n\ndef test_slow():\n    time.sleep(3)\n    assert 1 + 1 == 2\n",
+    );
+    project.write(
+        "tests/test_ok.py",
+        "def test_ok():\n    assert [1, 2][0] == 1\n",
+    );
+    let run = project.run(&["check-tests", "tests/test_slow.py", "tests/test_ok.py"]);
+    assert_eq!(run.code(), Some(1), "{}", run.describe());
+    assert!(
+        run.stdout
+            .contains("## Unit Test Quality Check: ISSUES FOUND"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stdout.contains("tests/test_slow.py:4"),
+        "{}",
+        run.describe()
+    );
+    let run = project.run(&["check-tests", "--json", "tests/test_ok.py"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["findings"].as_array().unwrap().len(), 0);
+    let run = project.run(&["check-tests", "tests/missing_test.py"]);
+    assert_eq!(run.code(), Some(2), "{}", run.describe());
+    assert!(run.stderr.contains("missing_test.py"), "{}", run.describe());
+}

@@ -1,0 +1,215 @@
+//! Facts about the outside world that do not depend on the language: which programs are
+//! services, which hosts are local, which environment variables carry service addresses.
+
+use super::facts::{Fact, Target};
+
+/// Container runtimes and their compose front ends.
+const CONTAINER_PROGRAMS: &[&str] = &[
+    "docker",
+    "docker-compose",
+    "podman",
+    "podman-compose",
+    "nerdctl",
+];
+
+/// Database, cache, broker and cluster binaries a unit test has no business starting.
+const SERVICE_PROGRAMS: &[&str] = &[
+    "psql",
+    "pg_ctl",
+    "postgres",
+    "initdb",
+    "pg_ctlcluster",
+    "redis-server",
+    "redis-cli",
+    "mysqld",
+    "mysql",
+    "mariadb",
+    "mongod",
+    "mongo",
+    "mongosh",
+    "memcached",
+    "etcd",
+    "consul",
+    "nats-server",
+    "minio",
+    "elasticsearch",
+    "rabbitmq-server",
+    "zookeeper-server-start.sh",
+    "kafka-server-start.sh",
+    "localstack",
+    "kubectl",
+    "kind",
+    "minikube",
+    "vault",
+    "cockroach",
+    "clickhouse-server",
+    "valkey-server",
+];
+
+/// What spawning `command` (a program path or a whole shell line) means, if anything.
+pub(crate) fn spawned_program(command: &str) -> Option<Fact> {
+    let first = command
+        .split_whitespace()
+        .find(|word| !word.contains('='))?;
+    let program = first.rsplit('/').next().unwrap_or(first);
+    if CONTAINER_PROGRAMS.contains(&program) {
+        return Some(Fact::Docker(format!("`{program}` subprocess")));
+    }
+    if SERVICE_PROGRAMS.contains(&program) {
+        return Some(Fact::ServiceSubprocess(program.to_string()));
+    }
+    None
+}
+
+/// Hosts that never leave the machine.
+fn is_loopback(host: &str) -> bool {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.starts_with("127.")
+        || host == "::1"
+        || host == "0.0.0.0"
+}
+
+/// Hosts reserved by RFC 2606/6761 or used by in-process test clients: no real host answers.
+fn is_placeholder(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    !host.contains('.') && !is_loopback(&host)
+        || [".test", ".invalid", ".example", ".local", ".internal"]
+            .iter()
+            .any(|suffix| host.ends_with(suffix))
+}
+
+/// Where a URL (`scheme://host:port/...`) or an address (`host:port`) points, when it points
+/// somewhere a test would notice. `None` for placeholders, port 0 and anything unparseable.
+pub(crate) fn target_of(address: &str) -> Option<Target> {
+    let address = address.trim();
+    let rest = match address.split_once("://") {
+        Some((scheme, rest)) => {
+            if !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+            {
+                return None;
+            }
+            rest
+        }
+        None => address,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    let (host, port) = split_host_port(authority);
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '{' || c == '%') {
+        return None;
+    }
+    if is_loopback(host) {
+        let port = port.filter(|port| *port != 0)?;
+        return Some(Target::LoopbackPort(format!("{host}:{port}")));
+    }
+    if is_placeholder(host) {
+        return None;
+    }
+    if !address.contains("://") && port.is_none() {
+        // A bare word with a dot is as likely a file name as a host.
+        return None;
+    }
+    Some(Target::Remote(host.to_string()))
+}
+
+fn split_host_port(authority: &str) -> (&str, Option<u32>) {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').unwrap_or((rest, ""));
+        return (host, after.strip_prefix(':').and_then(|p| p.parse().ok()));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
+        _ => (authority, None),
+    }
+}
+
+/// A host and port given separately (`("localhost", 6379)`, `connect(host, port)`).
+pub(crate) fn target_of_host_port(host: &str, port: Option<u32>) -> Option<Target> {
+    match port {
+        Some(port) => target_of(&format!("{host}:{port}")),
+        None if is_loopback(host) || is_placeholder(host) => None,
+        None => Some(Target::Remote(host.to_string())),
+    }
+}
+
+/// True for environment variables that carry the address of a service.
+pub(crate) fn is_service_env(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    if upper == "HOSTNAME" || upper.contains("PROXY") || upper.starts_with("GITHUB_") {
+        return false;
+    }
+    const ADDRESS_WORDS: &[&str] = &["URL", "URI", "DSN", "HOST", "ADDR", "ENDPOINT", "SERVER"];
+    const SERVICE_WORDS: &[&str] = &[
+        "DATABASE",
+        "POSTGRES",
+        "PG",
+        "MYSQL",
+        "REDIS",
+        "MONGO",
+        "KAFKA",
+        "RABBIT",
+        "AMQP",
+        "ELASTIC",
+        "MEMCACHE",
+        "CASSANDRA",
+        "NATS",
+        "ETCD",
+        "CLICKHOUSE",
+        "S3",
+        "MINIO",
+    ];
+    let words: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    words
+        .iter()
+        .any(|word| ADDRESS_WORDS.iter().any(|w| word.ends_with(w)))
+        || words.iter().any(|word| SERVICE_WORDS.contains(word))
+}
+
+/// Process-wide knowledge of names that mean "an assertion" in test helpers written elsewhere.
+pub(crate) fn looks_like_assertion_helper(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["assert", "check", "verify", "expect", "validate"]
+        .iter()
+        .any(|prefix| lower.starts_with(prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_classified() {
+        assert_eq!(
+            target_of("https://api.github.com/repos"),
+            Some(Target::Remote("api.github.com".into()))
+        );
+        assert_eq!(
+            target_of("http://localhost:8080/x"),
+            Some(Target::LoopbackPort("localhost:8080".into()))
+        );
+        assert_eq!(target_of("http://127.0.0.1:0"), None);
+        assert_eq!(target_of("http://testserver/items"), None);
+        assert_eq!(target_of("config.json"), None);
+        assert_eq!(
+            target_of("redis://user:pw@cache.example.com:6379/0"),
+            Some(Target::Remote("cache.example.com".into()))
+        );
+    }
+
+    #[test]
+    fn service_variables_are_recognised() {
+        assert!(is_service_env("DATABASE_URL"));
+        assert!(is_service_env("REDIS_HOST"));
+        assert!(is_service_env("PG_DSN"));
+        assert!(!is_service_env("HOME"));
+        assert!(!is_service_env("HOSTNAME"));
+        assert!(!is_service_env("CI"));
+    }
+}

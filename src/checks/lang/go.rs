@@ -1,0 +1,662 @@
+//! Go front end: `func TestX(t *testing.T)` in `_test.go` files.
+
+use std::collections::{HashMap, HashSet};
+
+use tree_sitter::Node;
+
+use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
+use super::super::knowledge::{
+    is_service_env, looks_like_assertion_helper, spawned_program, target_of,
+};
+use super::super::syntax::{descendants, line, matches_any, text};
+use super::Context;
+
+const DOCKER: &[&str] = &[
+    "*testcontainers-go*",
+    "*docker/docker/client*",
+    "*docker/docker/api*",
+    "*ory/dockertest*",
+    "*fsouza/go-dockerclient*",
+    "*docker/compose*",
+];
+const REAL_DB: &[&str] = &[
+    "*jackc/pgx*.Connect*",
+    "*pgxpool.New*",
+    "*pgxpool.Connect*",
+    "*go-redis*.NewClient",
+    "*go-redis*.NewClusterClient",
+    "*go-redis*.NewUniversalClient",
+    "*go-redis*.NewFailoverClient",
+    "*gomodule/redigo*.Dial*",
+    "*garyburd/redigo*.Dial*",
+    "*mongo-driver*mongo.Connect",
+    "*mongo-driver*mongo.NewClient",
+    "*lib/pq.NewConnector",
+    "*segmentio/kafka-go.Dial*",
+    "*amqp*.Dial",
+    "*olivere/elastic*.NewClient",
+    "*elastic/go-elasticsearch*.NewClient",
+    "*bradfitz/gomemcache*.New",
+    "*nats-io/nats.go.Connect",
+    "*gocql/gocql.NewCluster",
+    "*IBM/sarama.New*",
+    "*Shopify/sarama.New*",
+    "*rueidis.NewClient",
+];
+const SERVER_DRIVERS: &[&str] = &[
+    "postgres",
+    "pgx",
+    "mysql",
+    "mssql",
+    "sqlserver",
+    "clickhouse",
+    "godror",
+    "oracle",
+    "cockroach",
+    "redshift",
+];
+const HTTP: &[&str] = &[
+    "net/http.Get",
+    "net/http.Post",
+    "net/http.Head",
+    "net/http.PostForm",
+    "net/http.DefaultClient.*",
+    "net/http.Client.*",
+    "*gorilla/websocket.DefaultDialer.Dial",
+    "*nhooyr.io/websocket.Dial",
+    "*coder/websocket.Dial",
+    "*grpc.Dial*",
+    "*grpc.NewClient",
+];
+const HTTP_METHODS: &[&str] = &[
+    "Get",
+    "Post",
+    "Head",
+    "PostForm",
+    "Dial",
+    "DialContext",
+    "NewClient",
+];
+const DIALS: &[&str] = &[
+    "net.Dial",
+    "net.DialTimeout",
+    "net.DialTCP",
+    "crypto/tls.Dial",
+];
+const NETWORK_MOCKS: &[&str] = &[
+    "*h2non/gock*",
+    "*jarcoal/httpmock*",
+    "*dnaeon/go-vcr*",
+    "*seborama/govcr*",
+];
+const SERVERS: &[&str] = &[
+    "net/http/httptest.NewServer",
+    "net/http/httptest.NewTLSServer",
+    "net/http/httptest.NewUnstartedServer",
+    "net.Listen",
+    "net/http.ListenAndServe",
+    "*grpc.NewServer",
+    "*bufconn.Listen",
+    "*alicebob/miniredis*",
+    "net.ListenTCP",
+];
+const FAKE_CLOCKS: &[&str] = &[
+    "testing/synctest.*",
+    "*jonboulle/clockwork*",
+    "*benbjohnson/clock.NewMock",
+    "*k8s.io/utils/clock/testing*",
+];
+
+/// Reads a parsed Go test file into facts.
+pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> FileFacts {
+    let mut file = GoFile {
+        source,
+        context,
+        imports: HashMap::new(),
+        bindings: HashMap::new(),
+        functions: HashSet::new(),
+    };
+    let all = descendants(root, |_| false);
+    for node in &all {
+        match node.kind() {
+            "import_spec" => file.import(*node),
+            "function_declaration" | "method_declaration" => {
+                if let Some(name) = node.child_by_field_name("name") {
+                    file.functions.insert(file.text(name).to_string());
+                }
+            }
+            "short_var_declaration" | "assignment_statement" | "var_spec" | "const_spec" => {
+                file.bind(*node)
+            }
+            _ => {}
+        }
+    }
+    let mut module = Unit::new("<module>", UnitKind::Module, 1);
+    let mut cursor = root.walk();
+    for comment in root
+        .named_children(&mut cursor)
+        .filter(|c| c.kind() == "comment")
+    {
+        let comment_text = file.text(comment);
+        if (comment_text.starts_with("//go:build") || comment_text.starts_with("// +build"))
+            && ["integration", "e2e", "functional"].iter().any(|tag| {
+                comment_text
+                    .split(|c: char| !c.is_alphanumeric() && c != '!' && c != '_')
+                    .any(|word| word == *tag)
+            })
+        {
+            module.see(Fact::IntegrationMarker, line(comment));
+        }
+    }
+    let mut units = vec![];
+    for node in &all {
+        if matches!(node.kind(), "function_declaration" | "method_declaration") {
+            units.push(file.function_unit(*node));
+        } else if matches!(node.kind(), "var_declaration")
+            && node.parent().is_some_and(|p| p.kind() == "source_file")
+        {
+            for inner in descendants(*node, |_| false) {
+                file.observe(inner, &mut module, "");
+            }
+        }
+    }
+    units.push(module);
+    FileFacts { units }
+}
+
+struct GoFile<'s, 't, 'c> {
+    source: &'s str,
+    context: &'c Context<'c>,
+    imports: HashMap<String, String>,
+    bindings: HashMap<String, Node<'t>>,
+    functions: HashSet<String>,
+}
+
+impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
+    fn text(&self, node: Node<'_>) -> &'s str {
+        text(node, self.source)
+    }
+
+    fn import(&mut self, spec: Node<'_>) {
+        let Some(path) = spec
+            .child_by_field_name("path")
+            .and_then(|p| self.string(p, 0))
+        else {
+            return;
+        };
+        let local = match spec.child_by_field_name("name") {
+            Some(name) => self.text(name).to_string(),
+            None => {
+                let mut segments = path.rsplit('/');
+                let last = segments.next().unwrap_or(&path);
+                let is_version = last.len() > 1
+                    && last.starts_with('v')
+                    && last[1..].chars().all(|c| c.is_ascii_digit());
+                let name = if is_version {
+                    segments.next().unwrap_or(last)
+                } else {
+                    last
+                };
+                name.trim_start_matches("go-")
+                    .trim_end_matches(".go")
+                    .replace('-', "_")
+            }
+        };
+        if local != "_" && local != "." {
+            self.imports.insert(local, path);
+        }
+    }
+
+    fn bind(&mut self, node: Node<'t>) {
+        let (left, right) = match node.kind() {
+            "var_spec" | "const_spec" => (
+                node.child_by_field_name("name"),
+                node.child_by_field_name("value"),
+            ),
+            _ => (
+                node.child_by_field_name("left"),
+                node.child_by_field_name("right"),
+            ),
+        };
+        let (Some(left), Some(right)) = (left, right) else {
+            return;
+        };
+        let names: Vec<Node<'t>> = if left.kind() == "expression_list" {
+            left.named_children(&mut left.walk()).collect()
+        } else {
+            vec![left]
+        };
+        let values: Vec<Node<'t>> = if right.kind() == "expression_list" {
+            right.named_children(&mut right.walk()).collect()
+        } else {
+            vec![right]
+        };
+        // `x, err := f()` binds x to the call.
+        for (index, name) in names.iter().enumerate() {
+            let value = values.get(index).or(if values.len() == 1 {
+                values.first()
+            } else {
+                None
+            });
+            if let (Some(value), "identifier") = (value, name.kind()) {
+                self.bindings
+                    .entry(self.text(*name).to_string())
+                    .or_insert(*value);
+            }
+        }
+    }
+
+    fn path(&self, node: Node<'_>, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        match node.kind() {
+            "identifier" | "type_identifier" | "package_identifier" => {
+                let name = self.text(node);
+                if let Some(path) = self.imports.get(name) {
+                    return Some(path.clone());
+                }
+                if let Some(value) = self.bindings.get(name)
+                    && matches!(
+                        value.kind(),
+                        "call_expression"
+                            | "composite_literal"
+                            | "unary_expression"
+                            | "selector_expression"
+                    )
+                {
+                    return self.path(*value, depth + 1);
+                }
+                Some(name.to_string())
+            }
+            "selector_expression" | "qualified_type" => {
+                let (operand, field) = match node.kind() {
+                    "selector_expression" => (
+                        node.child_by_field_name("operand")?,
+                        node.child_by_field_name("field")?,
+                    ),
+                    _ => (
+                        node.child_by_field_name("package")?,
+                        node.child_by_field_name("name")?,
+                    ),
+                };
+                let base = self
+                    .path(operand, depth + 1)
+                    .unwrap_or_else(|| "?".to_string());
+                Some(format!("{base}.{}", self.text(field)))
+            }
+            "call_expression" => self.path(node.child_by_field_name("function")?, depth + 1),
+            "composite_literal" => self.path(node.child_by_field_name("type")?, depth + 1),
+            "unary_expression" => self.path(node.child_by_field_name("operand")?, depth + 1),
+            "parenthesized_expression" => self.path(node.named_child(0)?, depth + 1),
+            "pointer_type" => self.path(node.named_child(0)?, depth + 1),
+            _ => None,
+        }
+    }
+
+    fn string(&self, node: Node<'_>, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        match node.kind() {
+            "interpreted_string_literal" | "raw_string_literal" => {
+                let raw = self.text(node);
+                Some(
+                    raw.get(1..raw.len().saturating_sub(1))
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            }
+            "binary_expression" => self.string(node.child_by_field_name("left")?, depth + 1),
+            "identifier" => self.string(*self.bindings.get(self.text(node))?, depth + 1),
+            "call_expression" => {
+                // fmt.Sprintf("http://host:%d", port) keeps its static prefix.
+                let function = self.path(node.child_by_field_name("function")?, 0)?;
+                if function != "fmt.Sprintf" {
+                    return None;
+                }
+                let format = self.string(
+                    node.child_by_field_name("arguments")?.named_child(0)?,
+                    depth + 1,
+                )?;
+                Some(
+                    format.split('%').next().unwrap_or("").to_string()
+                        + if format.contains('%') { "{" } else { "" },
+                )
+            }
+            _ => None,
+        }
+    }
+
+    /// Seconds of a `time.Duration` expression; bare numbers are nanoseconds.
+    fn duration(&self, node: Node<'_>, depth: usize) -> Option<f64> {
+        if depth > 8 {
+            return None;
+        }
+        match node.kind() {
+            "int_literal" | "float_literal" => self
+                .text(node)
+                .replace('_', "")
+                .parse::<f64>()
+                .ok()
+                .map(|n| n / 1e9),
+            "selector_expression" => {
+                let path = self.path(node, 0)?;
+                Some(match path.as_str() {
+                    "time.Nanosecond" => 1e-9,
+                    "time.Microsecond" => 1e-6,
+                    "time.Millisecond" => 1e-3,
+                    "time.Second" => 1.0,
+                    "time.Minute" => 60.0,
+                    "time.Hour" => 3600.0,
+                    _ => return None,
+                })
+            }
+            "binary_expression" => {
+                let operator = self.text(node.child_by_field_name("operator")?);
+                let left = node.child_by_field_name("left")?;
+                let right = node.child_by_field_name("right")?;
+                let scalar = |n: Node<'_>| self.scalar(n, depth + 1);
+                match operator {
+                    "*" => match (self.is_unitless(left), self.is_unitless(right)) {
+                        (true, false) => Some(scalar(left)? * self.duration(right, depth + 1)?),
+                        (false, true) => Some(self.duration(left, depth + 1)? * scalar(right)?),
+                        _ => None,
+                    },
+                    "/" => Some(
+                        self.duration(left, depth + 1)? / scalar(right).filter(|d| *d != 0.0)?,
+                    ),
+                    "+" => Some(self.duration(left, depth + 1)? + self.duration(right, depth + 1)?),
+                    "-" => Some(self.duration(left, depth + 1)? - self.duration(right, depth + 1)?),
+                    _ => None,
+                }
+            }
+            "call_expression" => {
+                // time.Duration(n) converts nanoseconds.
+                let function = self.path(node.child_by_field_name("function")?, 0)?;
+                (function == "time.Duration").then_some(())?;
+                self.duration(
+                    node.child_by_field_name("arguments")?.named_child(0)?,
+                    depth + 1,
+                )
+            }
+            "parenthesized_expression" => self.duration(node.named_child(0)?, depth + 1),
+            "identifier" => self.duration(*self.bindings.get(self.text(node))?, depth + 1),
+            _ => None,
+        }
+    }
+
+    fn is_unitless(&self, node: Node<'_>) -> bool {
+        match node.kind() {
+            "int_literal" | "float_literal" => true,
+            "call_expression" => node
+                .child_by_field_name("function")
+                .is_some_and(|f| self.text(f) == "time.Duration"),
+            "parenthesized_expression" => node.named_child(0).is_some_and(|n| self.is_unitless(n)),
+            "identifier" => self
+                .bindings
+                .get(self.text(node))
+                .is_some_and(|v| self.is_unitless(*v)),
+            _ => false,
+        }
+    }
+
+    fn scalar(&self, node: Node<'_>, depth: usize) -> Option<f64> {
+        if depth > 8 {
+            return None;
+        }
+        match node.kind() {
+            "int_literal" | "float_literal" => self.text(node).replace('_', "").parse().ok(),
+            "call_expression" => self.scalar(
+                node.child_by_field_name("arguments")?.named_child(0)?,
+                depth + 1,
+            ),
+            "parenthesized_expression" => self.scalar(node.named_child(0)?, depth + 1),
+            "identifier" => self.scalar(*self.bindings.get(self.text(node))?, depth + 1),
+            _ => None,
+        }
+    }
+
+    fn function_unit(&self, function: Node<'t>) -> Unit {
+        let name = function
+            .child_by_field_name("name")
+            .map(|n| self.text(n))
+            .unwrap_or("");
+        let parameters = function.child_by_field_name("parameters");
+        let parameters_text = parameters.map(|p| self.text(p)).unwrap_or("");
+        let is_method = function.kind() == "method_declaration";
+        let kind = if !is_method && name == "TestMain" {
+            UnitKind::Setup
+        } else if !is_method
+            && name.starts_with("Test")
+            && parameters_text.contains("testing.T")
+            && !name[4..].starts_with(|c: char| c.is_lowercase())
+        {
+            UnitKind::Test
+        } else {
+            UnitKind::Helper
+        };
+        // The name the test's *testing.T goes by, to recognise helpers that take it.
+        let t_name = parameters
+            .and_then(|p| p.named_child(0))
+            .and_then(|d| d.child_by_field_name("name"))
+            .map(|n| self.text(n))
+            .unwrap_or("t");
+        let mut unit = Unit::new(name, kind, line(function));
+        if let Some(body) = function.child_by_field_name("body") {
+            let statements = body
+                .named_child(0)
+                .filter(|s| s.kind() == "statement_list")
+                .unwrap_or(body);
+            let mut cursor = statements.walk();
+            for statement in statements.named_children(&mut cursor) {
+                if kind == UnitKind::Test && statement.kind() == "expression_statement" {
+                    let call = statement
+                        .named_child(0)
+                        .filter(|c| c.kind() == "call_expression");
+                    let callee = call
+                        .and_then(|c| c.child_by_field_name("function"))
+                        .map(|f| self.text(f))
+                        .unwrap_or("");
+                    if [".Skip", ".SkipNow", ".Skipf"]
+                        .iter()
+                        .any(|s| callee == format!("{t_name}{s}"))
+                    {
+                        unit.disabled = Some((Disabled::Skip, line(statement)));
+                        break;
+                    }
+                }
+            }
+            for node in descendants(body, |_| false) {
+                self.observe(node, &mut unit, t_name);
+            }
+        }
+        unit
+    }
+
+    fn observe(&self, node: Node<'t>, unit: &mut Unit, t_name: &str) {
+        if node.kind() == "call_expression" {
+            self.call(node, unit, t_name);
+        }
+    }
+
+    fn call(&self, call: Node<'t>, unit: &mut Unit, t_name: &str) {
+        let at = line(call);
+        let Some(function) = call.child_by_field_name("function") else {
+            return;
+        };
+        let Some(path) = self.path(function, 0) else {
+            return;
+        };
+        let args: Vec<Node<'t>> = call
+            .child_by_field_name("arguments")
+            .map(|a| {
+                let mut cursor = a.walk();
+                a.named_children(&mut cursor)
+                    .filter(|n| n.kind() != "comment")
+                    .collect()
+            })
+            .unwrap_or_default();
+        let first = args.first().copied();
+        let last = path.rsplit('.').next().unwrap_or(&path);
+        let local_function =
+            function.kind() == "identifier" && self.functions.contains(self.text(function));
+        if local_function {
+            unit.calls.push(self.text(function).to_string());
+        }
+
+        if path == "time.Sleep" {
+            if let Some(seconds) = first.and_then(|a| self.duration(a, 0)) {
+                unit.see(Fact::Sleep(seconds), at);
+            }
+        } else if matches_any(DOCKER, &path) {
+            unit.see(Fact::Docker(path.clone()), at);
+        } else if matches_any(REAL_DB, &path) {
+            unit.see(Fact::RealDb(path.clone()), at);
+        } else if matches_any(
+            &[
+                "database/sql.Open",
+                "*jmoiron/sqlx.Open",
+                "*jmoiron/sqlx.Connect",
+                "*jmoiron/sqlx.MustConnect",
+            ],
+            &path,
+        ) {
+            if let Some(driver) = first.and_then(|a| self.string(a, 0))
+                && SERVER_DRIVERS.contains(&driver.as_str())
+            {
+                unit.see(Fact::RealDb(format!("{path}(\"{driver}\")")), at);
+            }
+        } else if matches_any(&["gorm.io/gorm.Open", "*jinzhu/gorm.Open"], &path) {
+            let dialector = first
+                .map(|a| self.path(a, 0).unwrap_or_default())
+                .unwrap_or_default();
+            if ["postgres", "mysql", "sqlserver", "clickhouse"]
+                .iter()
+                .any(|d| dialector.contains(d))
+            {
+                unit.see(Fact::RealDb(path.clone()), at);
+            }
+        } else if matches_any(&["os/exec.Command", "os/exec.CommandContext"], &path) {
+            let program = if last == "CommandContext" {
+                args.get(1)
+            } else {
+                first.as_ref()
+            };
+            if let Some(fact) = program
+                .and_then(|a| self.string(*a, 0))
+                .as_deref()
+                .and_then(spawned_program)
+            {
+                unit.see(fact, at);
+            }
+        } else if matches_any(HTTP, &path) && HTTP_METHODS.contains(&last) {
+            let url = if last == "DialContext" {
+                args.get(1).copied()
+            } else {
+                first
+            };
+            if let Some(target) = url
+                .and_then(|a| self.string(a, 0))
+                .and_then(|u| target_of(&u))
+            {
+                unit.see(Fact::Network(target), at);
+            }
+        } else if matches_any(DIALS, &path) {
+            if let Some(target) = args
+                .get(1)
+                .and_then(|a| self.string(*a, 0))
+                .and_then(|u| target_of(&u))
+            {
+                unit.see(Fact::Network(target), at);
+            }
+        } else if matches_any(NETWORK_MOCKS, &path) {
+            unit.see(Fact::NetworkMock, at);
+        } else if matches_any(SERVERS, &path) {
+            unit.see(Fact::StartsServer, at);
+        } else if matches_any(FAKE_CLOCKS, &path) {
+            unit.see(Fact::FakeClock, at);
+        } else if path == "os.Setenv"
+            || (last == "Setenv" && function.kind() == "selector_expression")
+        {
+            unit.see(Fact::SetsEnv, at);
+        } else if matches_any(&["os.Getenv", "os.LookupEnv"], &path)
+            && let Some(variable) = first
+                .and_then(|a| self.string(a, 0))
+                .filter(|v| is_service_env(v))
+        {
+            unit.see(Fact::ServiceFromEnv(variable), at);
+        }
+
+        if let Some(weak) = self.assertion(&path, last, function, &args, local_function, t_name) {
+            unit.see(Fact::Assertion { weak }, at);
+        }
+    }
+
+    fn assertion(
+        &self,
+        path: &str,
+        last: &str,
+        function: Node<'_>,
+        args: &[Node<'_>],
+        local_function: bool,
+        t_name: &str,
+    ) -> Option<bool> {
+        if self.context.is_configured_helper(path, last) {
+            return Some(false);
+        }
+        if function.kind() == "selector_expression" {
+            let operand = function
+                .child_by_field_name("operand")
+                .map(|o| self.text(o))
+                .unwrap_or("");
+            let is_package = self.imports.contains_key(operand);
+            if !is_package
+                && matches!(
+                    last,
+                    "Error" | "Errorf" | "Fatal" | "Fatalf" | "Fail" | "FailNow"
+                )
+            {
+                return Some(false);
+            }
+            if path.contains("testify")
+                || path.contains("gotest.tools")
+                || path.contains("quicktest")
+                || path.contains("gomega")
+                || path.contains("is.New")
+            {
+                let weak = matches!(last, "NotNil" | "NotNilf")
+                    || (matches!(last, "True" | "Truef")
+                        && args.get(1).is_some_and(|a| a.kind() == "true"));
+                return Some(weak);
+            }
+            if matches!(last, "Assert" | "Expect" | "Equal" | "Equals" | "Check") && !is_package {
+                return Some(false);
+            }
+        }
+        let passes_t = args.first().is_some_and(|a| self.text(*a) == t_name);
+        if passes_t
+            && !local_function
+            && !matches!(
+                last,
+                "Run"
+                    | "Parallel"
+                    | "Helper"
+                    | "Cleanup"
+                    | "TempDir"
+                    | "Setenv"
+                    | "Context"
+                    | "Skip"
+                    | "Skipf"
+                    | "Log"
+                    | "Logf"
+            )
+        {
+            return Some(false);
+        }
+        if function.kind() == "identifier" && !local_function && looks_like_assertion_helper(last) {
+            return Some(false);
+        }
+        None
+    }
+}

@@ -1,0 +1,92 @@
+//! Language front ends: each turns one parsed test file into [`FileFacts`].
+
+pub(crate) mod go;
+pub(crate) mod javascript;
+pub(crate) mod python;
+pub(crate) mod rust;
+
+use std::path::Path;
+
+use super::facts::FileFacts;
+use super::model::CheckError;
+
+/// The languages the check reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Language {
+    Python,
+    JavaScript,
+    TypeScript,
+    Tsx,
+    Rust,
+    Go,
+}
+
+impl Language {
+    /// The language of a file, from its extension.
+    pub(crate) fn of(path: &Path) -> Option<Language> {
+        let extension = path.extension()?.to_str()?;
+        Some(match extension {
+            "py" => Language::Python,
+            "js" | "mjs" | "cjs" | "jsx" => Language::JavaScript,
+            "ts" | "mts" | "cts" => Language::TypeScript,
+            "tsx" => Language::Tsx,
+            "rs" => Language::Rust,
+            "go" => Language::Go,
+            _ => return None,
+        })
+    }
+
+    fn grammar(self) -> tree_sitter::Language {
+        match self {
+            Language::Python => tree_sitter_python::LANGUAGE.into(),
+            Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+            Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
+            Language::Rust => tree_sitter_rust::LANGUAGE.into(),
+            Language::Go => tree_sitter_go::LANGUAGE.into(),
+        }
+    }
+}
+
+/// What front ends need from the configuration.
+pub(crate) struct Context<'c> {
+    pub assertion_helpers: &'c [String],
+}
+
+impl Context<'_> {
+    /// True when the configuration names this callee as an assertion helper.
+    pub(crate) fn is_configured_helper(&self, path: &str, last: &str) -> bool {
+        self.assertion_helpers
+            .iter()
+            .any(|helper| helper == path || helper == last)
+    }
+}
+
+/// Parses `source` and reads its facts.
+pub(crate) fn facts(
+    path: &Path,
+    language: Language,
+    source: &str,
+    context: &Context<'_>,
+) -> Result<FileFacts, CheckError> {
+    let mut parser = tree_sitter::Parser::new();
+    parser
+        .set_language(&language.grammar())
+        .map_err(|_| CheckError::ParseFailed {
+            path: path.to_path_buf(),
+        })?;
+    let tree = parser
+        .parse(source, None)
+        .ok_or_else(|| CheckError::ParseFailed {
+            path: path.to_path_buf(),
+        })?;
+    let root = tree.root_node();
+    Ok(match language {
+        Language::Python => python::facts(root, source, context),
+        Language::JavaScript | Language::TypeScript | Language::Tsx => {
+            javascript::facts(root, source, context)
+        }
+        Language::Rust => rust::facts(root, source, context),
+        Language::Go => go::facts(root, source, context),
+    })
+}

@@ -1,0 +1,959 @@
+//! Python front end: pytest and unittest test files.
+
+use std::collections::HashMap;
+
+use tree_sitter::Node;
+
+use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
+use super::super::knowledge::{
+    is_service_env, looks_like_assertion_helper, spawned_program, target_of, target_of_host_port,
+};
+use super::super::syntax::{descendants, glob, line, matches_any, text};
+use super::Context;
+
+const SLEEPS: &[&str] = &[
+    "time.sleep",
+    "asyncio.sleep",
+    "trio.sleep",
+    "anyio.sleep",
+    "gevent.sleep",
+    "eventlet.sleep",
+];
+const DOCKER: &[&str] = &[
+    "docker.from_env",
+    "docker.DockerClient*",
+    "docker.APIClient*",
+    "docker.client.*",
+    "testcontainers.*",
+    "python_on_whales.*",
+    "compose.*",
+    "pytest_docker.*",
+];
+const REAL_DB: &[&str] = &[
+    "psycopg2.connect",
+    "psycopg.connect",
+    "psycopg.AsyncConnection.connect",
+    "psycopg_pool.*Pool",
+    "asyncpg.connect",
+    "asyncpg.create_pool",
+    "pymysql.connect",
+    "MySQLdb.connect",
+    "mysql.connector.connect",
+    "aiomysql.connect",
+    "aiomysql.create_pool",
+    "redis.Redis",
+    "redis.StrictRedis",
+    "redis.from_url",
+    "redis.Redis.from_url",
+    "redis.client.Redis",
+    "redis.asyncio.Redis",
+    "redis.asyncio.from_url",
+    "redis.asyncio.Redis.from_url",
+    "redis.asyncio.client.Redis",
+    "redis.ConnectionPool*",
+    "redis.cluster.RedisCluster",
+    "aioredis.*",
+    "pymongo.MongoClient",
+    "motor.*MotorClient",
+    "cassandra.cluster.Cluster",
+    "elasticsearch.Elasticsearch",
+    "elasticsearch.AsyncElasticsearch",
+    "pika.BlockingConnection",
+    "kafka.KafkaProducer",
+    "kafka.KafkaConsumer",
+    "aiokafka.AIOKafka*",
+    "pymemcache.client.*Client",
+    "clickhouse_driver.Client",
+    "neo4j.GraphDatabase.driver",
+    "peewee.PostgresqlDatabase",
+    "peewee.MySQLDatabase",
+];
+/// Engines that are only real when their URL names a server database.
+const ENGINES: &[&str] = &[
+    "sqlalchemy.create_engine",
+    "sqlalchemy.ext.asyncio.create_async_engine",
+    "databases.Database",
+];
+const SUBPROCESS: &[&str] = &[
+    "subprocess.run",
+    "subprocess.call",
+    "subprocess.check_call",
+    "subprocess.check_output",
+    "subprocess.Popen",
+    "os.system",
+    "os.popen",
+    "asyncio.create_subprocess_exec",
+    "asyncio.create_subprocess_shell",
+    "pexpect.spawn",
+];
+const HTTP_FUNCTIONS: &[&str] = &[
+    "requests.get",
+    "requests.post",
+    "requests.put",
+    "requests.patch",
+    "requests.delete",
+    "requests.head",
+    "requests.options",
+    "requests.request",
+    "httpx.get",
+    "httpx.post",
+    "httpx.put",
+    "httpx.patch",
+    "httpx.delete",
+    "httpx.head",
+    "httpx.options",
+    "httpx.request",
+    "httpx.stream",
+    "urllib.request.urlopen",
+    "urllib.request.urlretrieve",
+    "urllib3.request",
+    "aiohttp.request",
+    "websockets.connect",
+    "websockets.client.connect",
+    "websocket.create_connection",
+    "urllib2.urlopen",
+];
+/// Client objects whose HTTP-verb methods reach the network.
+const HTTP_CLIENTS: &[&str] = &[
+    "requests.Session",
+    "requests.session",
+    "requests.sessions.Session",
+    "httpx.Client",
+    "httpx.AsyncClient",
+    "aiohttp.ClientSession",
+    "urllib3.PoolManager",
+    "urllib3.*ConnectionPool",
+];
+const HTTP_VERBS: &[&str] = &[
+    "get",
+    "post",
+    "put",
+    "patch",
+    "delete",
+    "head",
+    "options",
+    "request",
+    "stream",
+    "urlopen",
+    "ws_connect",
+];
+const HOST_CONNECTIONS: &[&str] = &[
+    "http.client.HTTPConnection",
+    "http.client.HTTPSConnection",
+    "ftplib.FTP",
+    "smtplib.SMTP",
+    "smtplib.SMTP_SSL",
+    "telnetlib.Telnet",
+    "poplib.POP3",
+    "imaplib.IMAP4",
+];
+const SOCKET_CONNECTS: &[&str] = &[
+    "socket.create_connection",
+    "socket.socket.connect",
+    "socket.socket.connect_ex",
+    "asyncio.open_connection",
+];
+const NETWORK_MOCKS: &[&str] = &[
+    "responses.*",
+    "respx.*",
+    "httpretty.*",
+    "requests_mock.*",
+    "aioresponses.*",
+    "vcr.*",
+    "betamax.*",
+    "pytest_httpx.*",
+    "httpx.MockTransport",
+    "pytest.mark.vcr",
+    "pytest.mark.block_network",
+    "pook.*",
+];
+const SERVERS: &[&str] = &[
+    "http.server.*",
+    "socketserver.*",
+    "pytest_httpserver.*",
+    "aiohttp.test_utils.*",
+    "werkzeug.serving.make_server",
+    "uvicorn.*",
+    "socket.socket.bind",
+    "socket.socket.listen",
+    "asyncio.start_server",
+    "*.create_server",
+    "aiohttp.web.TCPSite",
+    "threading.Thread",
+];
+const PATCHERS: &[&str] = &[
+    "unittest.mock.patch*",
+    "mock.patch*",
+    "*.patch",
+    "*.patch.object",
+    "*.patch.dict",
+    "*.setattr",
+    "*.patch.multiple",
+];
+const ENV_SETTERS: &[&str] = &[
+    "*.setenv",
+    "os.environ.update",
+    "os.environ.setdefault",
+    "os.putenv",
+];
+const ENV_READS: &[&str] = &[
+    "os.environ.get",
+    "os.getenv",
+    "os.environ.__getitem__",
+    "environ.get",
+];
+const MOCK_FIXTURES: &[&str] = &[
+    "httpx_mock",
+    "respx_mock",
+    "requests_mock",
+    "aioresponses",
+    "mock_aioresponse",
+    "responses_mock",
+    "vcr",
+    "vcr_cassette",
+];
+const SERVER_FIXTURES: &[&str] = &[
+    "httpserver",
+    "aiohttp_server",
+    "aiohttp_raw_server",
+    "aiohttp_client",
+    "live_server",
+    "unused_tcp_port",
+    "unused_tcp_port_factory",
+    "aiohttp_unused_port",
+    "free_port",
+    "httpbin",
+];
+const DOCKER_FIXTURES: &[&str] = &[
+    "docker_services",
+    "docker_ip",
+    "docker_compose",
+    "docker_client",
+];
+const SETUP_METHODS: &[&str] = &[
+    "setUp",
+    "setUpClass",
+    "asyncSetUp",
+    "setup_method",
+    "setup_class",
+    "setup_module",
+    "setup_function",
+    "tearDown",
+    "tearDownClass",
+    "teardown_method",
+    "teardown_class",
+    "teardown_module",
+];
+
+/// Reads a parsed Python test file into facts.
+pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> FileFacts {
+    let mut file = PythonFile {
+        source,
+        context,
+        imports: HashMap::new(),
+        bindings: HashMap::new(),
+    };
+    let all = descendants(root, |_| false);
+    for node in &all {
+        match node.kind() {
+            "import_statement" | "import_from_statement" => file.import(*node),
+            "assignment" => {
+                if let (Some(left), Some(right)) = (
+                    node.child_by_field_name("left"),
+                    node.child_by_field_name("right"),
+                ) {
+                    file.bindings
+                        .entry(text(left, source).to_string())
+                        .or_insert(right);
+                }
+            }
+            "as_pattern" => {
+                if let (Some(value), Some(alias)) =
+                    (node.named_child(0), node.child_by_field_name("alias"))
+                {
+                    file.bindings
+                        .entry(text(alias, source).to_string())
+                        .or_insert(value);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut units = Vec::new();
+    let mut module = Unit::new("<module>", UnitKind::Module, 1);
+    for node in descendants(root, is_definition) {
+        if node == root || is_definition(node) {
+            continue;
+        }
+        file.observe(node, &mut module);
+    }
+    if let Some(marker) = file.bindings.get("pytestmark")
+        && is_integration_mark(text(*marker, source))
+    {
+        module.see(Fact::IntegrationMarker, line(*marker));
+    }
+    units.push(module);
+    file.collect_definitions(root, None, &mut units);
+    FileFacts { units }
+}
+
+fn is_definition(node: Node<'_>) -> bool {
+    matches!(
+        node.kind(),
+        "function_definition" | "class_definition" | "decorated_definition"
+    )
+}
+
+fn is_integration_mark(mark: &str) -> bool {
+    [
+        "mark.integration",
+        "mark.e2e",
+        "mark.functional",
+        "mark.end_to_end",
+        "mark.docker",
+    ]
+    .iter()
+    .any(|m| mark.contains(m))
+}
+
+struct PythonFile<'s, 't, 'c> {
+    source: &'s str,
+    context: &'c Context<'c>,
+    /// Local name → dotted import path.
+    imports: HashMap<String, String>,
+    /// Assigned name (or `self.attr`) → the first value bound to it.
+    bindings: HashMap<String, Node<'t>>,
+}
+
+/// The class a definition sits in, as far as test discovery cares.
+#[derive(Clone, Copy)]
+struct ClassInfo {
+    is_test_class: bool,
+}
+
+impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
+    fn text(&self, node: Node<'_>) -> &'s str {
+        text(node, self.source)
+    }
+
+    fn import(&mut self, node: Node<'t>) {
+        let mut cursor = node.walk();
+        let module = node
+            .child_by_field_name("module_name")
+            .map(|m| self.text(m).trim_start_matches('.').to_string());
+        for name in node.children_by_field_name("name", &mut cursor) {
+            let (full, alias) = match name.kind() {
+                "aliased_import" => {
+                    let full = name
+                        .child_by_field_name("name")
+                        .map(|n| self.text(n))
+                        .unwrap_or("");
+                    let alias = name
+                        .child_by_field_name("alias")
+                        .map(|n| self.text(n))
+                        .unwrap_or(full);
+                    (full.to_string(), alias.to_string())
+                }
+                _ => {
+                    let full = self.text(name).to_string();
+                    let alias = match &module {
+                        Some(_) => full.clone(),
+                        None => full.split('.').next().unwrap_or("").to_string(),
+                    };
+                    (full, alias)
+                }
+            };
+            let path = match &module {
+                Some(module) if !module.is_empty() => format!("{module}.{full}"),
+                _ if module.is_none() && !self.text(name).contains(" as ") => {
+                    full.split('.').next().unwrap_or("").to_string()
+                }
+                _ => full,
+            };
+            self.imports.insert(alias, path);
+        }
+    }
+
+    /// The dotted path an expression names after resolving imports and simple bindings.
+    fn path(&self, node: Node<'_>, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        match node.kind() {
+            "identifier" => {
+                let name = self.text(node);
+                if let Some(path) = self.imports.get(name) {
+                    return Some(path.clone());
+                }
+                if let Some(value) = self.bindings.get(name)
+                    && matches!(value.kind(), "call" | "attribute" | "await")
+                {
+                    return self.path(*value, depth + 1);
+                }
+                Some(name.to_string())
+            }
+            "attribute" => {
+                if let Some(value) = self.bindings.get(self.text(node))
+                    && value.kind() == "call"
+                {
+                    return self.path(*value, depth + 1);
+                }
+                let object = node.child_by_field_name("object")?;
+                let attribute = node.child_by_field_name("attribute")?;
+                let base = self
+                    .path(object, depth + 1)
+                    .unwrap_or_else(|| "?".to_string());
+                Some(format!("{base}.{}", self.text(attribute)))
+            }
+            "call" => self.path(node.child_by_field_name("function")?, depth + 1),
+            "await" | "parenthesized_expression" => self.path(node.named_child(0)?, depth + 1),
+            _ => None,
+        }
+    }
+
+    /// The static value of a string expression (literal, f-string prefix, bound name).
+    fn string(&self, node: Node<'_>, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        match node.kind() {
+            "string" => {
+                let mut cursor = node.walk();
+                let mut out = String::new();
+                for child in node.named_children(&mut cursor) {
+                    match child.kind() {
+                        "string_content" => out.push_str(self.text(child)),
+                        "interpolation" => {
+                            match child.named_child(0).and_then(|e| self.string(e, depth + 1)) {
+                                Some(value) => out.push_str(&value),
+                                None => {
+                                    out.push('{');
+                                    break;
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Some(out)
+            }
+            "concatenated_string" => {
+                let mut cursor = node.walk();
+                let parts: Vec<String> = node
+                    .named_children(&mut cursor)
+                    .filter_map(|c| self.string(c, depth + 1))
+                    .collect();
+                Some(parts.concat())
+            }
+            "binary_operator" => self.string(node.child_by_field_name("left")?, depth + 1),
+            "identifier" => self.string(*self.bindings.get(self.text(node))?, depth + 1),
+            "parenthesized_expression" => self.string(node.named_child(0)?, depth + 1),
+            _ => None,
+        }
+    }
+
+    /// The static value of a numeric expression, in its own unit.
+    fn number(&self, node: Node<'_>, depth: usize) -> Option<f64> {
+        if depth > 8 {
+            return None;
+        }
+        match node.kind() {
+            "integer" => self.text(node).replace('_', "").parse().ok(),
+            "float" => self.text(node).replace('_', "").parse().ok(),
+            "parenthesized_expression" => self.number(node.named_child(0)?, depth + 1),
+            "unary_operator" => {
+                let value = self.number(node.child_by_field_name("argument")?, depth + 1)?;
+                Some(if self.text(node).starts_with('-') {
+                    -value
+                } else {
+                    value
+                })
+            }
+            "binary_operator" => {
+                let left = self.number(node.child_by_field_name("left")?, depth + 1)?;
+                let right = self.number(node.child_by_field_name("right")?, depth + 1)?;
+                match self.text(node.child_by_field_name("operator")?) {
+                    "*" => Some(left * right),
+                    "/" if right != 0.0 => Some(left / right),
+                    "+" => Some(left + right),
+                    "-" => Some(left - right),
+                    _ => None,
+                }
+            }
+            "identifier" => self.number(*self.bindings.get(self.text(node))?, depth + 1),
+            _ => None,
+        }
+    }
+
+    fn arguments(&self, call: Node<'t>) -> (Vec<Node<'t>>, Vec<(String, Node<'t>)>) {
+        let mut positional = Vec::new();
+        let mut keywords = Vec::new();
+        if let Some(args) = call.child_by_field_name("arguments") {
+            let mut cursor = args.walk();
+            for arg in args.named_children(&mut cursor) {
+                match arg.kind() {
+                    "keyword_argument" => {
+                        if let (Some(name), Some(value)) = (
+                            arg.child_by_field_name("name"),
+                            arg.child_by_field_name("value"),
+                        ) {
+                            keywords.push((self.text(name).to_string(), value));
+                        }
+                    }
+                    "comment" => {}
+                    _ => positional.push(arg),
+                }
+            }
+        }
+        (positional, keywords)
+    }
+
+    fn collect_definitions(&self, node: Node<'t>, class: Option<ClassInfo>, units: &mut Vec<Unit>) {
+        let mut cursor = node.walk();
+        let body: Vec<Node<'t>> = match node.kind() {
+            "module" => node.named_children(&mut cursor).collect(),
+            _ => node
+                .child_by_field_name("body")
+                .map(|b| b.named_children(&mut cursor).collect())
+                .unwrap_or_default(),
+        };
+        for child in body {
+            let (definition, decorators) = if child.kind() == "decorated_definition" {
+                let mut c = child.walk();
+                let decorators: Vec<Node<'t>> = child
+                    .named_children(&mut c)
+                    .filter(|d| d.kind() == "decorator")
+                    .collect();
+                match child.child_by_field_name("definition") {
+                    Some(definition) => (definition, decorators),
+                    None => continue,
+                }
+            } else {
+                (child, Vec::new())
+            };
+            match definition.kind() {
+                "class_definition" => {
+                    let name = definition
+                        .child_by_field_name("name")
+                        .map(|n| self.text(n))
+                        .unwrap_or("");
+                    let bases = definition
+                        .child_by_field_name("superclasses")
+                        .map(|b| self.text(b))
+                        .unwrap_or("");
+                    let is_test_class = name.starts_with("Test") || bases.contains("TestCase");
+                    let mut marker_unit = Unit::new(name, UnitKind::Setup, line(definition));
+                    for decorator in &decorators {
+                        self.decorator(*decorator, &mut marker_unit);
+                    }
+                    let class_units_start = units.len();
+                    self.collect_definitions(definition, Some(ClassInfo { is_test_class }), units);
+                    // Class decorators (skip, integration marks) apply to every method.
+                    for unit in &mut units[class_units_start..] {
+                        if unit.kind == UnitKind::Test {
+                            if unit.disabled.is_none() {
+                                unit.disabled = marker_unit.disabled.clone();
+                            }
+                            unit.seen.extend(marker_unit.seen.iter().cloned());
+                        }
+                    }
+                }
+                "function_definition" => {
+                    units.push(self.function_unit(definition, &decorators, class));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn function_unit(
+        &self,
+        function: Node<'t>,
+        decorators: &[Node<'t>],
+        class: Option<ClassInfo>,
+    ) -> Unit {
+        let name = function
+            .child_by_field_name("name")
+            .map(|n| self.text(n))
+            .unwrap_or("");
+        let decorator_text: String = decorators.iter().map(|d| self.text(*d)).collect();
+        let is_fixture = decorator_text.contains("fixture");
+        let in_test_scope = class.is_none_or(|c| c.is_test_class);
+        let kind = if is_fixture || SETUP_METHODS.contains(&name) {
+            UnitKind::Setup
+        } else if name.starts_with("test") && in_test_scope {
+            UnitKind::Test
+        } else {
+            UnitKind::Helper
+        };
+        let mut unit = Unit::new(name, kind, line(function));
+        for decorator in decorators {
+            self.decorator(*decorator, &mut unit);
+        }
+        if let Some(parameters) = function.child_by_field_name("parameters") {
+            let mut cursor = parameters.walk();
+            for parameter in parameters.named_children(&mut cursor) {
+                let name_node = match parameter.kind() {
+                    "identifier" => Some(parameter),
+                    _ => parameter
+                        .child_by_field_name("name")
+                        .or_else(|| parameter.named_child(0)),
+                };
+                let Some(name_node) = name_node else { continue };
+                let parameter_name = self.text(name_node);
+                let at = line(parameter);
+                if MOCK_FIXTURES.contains(&parameter_name) {
+                    unit.see(Fact::NetworkMock, at);
+                } else if SERVER_FIXTURES.contains(&parameter_name) {
+                    unit.see(Fact::StartsServer, at);
+                } else if DOCKER_FIXTURES.contains(&parameter_name) {
+                    unit.see(Fact::Docker(format!("{parameter_name} fixture")), at);
+                }
+            }
+        }
+        if let Some(body) = function.child_by_field_name("body") {
+            let mut cursor = body.walk();
+            for statement in body.named_children(&mut cursor) {
+                if self.is_unconditional_skip(statement) && unit.kind == UnitKind::Test {
+                    unit.disabled = Some((Disabled::Skip, line(statement)));
+                }
+            }
+            for node in descendants(body, |_| false) {
+                self.observe(node, &mut unit);
+            }
+        }
+        unit
+    }
+
+    fn is_unconditional_skip(&self, statement: Node<'_>) -> bool {
+        let expression = match statement.kind() {
+            "expression_statement" => statement.named_child(0),
+            "raise_statement" => statement.named_child(0),
+            _ => None,
+        };
+        let Some(expression) = expression else {
+            return false;
+        };
+        if expression.kind() != "call" {
+            return false;
+        }
+        let path = self.path(expression, 0).unwrap_or_default();
+        matches_any(
+            &[
+                "pytest.skip",
+                "*.skipTest",
+                "unittest.SkipTest",
+                "SkipTest",
+                "unittest.case.SkipTest",
+            ],
+            &path,
+        )
+    }
+
+    fn decorator(&self, decorator: Node<'t>, unit: &mut Unit) {
+        let Some(expression) = decorator.named_child(0) else {
+            return;
+        };
+        let at = line(decorator);
+        let path = self.path(expression, 0).unwrap_or_default();
+        let has_arguments = expression.kind() == "call";
+        let (positional, _) = if has_arguments {
+            self.arguments(expression)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        if matches_any(
+            &[
+                "pytest.mark.skip",
+                "unittest.skip",
+                "unittest.case.skip",
+                "skip",
+            ],
+            &path,
+        ) || (matches_any(&["pytest.mark.skipif", "unittest.skipIf"], &path)
+            && positional
+                .first()
+                .is_some_and(|c| matches!(c.kind(), "true" | "integer")))
+        {
+            unit.disabled = Some((Disabled::Skip, at));
+        }
+        if is_integration_mark(&path) {
+            unit.see(Fact::IntegrationMarker, at);
+        }
+        if matches_any(NETWORK_MOCKS, &path) {
+            unit.see(Fact::NetworkMock, at);
+        }
+        if matches_any(&["freezegun.freeze_time", "time_machine.travel"], &path)
+            && self.text(decorator).contains("tick=False")
+        {
+            unit.see(Fact::FakeClock, at);
+        }
+        for node in descendants(decorator, |_| false) {
+            self.observe(node, unit);
+        }
+    }
+
+    /// Records what one node means for the unit it sits in.
+    fn observe(&self, node: Node<'t>, unit: &mut Unit) {
+        let at = line(node);
+        match node.kind() {
+            "assert_statement" => {
+                let weak = node
+                    .named_child(0)
+                    .is_some_and(|e| self.is_weak_condition(e));
+                unit.see(Fact::Assertion { weak }, at);
+            }
+            "subscript" => {
+                if let Some(value) = node.child_by_field_name("value")
+                    && self.path(value, 0).as_deref() == Some("os.environ")
+                {
+                    let is_target = node.parent().is_some_and(|p| {
+                        p.kind() == "assignment" && p.child_by_field_name("left") == Some(node)
+                    });
+                    if is_target {
+                        unit.see(Fact::SetsEnv, at);
+                    } else if let Some(variable) = node
+                        .child_by_field_name("subscript")
+                        .and_then(|k| self.string(k, 0))
+                        && is_service_env(&variable)
+                    {
+                        unit.see(Fact::ServiceFromEnv(variable), at);
+                    }
+                }
+            }
+            "call" => self.call(node, unit),
+            _ => {}
+        }
+    }
+
+    fn call(&self, call: Node<'t>, unit: &mut Unit) {
+        let at = line(call);
+        let Some(function) = call.child_by_field_name("function") else {
+            return;
+        };
+        let Some(path) = self.path(function, 0) else {
+            return;
+        };
+        let (positional, keywords) = self.arguments(call);
+        let keyword = |name: &str| keywords.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+        let first = positional.first().copied();
+
+        // Same-file helpers: `helper()` and `self.helper()`.
+        match function.kind() {
+            "identifier" => unit.calls.push(self.text(function).to_string()),
+            "attribute" => {
+                if let (Some(object), Some(attribute)) = (
+                    function.child_by_field_name("object"),
+                    function.child_by_field_name("attribute"),
+                ) && matches!(self.text(object), "self" | "cls")
+                {
+                    unit.calls.push(self.text(attribute).to_string());
+                }
+            }
+            _ => {}
+        }
+        let last = path.rsplit('.').next().unwrap_or(&path);
+
+        if matches_any(SLEEPS, &path) {
+            if let Some(seconds) = first
+                .or(keyword("seconds"))
+                .or(keyword("delay"))
+                .and_then(|a| self.number(a, 0))
+            {
+                unit.see(Fact::Sleep(seconds), at);
+            }
+        } else if matches_any(DOCKER, &path) {
+            unit.see(Fact::Docker(path.clone()), at);
+        } else if matches_any(REAL_DB, &path) {
+            unit.see(Fact::RealDb(path.clone()), at);
+        } else if matches_any(ENGINES, &path) {
+            let url = first.or(keyword("url")).and_then(|a| self.string(a, 0));
+            if url.is_some_and(|url| {
+                !url.is_empty() && !url.starts_with("sqlite") && url.contains("://")
+            }) {
+                unit.see(Fact::RealDb(path.clone()), at);
+            }
+        } else if matches_any(SUBPROCESS, &path) {
+            let command = first.or(keyword("args")).and_then(|a| match a.kind() {
+                "list" | "tuple" => a.named_child(0).and_then(|c| self.string(c, 0)),
+                _ => self.string(a, 0),
+            });
+            if let Some(fact) = command.as_deref().and_then(spawned_program) {
+                unit.see(fact, at);
+            }
+        } else if matches_any(HTTP_FUNCTIONS, &path)
+            || (HTTP_VERBS.contains(&last)
+                && HTTP_CLIENTS
+                    .iter()
+                    .any(|client| glob(&format!("{client}.{last}"), &path)))
+        {
+            let url = if last == "request" && positional.len() > 1 {
+                positional.get(1).copied()
+            } else {
+                first
+            };
+            if let Some(target) = url
+                .or(keyword("url"))
+                .and_then(|a| self.string(a, 0))
+                .and_then(|u| target_of(&u))
+            {
+                unit.see(Fact::Network(target), at);
+            }
+        } else if matches_any(HOST_CONNECTIONS, &path) {
+            let host = first.or(keyword("host")).and_then(|a| self.string(a, 0));
+            let port = positional
+                .get(1)
+                .copied()
+                .or(keyword("port"))
+                .and_then(|p| self.number(p, 0));
+            if let Some(target) = host.and_then(|h| target_of_host_port(&h, port.map(|p| p as u32)))
+            {
+                unit.see(Fact::Network(target), at);
+            }
+        } else if matches_any(SOCKET_CONNECTS, &path) {
+            let address = first.filter(|a| a.kind() == "tuple");
+            let host = address
+                .and_then(|a| a.named_child(0))
+                .and_then(|h| self.string(h, 0));
+            let port = address
+                .and_then(|a| a.named_child(1))
+                .and_then(|p| self.number(p, 0));
+            let host = host.or_else(|| first.and_then(|h| self.string(h, 0)));
+            let port = port.or_else(|| positional.get(1).and_then(|p| self.number(*p, 0)));
+            if let Some(target) = host.and_then(|h| target_of_host_port(&h, port.map(|p| p as u32)))
+            {
+                unit.see(Fact::Network(target), at);
+            }
+        } else if matches_any(NETWORK_MOCKS, &path) {
+            unit.see(Fact::NetworkMock, at);
+        } else if matches_any(SERVERS, &path) {
+            unit.see(Fact::StartsServer, at);
+        } else if matches_any(ENV_SETTERS, &path) {
+            unit.see(Fact::SetsEnv, at);
+        } else if matches_any(ENV_READS, &path)
+            && let Some(variable) = first.or(keyword("key")).and_then(|a| self.string(a, 0))
+            && is_service_env(&variable)
+        {
+            unit.see(Fact::ServiceFromEnv(variable), at);
+        }
+
+        if matches_any(PATCHERS, &path) {
+            let arguments = call
+                .child_by_field_name("arguments")
+                .map(|a| self.text(a))
+                .unwrap_or("");
+            if arguments.contains("sleep") {
+                unit.see(Fact::FakeClock, at);
+            }
+            if [
+                "requests",
+                "httpx",
+                "urlopen",
+                "urllib",
+                "aiohttp",
+                "socket",
+                "http.client",
+                "HTTPConnection",
+            ]
+            .iter()
+            .any(|lib| arguments.contains(lib))
+            {
+                unit.see(Fact::NetworkMock, at);
+            }
+            if arguments.contains("environ") {
+                unit.see(Fact::SetsEnv, at);
+            }
+        }
+
+        if let Some(weak) = self.assertion_call(&path, last, function, &positional) {
+            unit.see(Fact::Assertion { weak }, at);
+        }
+    }
+
+    /// `Some(weak)` when the call asserts something.
+    fn assertion_call(
+        &self,
+        path: &str,
+        last: &str,
+        function: Node<'_>,
+        positional: &[Node<'_>],
+    ) -> Option<bool> {
+        if self.context.is_configured_helper(path, last) {
+            return Some(false);
+        }
+        if matches_any(
+            &[
+                "pytest.raises",
+                "pytest.warns",
+                "pytest.fail",
+                "pytest.approx",
+                "*.fail",
+                "pytest.deprecated_call",
+            ],
+            path,
+        ) {
+            return Some(false);
+        }
+        if last.starts_with("assert") || last.starts_with("Assert") {
+            let weak = match last {
+                "assertTrue" | "assert_" | "failUnless" => positional
+                    .first()
+                    .is_some_and(|c| self.is_weak_condition(*c)),
+                "assertIsNotNone" => true,
+                "assertEqual" | "assertEquals" | "assertIs" => {
+                    match (positional.first(), positional.get(1)) {
+                        (Some(a), Some(b)) => self.text(*a) == self.text(*b),
+                        _ => false,
+                    }
+                }
+                _ => false,
+            };
+            return Some(weak);
+        }
+        let local_name = match function.kind() {
+            "identifier" => Some(self.text(function)),
+            "attribute" => function
+                .child_by_field_name("object")
+                .filter(|o| matches!(self.text(*o), "self" | "cls"))
+                .and_then(|_| function.child_by_field_name("attribute"))
+                .map(|a| self.text(a)),
+            _ => None,
+        };
+        if local_name.is_some_and(looks_like_assertion_helper) && !path.contains("subprocess") {
+            return Some(false);
+        }
+        None
+    }
+
+    /// True for conditions that hold whatever the code under test does.
+    fn is_weak_condition(&self, condition: Node<'_>) -> bool {
+        match condition.kind() {
+            "true" | "integer" | "float" | "string" => true,
+            "comparison_operator" => {
+                let mut cursor = condition.walk();
+                let operators: Vec<String> = condition
+                    .children(&mut cursor)
+                    .filter(|c| !c.is_named())
+                    .map(|c| self.text(c).split_whitespace().collect::<String>())
+                    .collect();
+                let (Some(left), Some(right)) =
+                    (condition.named_child(0), condition.named_child(1))
+                else {
+                    return false;
+                };
+                if condition.named_child_count() != 2 {
+                    return false;
+                }
+                let is_not_none = operators.concat() == "isnot" && right.kind() == "none";
+                let tautology = self.text(left) == self.text(right)
+                    && matches!(operators.concat().as_str(), "==" | "is" | "<=" | ">=");
+                is_not_none || tautology
+            }
+            "parenthesized_expression" => condition
+                .named_child(0)
+                .is_some_and(|c| self.is_weak_condition(c)),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,753 @@
+//! Rust front end: `#[test]`, `#[tokio::test]` and friends, in `tests/` or inline test modules.
+
+use std::collections::HashMap;
+
+use tree_sitter::Node;
+
+use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
+use super::super::knowledge::{
+    is_service_env, looks_like_assertion_helper, spawned_program, target_of,
+};
+use super::super::syntax::{descendants, line, matches_any, text};
+use super::Context;
+
+const SLEEPS: &[&str] = &[
+    "std.thread.sleep",
+    "tokio.time.sleep",
+    "async_std.task.sleep",
+    "tokio.time.delay_for",
+    "smol.Timer.after",
+    "async_io.Timer.after",
+    "futures_timer.Delay.new",
+];
+const DOCKER: &[&str] = &[
+    "bollard.*",
+    "testcontainers.*",
+    "testcontainers_modules.*",
+    "dockertest.*",
+    "shiplift.*",
+    "docker_api.*",
+];
+const REAL_DB: &[&str] = &[
+    "sqlx*Pg*connect*",
+    "sqlx*MySql*connect*",
+    "sqlx*Postgres*connect*",
+    "sqlx*Any*connect*",
+    "postgres.Client.connect",
+    "postgres.Config*connect",
+    "tokio_postgres.connect",
+    "tokio_postgres.Config*connect",
+    "redis.Client.open",
+    "redis.cluster.ClusterClient*",
+    "redis.aio.*",
+    "mongodb.Client.with_uri_str",
+    "mongodb.Client.with_options",
+    "diesel*PgConnection.establish",
+    "diesel*MysqlConnection.establish",
+    "mysql.Pool.new",
+    "mysql.Conn.new",
+    "mysql_async.Pool.new",
+    "mysql_async.Conn.new",
+    "deadpool_postgres.*",
+    "deadpool_redis.*",
+    "bb8_postgres.*",
+    "bb8_redis.*",
+    "r2d2_postgres.*",
+    "r2d2_redis.*",
+    "elasticsearch.Elasticsearch.new",
+    "lapin.Connection.connect",
+    "scylla.*SessionBuilder*",
+    "fred.*",
+    "memcache.connect",
+    "rdkafka.*",
+];
+const HTTP: &[&str] = &[
+    "reqwest.get",
+    "reqwest.blocking.get",
+    "reqwest.*Client*",
+    "ureq.get",
+    "ureq.post",
+    "ureq.put",
+    "ureq.delete",
+    "ureq.request",
+    "ureq.agent*",
+    "ureq.Agent*",
+    "surf.get",
+    "surf.post",
+    "isahc.get",
+    "isahc.post",
+    "attohttpc.get",
+    "attohttpc.post",
+    "minreq.get",
+    "minreq.post",
+    "tokio_tungstenite.connect_async",
+    "tungstenite.connect",
+    "std.net.TcpStream.connect",
+    "tokio.net.TcpStream.connect",
+    "async_std.net.TcpStream.connect",
+    "std.net.UdpSocket.connect",
+];
+const HTTP_VERBS: &[&str] = &[
+    "get",
+    "post",
+    "put",
+    "patch",
+    "delete",
+    "head",
+    "request",
+    "connect",
+    "connect_async",
+    "call",
+];
+const NETWORK_MOCKS: &[&str] = &[
+    "wiremock.*",
+    "mockito.*",
+    "httpmock.*",
+    "httptest.*",
+    "mock_http_connector.*",
+];
+const SERVERS: &[&str] = &[
+    "std.net.TcpListener.bind",
+    "tokio.net.TcpListener.bind",
+    "async_std.net.TcpListener.bind",
+    "axum.serve",
+    "hyper.Server.bind",
+    "warp.serve",
+    "actix_web.test.*",
+    "tiny_http.Server.http",
+    "*.bind",
+];
+const FAKE_CLOCKS: &[&str] = &[
+    "tokio.time.pause",
+    "tokio.time.advance",
+    "mock_instant.*",
+    "*.MockClock*",
+    "sn_fake_clock.*",
+];
+const ASSERTION_METHODS: &[&str] = &[
+    "unwrap",
+    "expect",
+    "unwrap_err",
+    "expect_err",
+    "assert",
+    "success",
+    "failure",
+    "assert_eq",
+    "assert_debug_eq",
+    "stdout",
+    "stderr",
+    "code",
+];
+
+/// Reads a parsed Rust file into facts.
+pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> FileFacts {
+    let mut file = RustFile {
+        source,
+        context,
+        uses: HashMap::new(),
+        bindings: HashMap::new(),
+    };
+    let all = descendants(root, |_| false);
+    for node in &all {
+        match node.kind() {
+            "use_declaration" => {
+                if let Some(argument) = node.child_by_field_name("argument") {
+                    file.use_tree(argument, "");
+                }
+            }
+            "let_declaration" => {
+                if let (Some(pattern), Some(value)) = (
+                    node.child_by_field_name("pattern"),
+                    node.child_by_field_name("value"),
+                ) {
+                    let name = if pattern.kind() == "mut_pattern" {
+                        pattern.named_child(0).unwrap_or(pattern)
+                    } else {
+                        pattern
+                    };
+                    if name.kind() == "identifier" {
+                        file.bindings
+                            .entry(file.text(name).to_string())
+                            .or_insert(value);
+                    }
+                }
+            }
+            "const_item" | "static_item" => {
+                if let (Some(name), Some(value)) = (
+                    node.child_by_field_name("name"),
+                    node.child_by_field_name("value"),
+                ) {
+                    file.bindings
+                        .entry(file.text(name).to_string())
+                        .or_insert(value);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut units = vec![];
+    let mut module = Unit::new("<module>", UnitKind::Module, 1);
+    for node in &all {
+        if node.kind() == "function_item" {
+            units.push(file.function_unit(*node));
+        } else if node.kind() == "attribute_item"
+            && node.parent().is_some_and(|p| p.kind() == "source_file")
+        {
+            // Inner attributes such as `#![cfg(feature = "integration")]` mark the whole file.
+            let attribute = file.text(*node);
+            if attribute.starts_with("#!") && is_integration_cfg(attribute) {
+                module.see(Fact::IntegrationMarker, line(*node));
+            }
+        }
+    }
+    units.push(module);
+    FileFacts { units }
+}
+
+fn is_integration_cfg(attribute: &str) -> bool {
+    attribute.contains("cfg")
+        && ["integration", "e2e", "docker"]
+            .iter()
+            .any(|w| attribute.contains(w))
+        && !attribute.contains("not(")
+}
+
+struct RustFile<'s, 't, 'c> {
+    source: &'s str,
+    context: &'c Context<'c>,
+    uses: HashMap<String, String>,
+    bindings: HashMap<String, Node<'t>>,
+}
+
+impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
+    fn text(&self, node: Node<'_>) -> &'s str {
+        text(node, self.source)
+    }
+
+    fn use_tree(&mut self, node: Node<'_>, prefix: &str) {
+        let join = |prefix: &str, rest: &str| {
+            let rest = rest.replace("::", ".");
+            if prefix.is_empty() {
+                rest
+            } else {
+                format!("{prefix}.{rest}")
+            }
+        };
+        match node.kind() {
+            "identifier" | "scoped_identifier" => {
+                let full = join(prefix, self.text(node));
+                let local = full.rsplit('.').next().unwrap_or(&full).to_string();
+                if local != "self" {
+                    self.uses.insert(local, normalize(&full));
+                } else if let Some(module) = full.strip_suffix(".self") {
+                    let local = module.rsplit('.').next().unwrap_or(module).to_string();
+                    self.uses.insert(local, normalize(module));
+                }
+            }
+            "use_as_clause" => {
+                if let (Some(path), Some(alias)) = (
+                    node.child_by_field_name("path"),
+                    node.child_by_field_name("alias"),
+                ) {
+                    self.uses.insert(
+                        self.text(alias).to_string(),
+                        normalize(&join(prefix, self.text(path))),
+                    );
+                }
+            }
+            "scoped_use_list" => {
+                let path = node
+                    .child_by_field_name("path")
+                    .map(|p| join(prefix, self.text(p)))
+                    .unwrap_or_else(|| prefix.to_string());
+                if let Some(list) = node.child_by_field_name("list") {
+                    self.use_tree(list, &path);
+                }
+            }
+            "use_list" => {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+                for child in children {
+                    if child.kind() == "self" {
+                        let local = prefix.rsplit('.').next().unwrap_or(prefix).to_string();
+                        self.uses.insert(local, normalize(prefix));
+                    } else {
+                        self.use_tree(child, prefix);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn path(&self, node: Node<'_>, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        match node.kind() {
+            "identifier" => {
+                let name = self.text(node);
+                if let Some(path) = self.uses.get(name) {
+                    return Some(path.clone());
+                }
+                if let Some(value) = self.bindings.get(name)
+                    && matches!(
+                        value.kind(),
+                        "call_expression"
+                            | "await_expression"
+                            | "try_expression"
+                            | "field_expression"
+                    )
+                {
+                    return self.path(*value, depth + 1);
+                }
+                Some(name.to_string())
+            }
+            "scoped_identifier" => {
+                let full = self.text(node).replace("::", ".");
+                let full: String = full.split('<').next().unwrap_or(&full).to_string();
+                let (first, rest) = full.split_once('.').unwrap_or((&full, ""));
+                let base = self
+                    .uses
+                    .get(first)
+                    .cloned()
+                    .unwrap_or_else(|| first.to_string());
+                Some(normalize(&if rest.is_empty() {
+                    base
+                } else {
+                    format!("{base}.{rest}")
+                }))
+            }
+            "field_expression" => {
+                let value = node.child_by_field_name("value")?;
+                let field = node.child_by_field_name("field")?;
+                let base = self
+                    .path(value, depth + 1)
+                    .unwrap_or_else(|| "?".to_string());
+                Some(format!("{base}.{}", self.text(field)))
+            }
+            "call_expression" => self.path(node.child_by_field_name("function")?, depth + 1),
+            "generic_function" => self.path(node.child_by_field_name("function")?, depth + 1),
+            "await_expression"
+            | "try_expression"
+            | "parenthesized_expression"
+            | "reference_expression" => self.path(node.named_child(0)?, depth + 1),
+            _ => None,
+        }
+    }
+
+    fn string(&self, node: Node<'_>, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        match node.kind() {
+            "string_literal" | "raw_string_literal" => {
+                let mut cursor = node.walk();
+                let content: String = node
+                    .named_children(&mut cursor)
+                    .filter(|c| c.kind() == "string_content")
+                    .map(|c| self.text(c))
+                    .collect();
+                Some(content)
+            }
+            "macro_invocation" => {
+                let name = node.child_by_field_name("macro").map(|m| self.text(m))?;
+                if name != "format" {
+                    return None;
+                }
+                let format = descendants(node, |_| false)
+                    .into_iter()
+                    .find(|n| n.kind() == "string_literal")
+                    .and_then(|s| self.string(s, depth + 1))?;
+                // `format!("{BASE}/path")`: an inlined constant at the start decides the host.
+                if let Some(rest) = format.strip_prefix('{')
+                    && let Some((name, tail)) = rest.split_once('}')
+                {
+                    let name = name.split(':').next().unwrap_or(name);
+                    if let Some(value) = self
+                        .bindings
+                        .get(name)
+                        .and_then(|v| self.string(*v, depth + 1))
+                    {
+                        return Some(value + tail);
+                    }
+                }
+                Some(format)
+            }
+            "reference_expression" | "parenthesized_expression" => {
+                self.string(node.named_child(0)?, depth + 1)
+            }
+            "identifier" => self.string(*self.bindings.get(self.text(node))?, depth + 1),
+            "call_expression" => {
+                // `"...".to_string()`, `String::from("...")`.
+                let function = node.child_by_field_name("function")?;
+                if function.kind() == "field_expression" {
+                    return self.string(function.child_by_field_name("value")?, depth + 1);
+                }
+                self.string(
+                    node.child_by_field_name("arguments")?.named_child(0)?,
+                    depth + 1,
+                )
+            }
+            _ => None,
+        }
+    }
+
+    fn number(&self, node: Node<'_>, depth: usize) -> Option<f64> {
+        if depth > 8 {
+            return None;
+        }
+        match node.kind() {
+            "integer_literal" | "float_literal" => {
+                let digits: String = self
+                    .text(node)
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '_')
+                    .filter(|c| *c != '_')
+                    .collect();
+                digits.parse().ok()
+            }
+            "parenthesized_expression" => self.number(node.named_child(0)?, depth + 1),
+            "binary_expression" => {
+                let left = self.number(node.child_by_field_name("left")?, depth + 1)?;
+                let right = self.number(node.child_by_field_name("right")?, depth + 1)?;
+                match self.text(node.child_by_field_name("operator")?) {
+                    "*" => Some(left * right),
+                    "/" if right != 0.0 => Some(left / right),
+                    "+" => Some(left + right),
+                    "-" => Some(left - right),
+                    _ => None,
+                }
+            }
+            "identifier" => self.number(*self.bindings.get(self.text(node))?, depth + 1),
+            _ => None,
+        }
+    }
+
+    /// Seconds of a `Duration` expression.
+    fn duration(&self, node: Node<'_>, depth: usize) -> Option<f64> {
+        if depth > 8 {
+            return None;
+        }
+        match node.kind() {
+            "call_expression" => {
+                let path = self.path(node.child_by_field_name("function")?, 0)?;
+                let args = node.child_by_field_name("arguments")?;
+                let first = self.number(args.named_child(0)?, 0)?;
+                let constructor = path.rsplit('.').next()?;
+                Some(match constructor {
+                    "from_secs" | "from_secs_f64" | "from_secs_f32" => first,
+                    "from_millis" => first / 1e3,
+                    "from_micros" => first / 1e6,
+                    "from_nanos" => first / 1e9,
+                    "new" => {
+                        first
+                            + args
+                                .named_child(1)
+                                .and_then(|n| self.number(n, 0))
+                                .unwrap_or(0.0)
+                                / 1e9
+                    }
+                    "from_mins" => first * 60.0,
+                    _ => return None,
+                })
+            }
+            "binary_expression" => {
+                let operator = self.text(node.child_by_field_name("operator")?);
+                let left = node.child_by_field_name("left")?;
+                let right = node.child_by_field_name("right")?;
+                match operator {
+                    "*" => self
+                        .duration(left, depth + 1)
+                        .zip(self.number(right, 0))
+                        .map(|(d, n)| d * n)
+                        .or_else(|| {
+                            self.number(left, 0)
+                                .zip(self.duration(right, depth + 1))
+                                .map(|(n, d)| d * n)
+                        }),
+                    "+" => Some(self.duration(left, depth + 1)? + self.duration(right, depth + 1)?),
+                    _ => None,
+                }
+            }
+            "identifier" => self.duration(*self.bindings.get(self.text(node))?, depth + 1),
+            "reference_expression" | "parenthesized_expression" => {
+                self.duration(node.named_child(0)?, depth + 1)
+            }
+            _ => None,
+        }
+    }
+
+    fn function_unit(&self, function: Node<'t>) -> Unit {
+        let name = function
+            .child_by_field_name("name")
+            .map(|n| self.text(n))
+            .unwrap_or("");
+        let mut attributes = Vec::new();
+        let mut previous = function.prev_named_sibling();
+        while let Some(node) = previous {
+            match node.kind() {
+                "attribute_item" => attributes.push(node),
+                "line_comment" | "block_comment" => {}
+                _ => break,
+            }
+            previous = node.prev_named_sibling();
+        }
+        let is_test = attributes.iter().any(|a| {
+            let attribute = self.text(*a);
+            let inner = attribute.trim_start_matches("#[").trim_end_matches(']');
+            let head = inner.split('(').next().unwrap_or("").trim();
+            head == "test"
+                || head.ends_with("::test")
+                || head == "rstest"
+                || head == "test_case"
+                || head == "quickcheck"
+                || head == "proptest"
+        });
+        let mut unit = Unit::new(
+            name,
+            if is_test {
+                UnitKind::Test
+            } else {
+                UnitKind::Helper
+            },
+            line(function),
+        );
+        for attribute in &attributes {
+            let attribute_text = self.text(*attribute);
+            let at = line(*attribute);
+            let compact: String = attribute_text
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            if compact == "#[ignore]" || compact.starts_with("#[ignore=") {
+                unit.disabled = Some((Disabled::Skip, at));
+            }
+            if compact.starts_with("#[should_panic") {
+                unit.see(Fact::Assertion { weak: false }, at);
+            }
+            if compact.contains("start_paused=true") {
+                unit.see(Fact::FakeClock, at);
+            }
+            if compact.starts_with("#[sqlx::test") {
+                unit.see(Fact::RealDb("sqlx::test".to_string()), at);
+            }
+            if is_integration_cfg(&compact) {
+                unit.see(Fact::IntegrationMarker, at);
+            }
+        }
+        if let Some(body) = function.child_by_field_name("body") {
+            // Nested functions are their own units; closures belong to the test.
+            for node in descendants(body, |n| n.kind() == "function_item") {
+                if node.kind() != "function_item" {
+                    self.observe(node, &mut unit);
+                }
+            }
+        }
+        unit
+    }
+
+    fn observe(&self, node: Node<'t>, unit: &mut Unit) {
+        let at = line(node);
+        match node.kind() {
+            "macro_invocation" => self.macro_call(node, unit),
+            "try_expression" => unit.see(Fact::Assertion { weak: false }, at),
+            "call_expression" => self.call(node, unit),
+            _ => {}
+        }
+    }
+
+    fn macro_call(&self, node: Node<'_>, unit: &mut Unit) {
+        let at = line(node);
+        let Some(name) = node.child_by_field_name("macro").map(|m| self.text(m)) else {
+            return;
+        };
+        let last = name.rsplit("::").next().unwrap_or(name);
+        let arguments = node
+            .named_children(&mut node.walk())
+            .find(|c| c.kind() == "token_tree")
+            .map(|t| self.text(t))
+            .unwrap_or("");
+        let inner = arguments
+            .get(1..arguments.len().saturating_sub(1))
+            .unwrap_or("")
+            .trim();
+        if last.starts_with("assert")
+            || last.starts_with("prop_assert")
+            || last.starts_with("debug_assert")
+            || matches!(last, "panic" | "unreachable" | "expect")
+            || self.context.is_configured_helper(name, last)
+        {
+            let weak = match last {
+                "assert" | "debug_assert" => {
+                    let condition = inner.split(',').next().unwrap_or("").trim();
+                    condition == "true" || condition.ends_with(".is_some()")
+                }
+                "assert_eq" | "assert_ne" => {
+                    let parts = split_top_level(inner);
+                    parts.len() >= 2 && parts[0] == parts[1] && last == "assert_eq"
+                }
+                _ => false,
+            };
+            unit.see(Fact::Assertion { weak }, at);
+        } else if matches!(last, "env" | "option_env") {
+            // Compile-time variables describe the build, not a running service.
+        }
+    }
+
+    fn call(&self, call: Node<'t>, unit: &mut Unit) {
+        let at = line(call);
+        let Some(function) = call.child_by_field_name("function") else {
+            return;
+        };
+        let Some(path) = self.path(function, 0) else {
+            return;
+        };
+        let arguments = call.child_by_field_name("arguments");
+        let args: Vec<Node<'t>> = arguments
+            .map(|a| {
+                let mut cursor = a.walk();
+                a.named_children(&mut cursor)
+                    .filter(|n| {
+                        !matches!(
+                            n.kind(),
+                            "line_comment" | "block_comment" | "attribute_item"
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let first = args.first().copied();
+        let last = path.rsplit('.').next().unwrap_or(&path);
+        if function.kind() == "identifier" {
+            unit.calls.push(self.text(function).to_string());
+        } else if function.kind() == "field_expression"
+            && function
+                .child_by_field_name("value")
+                .is_some_and(|v| self.text(v) == "self")
+        {
+            unit.calls.push(last.to_string());
+        }
+
+        if matches_any(SLEEPS, &path) {
+            if let Some(seconds) = first.and_then(|a| self.duration(a, 0)) {
+                unit.see(Fact::Sleep(seconds), at);
+            }
+        } else if matches_any(DOCKER, &path) {
+            unit.see(Fact::Docker(path.replace('.', "::")), at);
+        } else if matches_any(REAL_DB, &path) && !path.contains("Sqlite") {
+            unit.see(Fact::RealDb(path.replace('.', "::")), at);
+        } else if matches_any(
+            &[
+                "std.process.Command.new",
+                "tokio.process.Command.new",
+                "async_process.Command.new",
+                "duct.cmd",
+                "assert_cmd.Command.new",
+            ],
+            &path,
+        ) {
+            if let Some(fact) = first
+                .and_then(|a| self.string(a, 0))
+                .as_deref()
+                .and_then(spawned_program)
+            {
+                unit.see(fact, at);
+            }
+        } else if matches_any(HTTP, &path)
+            && (HTTP_VERBS.contains(&last)
+                || matches_any(
+                    &[
+                        "reqwest.get",
+                        "reqwest.blocking.get",
+                        "ureq.*",
+                        "surf.*",
+                        "isahc.*",
+                        "attohttpc.*",
+                        "minreq.*",
+                    ],
+                    &path,
+                ))
+        {
+            if let Some(target) = first
+                .and_then(|a| self.string(a, 0))
+                .and_then(|u| target_of(&u))
+            {
+                unit.see(Fact::Network(target), at);
+            }
+        } else if matches_any(NETWORK_MOCKS, &path) {
+            unit.see(Fact::NetworkMock, at);
+        } else if matches_any(SERVERS, &path) {
+            unit.see(Fact::StartsServer, at);
+        } else if matches_any(FAKE_CLOCKS, &path) {
+            unit.see(Fact::FakeClock, at);
+        } else if matches_any(
+            &[
+                "std.env.set_var",
+                "env.set_var",
+                "std.env.remove_var",
+                "temp_env.*",
+            ],
+            &path,
+        ) {
+            unit.see(Fact::SetsEnv, at);
+        } else if matches_any(
+            &[
+                "std.env.var",
+                "std.env.var_os",
+                "env.var",
+                "env.var_os",
+                "dotenvy.var",
+            ],
+            &path,
+        ) && let Some(variable) = first
+            .and_then(|a| self.string(a, 0))
+            .filter(|v| is_service_env(v))
+        {
+            unit.see(Fact::ServiceFromEnv(variable), at);
+        }
+
+        let is_method = function.kind() == "field_expression";
+        if (is_method && ASSERTION_METHODS.contains(&last))
+            || last.starts_with("assert")
+            || self.context.is_configured_helper(&path, last)
+            || (function.kind() == "identifier" && looks_like_assertion_helper(last))
+        {
+            unit.see(Fact::Assertion { weak: false }, at);
+        }
+    }
+}
+
+/// Drops `crate`, `self` and `super` so paths compare by what they name.
+fn normalize(path: &str) -> String {
+    path.split('.')
+        .filter(|segment| !matches!(*segment, "crate" | "self" | "super" | "" | "::"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Splits macro arguments at top-level commas.
+fn split_top_level(arguments: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut current = String::new();
+    let mut in_string = false;
+    for c in arguments.chars() {
+        match c {
+            '"' => in_string = !in_string,
+            '(' | '[' | '{' if !in_string => depth += 1,
+            ')' | ']' | '}' if !in_string => depth -= 1,
+            ',' if depth == 0 && !in_string => {
+                parts.push(current.trim().to_string());
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    if !current.trim().is_empty() {
+        parts.push(current.trim().to_string());
+    }
+    parts
+}
