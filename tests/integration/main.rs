@@ -3,5 +3,6 @@
 mod corpus;
 mod mock_api;
 mod real_claude;
+mod real_runs;
 mod run_loop;
 mod support;
