@@ -547,9 +547,8 @@ fn a_persistent_api_error_fails_the_task_with_its_status() {
         run.elapsed
     );
     for expected in [
-        "✗ agent ended with an error",
-        "API status 529",
-        "Overloaded",
+        "✗ agent ended with an error after",
+        "the agent's run ended with an error (API status 529): API Error: 529 Overloaded",
         "✗ Task 1.1 failed",
         "Task 1.1 failed verification after 2 attempts",
         "(exit code 1)",
@@ -565,6 +564,8 @@ fn a_persistent_api_error_fails_the_task_with_its_status() {
         "{}",
         run.describe()
     );
+    // The CLI says `subtype: "success"` even for this failure; the user is not told so.
+    assert!(!run.stdout.contains("(success"), "{}", run.describe());
     // Two attempts (the first and one fix), each a request and the CLI's own retry.
     assert_eq!(mock.requests().len(), 4);
     assert!(mock.failures().is_empty(), "{:?}", mock.failures());
