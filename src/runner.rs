@@ -884,15 +884,23 @@ impl Runner<'_> {
                 subtype,
             } => {
                 let finished = run.finished.as_ref();
+                // Claude Code ends an API failure with `subtype: "success"`; naming that subtype
+                // would only mislead.
+                let kind = (!subtype.is_empty() && subtype != "success").then(|| subtype.clone());
                 let status = finished
                     .and_then(|f| f.api_error_status)
-                    .map(|s| format!(", API status {s}"))
-                    .unwrap_or_default();
+                    .map(|s| format!("API status {s}"));
+                let what = [kind, status].into_iter().flatten().collect::<Vec<_>>();
+                let what = if what.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", what.join(", "))
+                };
                 let text = finished
                     .map(|f| f.result.trim().to_string())
                     .unwrap_or_default();
                 problems.push(format!(
-                    "the agent's run ended with an error ({subtype}{status}): {}",
+                    "the agent's run ended with an error{what}: {}",
                     if text.is_empty() {
                         "no message".to_string()
                     } else {

@@ -182,6 +182,13 @@ impl<W: Write> EventSink for Terminal<W> {
                     AttemptEnd::Result {
                         is_error: true,
                         subtype,
+                    } if subtype.is_empty() || subtype == "success" => {
+                        // An API failure: its status is in the verification report.
+                        Some("agent ended with an error".to_string())
+                    }
+                    AttemptEnd::Result {
+                        is_error: true,
+                        subtype,
                     } => Some(format!("agent ended with an error ({subtype})")),
                     AttemptEnd::NoResult { exit } => {
                         Some(format!("agent ended without a result ({exit})"))

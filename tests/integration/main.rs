@@ -5,6 +5,7 @@ mod lint;
 mod mock_api;
 mod no_panic;
 mod real_claude;
+mod real_runs;
 mod run_loop;
 mod status;
 mod support;

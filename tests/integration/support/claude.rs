@@ -271,8 +271,9 @@ impl<'a> ClaudeCommand<'a> {
     }
 }
 
-/// Spawn `cmd` in its own process group, feed `stdin` and close it, collect output, and kill the
-/// whole group (the CLI and the shells its tools started) if it outlives `timeout`.
+/// Spawn `cmd` in its own process group, feed `stdin` and close it (when `cmd` has a piped stdin),
+/// collect output, and kill the whole group (the CLI and the shells its tools started) if it
+/// outlives `timeout`.
 #[track_caller]
 pub fn run_with_timeout(mut cmd: Command, stdin: &[u8], timeout: Duration) -> ClaudeRun {
     use std::os::unix::process::CommandExt;
@@ -284,10 +285,13 @@ pub fn run_with_timeout(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Cl
     let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
 
     // Closing stdin after the prompt matters: with an open, silent pipe the CLI waits and warns.
-    let mut input = child.stdin.take().expect("stdin");
+    // A command set up with its stdin elsewhere (e.g. `Stdio::null()`) gets nothing written.
+    let input = child.stdin.take();
     let data = stdin.to_vec();
     let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
+        if let Some(mut input) = input {
+            let _ = input.write_all(&data);
+        }
     });
     // Drained on their own threads so a full pipe never blocks the child.
     let mut out = child.stdout.take().expect("stdout");
