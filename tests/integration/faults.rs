@@ -71,6 +71,15 @@ fn assert_dead_within(pids: &[i32], limit: Duration) {
     }
 }
 
+/// How long `pid` lives from now on (polled), at most `limit`.
+fn lifetime(pid: i32, limit: Duration) -> Duration {
+    let start = Instant::now();
+    wait_for(limit, &format!("process {pid} to end"), || {
+        (!is_alive(pid)).then_some(())
+    });
+    start.elapsed()
+}
+
 fn signal(pid: u32, signal: Signal) {
     kill(Pid::from_raw(pid as i32), signal).unwrap();
 }
@@ -209,6 +218,13 @@ fn an_idle_agent_is_killed_at_the_idle_timeout_and_the_task_retried() {
         ],
     );
     let pids = traced_pids(&project);
+    // Its last output came just after its pids: idle timeout 1 s, then SIGTERM (ignored),
+    // 0.5 s, SIGKILL.
+    let lived = lifetime(pids[0], RUN_BOUND);
+    assert!(
+        (Duration::from_millis(1300)..Duration::from_millis(3500)).contains(&lived),
+        "the hung agent lived {lived:?} after its last output"
+    );
     let (run, _) = run.finish(RUN_BOUND);
     assert_eq!(run.code(), Some(0), "{}", run.describe());
     assert_dead_within(&pids, Duration::ZERO);
@@ -224,12 +240,6 @@ fn an_idle_agent_is_killed_at_the_idle_timeout_and_the_task_retried() {
         prompt_of(&calls[1]).contains("produced no output for 1s and was stopped"),
         "{}",
         prompt_of(&calls[1])
-    );
-    // Idle timeout 1 s, then SIGTERM (ignored), 0.5 s, SIGKILL: the retry starts soon after.
-    let hung_for = gap(&calls, 0, 1);
-    assert!(
-        (1.4..4.0).contains(&hung_for),
-        "retry started {hung_for:.2}s after the hung attempt"
     );
     assert_eq!(project.state()["tasks"]["1.1"]["attempts"], 2);
     assert_eq!(project.log().last().unwrap(), "Task 1.1");
@@ -302,6 +312,12 @@ fn an_agent_that_keeps_talking_is_stopped_at_the_task_timeout() {
         ],
     );
     let first = traced_pids(&project);
+    // Its pids appear once it is up; it is stopped at the 1.5 s task timeout although it talks.
+    let lived = lifetime(first[0], RUN_BOUND);
+    assert!(
+        (Duration::from_millis(700)..Duration::from_millis(4000)).contains(&lived),
+        "the talking agent lived {lived:?}"
+    );
     let (run, took) = run.finish(RUN_BOUND);
     assert_eq!(run.code(), Some(1), "{}", run.describe());
     assert_dead_within(&first, Duration::ZERO);
@@ -317,17 +333,12 @@ fn an_agent_that_keeps_talking_is_stopped_at_the_task_timeout() {
     );
     let calls = project.calls();
     assert_eq!(calls.len(), 2, "one attempt and one fix");
-    let attempt = gap(&calls, 0, 1);
-    assert!(
-        (1.4..4.0).contains(&attempt),
-        "the first attempt lasted {attempt:.2}s"
-    );
     assert!(
         prompt_of(&calls[1]).contains("ran longer than the task timeout of 1s 500ms"),
         "{}",
         prompt_of(&calls[1])
     );
-    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
     // The second attempt's processes are gone too (its pid files overwrote the first's).
     assert_dead_within(&traced_pids(&project), Duration::ZERO);
 }
