@@ -225,6 +225,38 @@ impl StateDir {
         Ok(RunLock { _file: file })
     }
 
+    /// Where the handoff an interrupted attempt at `task` left uncommitted is kept.
+    pub fn interrupted_handoff_path(&self, task: &str) -> PathBuf {
+        self.dir.join(format!("handoff-interrupted-{task}.md"))
+    }
+
+    /// Puts the handoff back as it was before the interrupted attempt of `state`, when that
+    /// attempt left it changed (the caller passes only uncommitted changes). An unverified
+    /// attempt's edits must neither decide where the next run starts nor be appended to twice;
+    /// they are kept at [`interrupted_handoff_path`](Self::interrupted_handoff_path), whose path
+    /// is returned.
+    pub fn set_aside_interrupted_handoff(
+        &self,
+        state: &State,
+        handoff: &Path,
+    ) -> Result<Option<PathBuf>, StateError> {
+        let Some(in_progress) = &state.in_progress else {
+            return Ok(None);
+        };
+        let before = std::fs::read(self.handoff_snapshot_path()).ok();
+        let current = std::fs::read(handoff).ok();
+        let Some(current) = current.filter(|current| Some(current) != before.as_ref()) else {
+            return Ok(None);
+        };
+        let kept = self.interrupted_handoff_path(&in_progress.task);
+        write_atomic(&kept, &current)?;
+        match before {
+            Some(before) => write_atomic(handoff, &before)?,
+            None => std::fs::remove_file(handoff).map_err(io(handoff))?,
+        }
+        Ok(Some(kept))
+    }
+
     /// A new folder for one run's events and report.
     pub fn new_run_dir(&self, stamp: &str) -> Result<PathBuf, StateError> {
         let runs = self.dir.join("runs");
@@ -300,6 +332,58 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(root.path().join(".kmilestone/.gitignore")).unwrap(),
             "*\n"
+        );
+    }
+
+    #[test]
+    fn an_interrupted_attempts_handoff_is_set_aside() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = StateDir::create(root.path(), "M1").unwrap();
+        let handoff = root.path().join("HANDOFF_M1.md");
+        let mut state = State::new("M1");
+        std::fs::write(&handoff, "## Task 1.1 Complete\n").unwrap();
+        assert_eq!(
+            dir.set_aside_interrupted_handoff(&state, &handoff).unwrap(),
+            None
+        );
+
+        state.in_progress = Some(InProgress {
+            task: "1.2".into(),
+            attempt: 1,
+            session_id: None,
+            head_before: None,
+            started_at: String::new(),
+        });
+        std::fs::write(dir.handoff_snapshot_path(), "## Task 1.1 Complete\n").unwrap();
+        assert_eq!(
+            dir.set_aside_interrupted_handoff(&state, &handoff).unwrap(),
+            None
+        );
+
+        std::fs::write(&handoff, "## Task 1.2 Complete: half\n").unwrap();
+        let kept = dir
+            .set_aside_interrupted_handoff(&state, &handoff)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&handoff).unwrap(),
+            "## Task 1.1 Complete\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&kept).unwrap(),
+            "## Task 1.2 Complete: half\n"
+        );
+
+        // No handoff before the task: the one the attempt created is moved aside.
+        std::fs::remove_file(dir.handoff_snapshot_path()).unwrap();
+        let kept = dir
+            .set_aside_interrupted_handoff(&state, &handoff)
+            .unwrap()
+            .unwrap();
+        assert!(!handoff.exists());
+        assert_eq!(
+            std::fs::read_to_string(kept).unwrap(),
+            "## Task 1.1 Complete\n"
         );
     }
 

@@ -153,11 +153,7 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
 
     let stdout = std::io::stdout();
     let color = use_color(global.color, stdout.is_terminal());
-    let start = selection
-        .tasks
-        .iter()
-        .find(|id| selection.forced || !milestone.handoff.is_complete(id))
-        .cloned();
+    let start = first_to_run(&milestone, &selection);
     let header = milestone.header(start.as_deref());
     let mut notes = Vec::new();
     if let Some(note) = milestone.progress.gap_note()
@@ -219,6 +215,33 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
     let state = state_dir
         .load(&milestone.plan.id)
         .map_err(|e| Error::Usage(e.to_string()))?;
+
+    // Uncommitted handoff edits of an interrupted attempt are set aside before anything is
+    // decided from the handoff: the attempt was never verified, and its task resumes from the
+    // handoff it started with.
+    let (milestone, selection, start, header) = match set_aside_interrupted_handoff(
+        &repo,
+        &state_dir,
+        &state,
+        &milestone.handoff_path,
+    )? {
+        Some(kept) => {
+            let mut milestone = milestone;
+            milestone
+                .reload_handoff()
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            notes.push(format!(
+                "The interrupted attempt at task {} left uncommitted handoff changes; the handoff is back to what it was before that task (the changed version is kept at {}).",
+                state.in_progress.as_ref().map_or("?", |p| p.task.as_str()),
+                kept.display()
+            ));
+            let selection = select_tasks(&milestone, &request).map_err(Error::Usage)?;
+            let start = first_to_run(&milestone, &selection);
+            let header = milestone.header(start.as_deref());
+            (milestone, selection, start, header)
+        }
+        None => (milestone, selection, start, header),
+    };
 
     if start.is_none() && state.pending_question.is_none() {
         // Nothing to run: the milestone (or the requested range) is complete.
@@ -304,6 +327,48 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
     }
     let code = runtime.block_on(runner.run(&selection, &request, header, notes));
     Ok(code)
+}
+
+/// The first selected task this run starts an agent for.
+fn first_to_run(milestone: &Milestone, selection: &crate::runner::Selection) -> Option<String> {
+    selection
+        .tasks
+        .iter()
+        .find(|id| selection.forced || !milestone.handoff.is_complete(id))
+        .cloned()
+}
+
+/// [`StateDir::set_aside_interrupted_handoff`] when the handoff has uncommitted changes.
+fn set_aside_interrupted_handoff(
+    repo: &Repo,
+    state_dir: &StateDir,
+    state: &crate::state::State,
+    handoff: &Path,
+) -> Result<Option<PathBuf>, Error> {
+    if state.in_progress.is_none() {
+        return Ok(None);
+    }
+    let usage = |e: &dyn std::fmt::Display| Error::Usage(e.to_string());
+    let canonical = |path: &Path| {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        parent
+            .unwrap_or(Path::new("."))
+            .canonicalize()
+            .ok()
+            .zip(path.file_name())
+            .map(|(dir, name)| dir.join(name))
+    };
+    let handoff_abs = canonical(handoff);
+    let dirty = repo.dirty_files().map_err(|e| usage(&e))?;
+    if !dirty
+        .iter()
+        .any(|f| handoff_abs.is_some() && canonical(&repo.root().join(f)) == handoff_abs)
+    {
+        return Ok(None);
+    }
+    state_dir
+        .set_aside_interrupted_handoff(state, handoff)
+        .map_err(|e| usage(&e))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -482,6 +482,8 @@ struct Group<'a> {
     pid: i32,
     cancel: &'a Cancel,
     reaped: bool,
+    /// Kills the group if this process dies while the group may still have members.
+    watchdog: Option<unix::Watchdog>,
 }
 
 impl<'a> Group<'a> {
@@ -489,11 +491,17 @@ impl<'a> Group<'a> {
         // The child called setpgid(0, 0) before exec, so its pid is its group id.
         let pid = child.id() as i32;
         cancel.register(pid);
+        let watchdog = unix::Watchdog::start(pid)
+            .inspect_err(|error| {
+                tracing::debug!(pid, %error, "no watchdog; only the child itself dies with kmilestone");
+            })
+            .ok();
         Self {
             child,
             pid,
             cancel,
             reaped: false,
+            watchdog,
         }
     }
 
@@ -521,9 +529,18 @@ impl<'a> Group<'a> {
         unix::has_exited(self.pid)
     }
 
+    /// Called once the group was killed and before its leader is reaped: after the reap the
+    /// group id may be reused, so the watchdog must not fire any more.
+    fn disarm(&mut self) {
+        if let Some(watchdog) = self.watchdog.take() {
+            watchdog.disarm();
+        }
+    }
+
     /// Kills what is left of the group, then reaps the leader (which has exited).
     fn finish(&mut self) -> io::Result<ExitStatus> {
         self.cancel.release(self.pid);
+        self.disarm();
         self.reaped = true;
         self.child.wait()
     }
@@ -533,6 +550,7 @@ impl Drop for Group<'_> {
     fn drop(&mut self) {
         if !self.reaped {
             self.cancel.release(self.pid);
+            self.disarm();
             self.reaped = true;
             // SIGKILL cannot be ignored, so this wait is short.
             if let Err(error) = self.child.wait() {

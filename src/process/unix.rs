@@ -45,6 +45,46 @@ pub(crate) fn signal_group(pgid: i32, signal: Signal) {
     }
 }
 
+/// A small `sh` outside the child's group that SIGKILLs the group if this process dies without
+/// disarming it first (SIGKILL, abort). The parent-death signal reaches only the direct child;
+/// the watchdog takes care of what the child started in its group.
+///
+/// It waits for one line on a pipe only this process holds (std opens pipes close-on-exec, so no
+/// other child inherits it): `done` disarms it, end of file (its holder died) fires it.
+pub(crate) struct Watchdog {
+    child: std::process::Child,
+}
+
+const WATCHDOG_SCRIPT: &str =
+    r#"trap '' HUP INT; read line; [ "$line" = done ] || kill -s KILL -- "-$1""#;
+
+impl Watchdog {
+    pub(crate) fn start(pgid: i32) -> io::Result<Watchdog> {
+        let child = Command::new("/bin/sh")
+            .args(["-c", WATCHDOG_SCRIPT, "kmilestone-watchdog"])
+            .arg(pgid.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            // Its own group: a Ctrl-C at the terminal or a signal to the child's group spares it.
+            .process_group(0)
+            .spawn()?;
+        Ok(Watchdog { child })
+    }
+
+    /// Tells the watchdog the group is taken care of, and reaps it.
+    pub(crate) fn disarm(mut self) {
+        use std::io::Write;
+        if let Some(mut stdin) = self.child.stdin.take() {
+            // A watchdog that is already gone has nothing left to do.
+            stdin.write_all(b"done\n").ok();
+        }
+        if let Err(error) = self.child.wait() {
+            tracing::debug!(%error, "could not reap the watchdog");
+        }
+    }
+}
+
 /// Whether the child has exited, without reaping it: while the leader stays a zombie its pid,
 /// and so its process group id, cannot be reused, which keeps group signals safe.
 pub(crate) fn has_exited(pid: i32) -> io::Result<bool> {

@@ -17,6 +17,9 @@ An invocation: {"actions": [...], "result": {...}} where actions run in order:
   {"hang": true}                                                          sleep forever (no output)
   {"spawn_sleeper": "pidfile"}                                            background sleep, pid written
   {"crash": 9}                                                            kill itself with a signal
+  {"pid": "pidfile"}                                                      write its own pid
+  {"ignore_term": true}                                                   ignore SIGTERM from now on
+  {"chatter": 0.2}                                                        a text line every 0.2 s, forever
 and "result" (omit with "no_result": true): {"is_error": false, "text": "...", "cost": 0.01,
 "input_tokens": 100, "output_tokens": 10, "subtype": "success", "denials": ["touch x"],
 "after": "hang" | "exit"}. "{task}" is the task ID read from the first prompt of the session.
@@ -58,7 +61,7 @@ def main():
         json.dump(sessions, f)
     with open(os.path.join(base, "calls", f"{n:03}.json"), "w") as f:
         json.dump({"argv": argv, "stdin": prompt, "cwd": os.getcwd(), "session": session,
-                   "resume": resume, "task": task}, f)
+                   "resume": resume, "task": task, "time": time.time()}, f)
 
     invocations = scenario.get("invocations", [])
     spec = invocations[n] if n < len(invocations) else scenario.get("default", {})
@@ -105,6 +108,16 @@ def main():
             child = subprocess.Popen(["sleep", "1000"])
             with open(action["spawn_sleeper"], "w") as f:
                 f.write(str(child.pid))
+        elif "pid" in action:
+            with open(action["pid"], "w") as f:
+                f.write(str(os.getpid()))
+        elif "ignore_term" in action:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        elif "chatter" in action:
+            while True:
+                emit({"type": "assistant", "session_id": session, "message": {"role": "assistant", "content": [
+                    {"type": "text", "text": "still working"}]}})
+                time.sleep(action["chatter"])
         elif "crash" in action:
             os.kill(os.getpid(), action["crash"])
             time.sleep(5)

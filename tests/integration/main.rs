@@ -1,6 +1,7 @@
 //! The integration test binary (one binary for all integration tests: `autotests = false`).
 
 mod corpus;
+mod faults;
 mod lint;
 mod mock_api;
 mod no_panic;
