@@ -259,11 +259,18 @@ pub fn truncate(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = include_str!("../../../shared/agents/claude_stream_sample.jsonl");
+    /// Real stdout of Claude Code 2.1.332, read in place from `../shared/agents`.
+    fn sample() -> String {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/agents/claude_stream_sample.jsonl"
+        );
+        std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{path}: {err}"))
+    }
 
     #[test]
     fn reads_the_real_stream_sample() {
-        let events: Vec<AgentEvent> = SAMPLE.lines().flat_map(parse_stream_line).collect();
+        let events: Vec<AgentEvent> = sample().lines().flat_map(parse_stream_line).collect();
         assert!(matches!(
             &events[0],
             AgentEvent::Started { session_id, .. } if session_id == "3cc4f1c9-8df7-4d72-bac1-5a4572ffb6d6"
