@@ -590,8 +590,30 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 _ => false,
             };
             unit.see(Fact::Assertion { weak }, at);
-        } else if matches!(last, "env" | "option_env") {
-            // Compile-time variables describe the build, not a running service.
+        } else if let Some(tokens) = node
+            .named_children(&mut node.walk())
+            .find(|c| c.kind() == "token_tree")
+        {
+            // Macro arguments stay unparsed tokens (`select!`, `tokio::join!`, local macros):
+            // find assertion macros and `.unwrap()` among them, and names of same-file helpers.
+            let tokens = descendants(tokens, |_| false);
+            for (index, token) in tokens.iter().enumerate() {
+                if token.kind() != "identifier" {
+                    continue;
+                }
+                let name = self.text(*token);
+                let next = token.next_sibling().map(|n| self.text(n));
+                let previous = token.prev_sibling().map(|n| self.text(n));
+                let is_assertion_macro = next == Some("!")
+                    && (name.starts_with("assert") || matches!(name, "panic" | "unreachable"));
+                let is_unwrap =
+                    previous == Some(".") && matches!(name, "unwrap" | "expect" | "unwrap_err");
+                if is_assertion_macro || is_unwrap {
+                    unit.see(Fact::Assertion { weak: false }, line(*token));
+                } else if next != Some("!") && index > 0 {
+                    unit.calls.push(name.to_string());
+                }
+            }
         }
     }
 
