@@ -46,9 +46,9 @@ def fetch(url: str) -> bytes:
 def archive_url(package: dict) -> str:
     registry, name, version = package["registry"], package["name"], package["version"]
     if registry == "pypi":
-        index = f"https://pypi.org/pypi/{name}/{version}/json"
+        index = f"https://pypi.org/pypi/{name}/json"
         data = json.loads(fetch(index))
-        sdists = [u for u in data["urls"] if u["packagetype"] == "sdist"]
+        sdists = [u for u in data["releases"].get(version, []) if u["packagetype"] == "sdist"]
         if not sdists:
             raise SystemExit(f"{name} {version} has no sdist on PyPI")
         return urllib.parse.urljoin(index, sdists[0]["url"])

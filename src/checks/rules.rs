@@ -73,7 +73,8 @@ pub(crate) fn findings(path: &Path, facts: &FileFacts, treatment: Treatment) -> 
         });
 
     let mut out = Vec::new();
-    let mut reported: HashSet<(Rule, usize)> = HashSet::new();
+    // A helper shared by several tests is reported once per test that reaches it.
+    let mut reported: HashSet<(Rule, usize, &str)> = HashSet::new();
     for unit in facts
         .units
         .iter()
@@ -94,7 +95,7 @@ pub(crate) fn findings(path: &Path, facts: &FileFacts, treatment: Treatment) -> 
             if ONCE_PER_UNIT.contains(&rule) && !unit_rules.insert(rule) {
                 continue;
             }
-            if !reported.insert((rule, line)) {
+            if !reported.insert((rule, line, unit.name.as_str())) {
                 continue;
             }
             let severity = if unit_is_integration {

@@ -26,8 +26,6 @@ const DOCKER: &[&str] = &[
     "docker.client.*",
     "testcontainers.*",
     "python_on_whales.*",
-    "compose.*",
-    "pytest_docker.*",
 ];
 const REAL_DB: &[&str] = &[
     "psycopg2.connect",
