@@ -30,6 +30,7 @@ pub(crate) struct Treatment {
 struct FileScope {
     fake_clock: bool,
     network_mock: bool,
+    database_mock: bool,
     starts_server: bool,
     sets_env: bool,
     integration: bool,
@@ -43,6 +44,7 @@ impl FileScope {
                 match seen.fact {
                     Fact::FakeClock => scope.fake_clock = true,
                     Fact::NetworkMock => scope.network_mock = true,
+                    Fact::DatabaseMock => scope.database_mock = true,
                     Fact::StartsServer => scope.starts_server = true,
                     Fact::SetsEnv => scope.sets_env = true,
                     Fact::IntegrationMarker if unit.kind == UnitKind::Module => {
@@ -160,6 +162,7 @@ fn rules_for_unit(unit: &Unit, seen: &[&Seen], scope: &FileScope, out: &mut Vec<
     let has = |wanted: fn(&Fact) -> bool| seen.iter().any(|s| wanted(&s.fact));
     let fake_clock = scope.fake_clock || has(|f| *f == Fact::FakeClock);
     let network_mock = scope.network_mock || has(|f| *f == Fact::NetworkMock);
+    let database_mock = scope.database_mock || has(|f| *f == Fact::DatabaseMock);
     let starts_server = scope.starts_server || has(|f| *f == Fact::StartsServer);
     let sets_env = scope.sets_env || has(|f| *f == Fact::SetsEnv);
     let uses_real_service = has(|f| matches!(f, Fact::RealDb(_) | Fact::Docker(_)));
@@ -173,7 +176,7 @@ fn rules_for_unit(unit: &Unit, seen: &[&Seen], scope: &FileScope, out: &mut Vec<
                 line,
                 format!("starts or drives containers ({what})"),
             )),
-            Fact::RealDb(what) => out.push((
+            Fact::RealDb(what) if !database_mock => out.push((
                 Rule::RealDb,
                 Severity::High,
                 line,

@@ -72,6 +72,25 @@ const ENGINES: &[&str] = &[
     "sqlalchemy.ext.asyncio.create_async_engine",
     "databases.Database",
 ];
+/// Roots of database and cache client modules: patching or reassigning them stubs the server.
+const DATABASE_MODULES: &[&str] = &[
+    "psycopg2",
+    "psycopg",
+    "asyncpg",
+    "pymysql",
+    "MySQLdb",
+    "mysql",
+    "aiomysql",
+    "redis",
+    "aioredis",
+    "pymongo",
+    "motor",
+    "cassandra",
+    "elasticsearch",
+    "pika",
+    "kafka",
+    "pymemcache",
+];
 const SUBPROCESS: &[&str] = &[
     "subprocess.run",
     "subprocess.call",
@@ -721,6 +740,22 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 }
             }
             "call" => self.call(node, unit),
+            "assignment" => {
+                // `psycopg2._connect = stub`: the client module itself is replaced.
+                let target = node
+                    .child_by_field_name("left")
+                    .filter(|l| l.kind() == "attribute");
+                let root = target
+                    .and_then(|t| t.child_by_field_name("object"))
+                    .and_then(|o| self.path(o, 0));
+                if root.is_some_and(|root| {
+                    DATABASE_MODULES
+                        .iter()
+                        .any(|m| root == *m || root.starts_with(&format!("{m}.")))
+                }) {
+                    unit.see(Fact::DatabaseMock, at);
+                }
+            }
             _ => {}
         }
     }
@@ -861,6 +896,12 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             }
             if arguments.contains("environ") {
                 unit.see(Fact::SetsEnv, at);
+            }
+            if DATABASE_MODULES.iter().any(|module| {
+                arguments.contains(&format!("\"{module}."))
+                    || arguments.contains(&format!("'{module}."))
+            }) {
+                unit.see(Fact::DatabaseMock, at);
             }
         }
 

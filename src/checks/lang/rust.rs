@@ -188,9 +188,23 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     let mut units = vec![];
     let mut module = Unit::new("<module>", UnitKind::Module, 1);
     for node in &all {
-        if node.kind() == "function_item" {
-            units.push(file.function_unit(*node));
-        } else if node.kind() == "attribute_item"
+        if matches!(node.kind(), "source_file" | "declaration_list" | "block") {
+            // Attributes are the items just before a function in the same list.
+            let mut attributes = Vec::new();
+            let mut cursor = node.walk();
+            for item in node.named_children(&mut cursor) {
+                match item.kind() {
+                    "attribute_item" => attributes.push(item),
+                    "line_comment" | "block_comment" => {}
+                    "function_item" => {
+                        units.push(file.function_unit(item, &attributes));
+                        attributes.clear();
+                    }
+                    _ => attributes.clear(),
+                }
+            }
+        }
+        if node.kind() == "attribute_item"
             && node.parent().is_some_and(|p| p.kind() == "source_file")
         {
             // Inner attributes such as `#![cfg(feature = "integration")]` mark the whole file.
@@ -478,21 +492,11 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         }
     }
 
-    fn function_unit(&self, function: Node<'t>) -> Unit {
+    fn function_unit(&self, function: Node<'t>, attributes: &[Node<'t>]) -> Unit {
         let name = function
             .child_by_field_name("name")
             .map(|n| self.text(n))
             .unwrap_or("");
-        let mut attributes = Vec::new();
-        let mut previous = function.prev_named_sibling();
-        while let Some(node) = previous {
-            match node.kind() {
-                "attribute_item" => attributes.push(node),
-                "line_comment" | "block_comment" => {}
-                _ => break,
-            }
-            previous = node.prev_named_sibling();
-        }
         let is_test = attributes.iter().any(|a| {
             let attribute = self.text(*a);
             let inner = attribute.trim_start_matches("#[").trim_end_matches(']');
@@ -513,7 +517,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             },
             line(function),
         );
-        for attribute in &attributes {
+        for attribute in attributes {
             let attribute_text = self.text(*attribute);
             let at = line(*attribute);
             let compact: String = attribute_text
@@ -596,22 +600,34 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         {
             // Macro arguments stay unparsed tokens (`select!`, `tokio::join!`, local macros):
             // find assertion macros and `.unwrap()` among them, and names of same-file helpers.
-            let tokens = descendants(tokens, |_| false);
-            for (index, token) in tokens.iter().enumerate() {
-                if token.kind() != "identifier" {
-                    continue;
-                }
-                let name = self.text(*token);
-                let next = token.next_sibling().map(|n| self.text(n));
-                let previous = token.prev_sibling().map(|n| self.text(n));
-                let is_assertion_macro = next == Some("!")
-                    && (name.starts_with("assert") || matches!(name, "panic" | "unreachable"));
-                let is_unwrap =
-                    previous == Some(".") && matches!(name, "unwrap" | "expect" | "unwrap_err");
-                if is_assertion_macro || is_unwrap {
-                    unit.see(Fact::Assertion { weak: false }, line(*token));
-                } else if next != Some("!") && index > 0 {
-                    unit.calls.push(name.to_string());
+            // Tokens are compared with their neighbours by index: tree-sitter finds a sibling
+            // by walking from the parent, which would make long token trees quadratic.
+            let token_trees: Vec<Node<'_>> = descendants(tokens, |_| false)
+                .into_iter()
+                .filter(|n| n.kind() == "token_tree")
+                .collect();
+            for tree in token_trees {
+                let mut cursor = tree.walk();
+                let children: Vec<Node<'_>> = tree.children(&mut cursor).collect();
+                for (index, token) in children.iter().enumerate() {
+                    if token.kind() != "identifier" {
+                        continue;
+                    }
+                    let name = self.text(*token);
+                    let next = children.get(index + 1).map(|n| self.text(*n));
+                    let previous = index
+                        .checked_sub(1)
+                        .and_then(|i| children.get(i))
+                        .map(|n| self.text(*n));
+                    let is_assertion_macro = next == Some("!")
+                        && (name.starts_with("assert") || matches!(name, "panic" | "unreachable"));
+                    let is_unwrap =
+                        previous == Some(".") && matches!(name, "unwrap" | "expect" | "unwrap_err");
+                    if is_assertion_macro || is_unwrap {
+                        unit.see(Fact::Assertion { weak: false }, line(*token));
+                    } else if next != Some("!") && previous != Some(".") {
+                        unit.calls.push(name.to_string());
+                    }
                 }
             }
         }
