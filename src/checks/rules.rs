@@ -44,7 +44,10 @@ impl FileScope {
                 match seen.fact {
                     Fact::FakeClock => scope.fake_clock = true,
                     Fact::NetworkMock => scope.network_mock = true,
-                    Fact::DatabaseMock => scope.database_mock = true,
+                    // A stubbed client only covers the class or test that stubs it.
+                    Fact::DatabaseMock if unit.kind == UnitKind::Module => {
+                        scope.database_mock = true
+                    }
                     Fact::StartsServer => scope.starts_server = true,
                     Fact::SetsEnv => scope.sets_env = true,
                     Fact::IntegrationMarker if unit.kind == UnitKind::Module => {

@@ -566,8 +566,19 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                     }
                     let class_units_start = units.len();
                     self.collect_definitions(definition, Some(ClassInfo { is_test_class }), units);
+                    // Stubs made in the class's setUp cover the class's tests.
+                    let class_stubs: Vec<_> = units[class_units_start..]
+                        .iter()
+                        .filter(|unit| unit.kind == UnitKind::Setup)
+                        .flat_map(|unit| unit.seen.iter())
+                        .filter(|seen| seen.fact == Fact::DatabaseMock)
+                        .cloned()
+                        .collect();
                     // Class decorators (skip, integration marks) apply to every method.
                     for unit in &mut units[class_units_start..] {
+                        if unit.kind == UnitKind::Test {
+                            unit.seen.extend(class_stubs.iter().cloned());
+                        }
                         if unit.kind == UnitKind::Test {
                             if unit.disabled.is_none() {
                                 unit.disabled = marker_unit.disabled.clone();
