@@ -39,7 +39,13 @@ struct FileScope {
 impl FileScope {
     fn of(facts: &FileFacts) -> FileScope {
         let mut scope = FileScope::default();
-        for unit in &facts.units {
+        // What a test sets up for itself covers that test only; what the module, a fixture or
+        // a hook sets up covers the file.
+        for unit in facts
+            .units
+            .iter()
+            .filter(|unit| unit.kind != UnitKind::Test)
+        {
             for seen in &unit.seen {
                 match seen.fact {
                     Fact::FakeClock => scope.fake_clock = true,

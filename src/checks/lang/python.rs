@@ -128,6 +128,8 @@ const HTTP_FUNCTIONS: &[&str] = &[
     "websockets.connect",
     "websockets.client.connect",
     "websocket.create_connection",
+    "websocket.*.connect",
+    "websocket.*.create_connection",
     "urllib2.urlopen",
 ];
 /// Client objects whose HTTP-verb methods reach the network.
@@ -140,6 +142,8 @@ const HTTP_CLIENTS: &[&str] = &[
     "aiohttp.ClientSession",
     "urllib3.PoolManager",
     "urllib3.*ConnectionPool",
+    "websocket.WebSocket",
+    "websocket.WebSocketApp",
 ];
 const HTTP_VERBS: &[&str] = &[
     "get",
@@ -153,6 +157,7 @@ const HTTP_VERBS: &[&str] = &[
     "stream",
     "urlopen",
     "ws_connect",
+    "connect",
 ];
 const HOST_CONNECTIONS: &[&str] = &[
     "http.client.HTTPConnection",
@@ -709,6 +714,14 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         if is_integration_mark(&path) {
             unit.see(Fact::IntegrationMarker, at);
         }
+        if matches_any(&["*.skipIf", "*.skipUnless", "pytest.mark.skipif"], &path) {
+            // `@skipUnless(HAVE_SERVER, ...)` where HAVE_SERVER comes from a service variable.
+            for variable in self.environment_behind(expression, 0) {
+                if is_service_env(&variable) {
+                    unit.see(Fact::ServiceFromEnv(variable), at);
+                }
+            }
+        }
         if matches_any(NETWORK_MOCKS, &path) {
             unit.see(Fact::NetworkMock, at);
         }
@@ -720,6 +733,39 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         for node in descendants(decorator, |_| false) {
             self.observe(node, unit);
         }
+    }
+
+    /// Environment variables an expression reads, directly or through module-level names.
+    fn environment_behind(&self, expression: Node<'_>, depth: usize) -> Vec<String> {
+        if depth > 4 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for node in descendants(expression, |_| false) {
+            match node.kind() {
+                "call" => {
+                    let path = node
+                        .child_by_field_name("function")
+                        .and_then(|f| self.path(f, 0))
+                        .unwrap_or_default();
+                    if matches_any(ENV_READS, &path)
+                        && let Some(variable) = node
+                            .child_by_field_name("arguments")
+                            .and_then(|a| a.named_child(0))
+                            .and_then(|a| self.string(a, 0))
+                    {
+                        out.push(variable);
+                    }
+                }
+                "identifier" => {
+                    if let Some(value) = self.bindings.get(self.text(node)) {
+                        out.extend(self.environment_behind(*value, depth + 1));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     /// Records what one node means for the unit it sits in.
@@ -772,14 +818,35 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
     }
 
     fn call(&self, call: Node<'t>, unit: &mut Unit) {
-        let at = line(call);
         let Some(function) = call.child_by_field_name("function") else {
             return;
         };
+        let (positional, keywords) = self.arguments(call);
+        let path = self.path(function, 0).unwrap_or_default();
+        // `self.assertRaises(Error, client.get, url)` calls `client.get(url)`.
+        if matches_any(
+            &["*.assertRaises", "*.assertRaisesRegex", "pytest.raises"],
+            &path,
+        ) && let Some(callee) = positional.get(1)
+        {
+            self.classify(call, *callee, positional[2..].to_vec(), Vec::new(), unit);
+        }
+        self.classify(call, function, positional, keywords, unit);
+    }
+
+    /// Records what calling `function` with these arguments means.
+    fn classify(
+        &self,
+        call: Node<'t>,
+        function: Node<'t>,
+        positional: Vec<Node<'t>>,
+        keywords: Vec<(String, Node<'t>)>,
+        unit: &mut Unit,
+    ) {
+        let at = line(call);
         let Some(path) = self.path(function, 0) else {
             return;
         };
-        let (positional, keywords) = self.arguments(call);
         let keyword = |name: &str| keywords.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
         let first = positional.first().copied();
 

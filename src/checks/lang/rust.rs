@@ -628,6 +628,25 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                     } else if next != Some("!") && previous != Some(".") {
                         unit.calls.push(name.to_string());
                     }
+                    // `TcpStream::connect("host:443")` and `"host:443".to_socket_addrs()`
+                    // written inside a macro such as `t!(...)`.
+                    let address = if matches!(name, "connect" | "get" | "post" | "connect_async") {
+                        children
+                            .get(index + 1)
+                            .filter(|n| n.kind() == "token_tree")
+                            .and_then(|arguments| arguments.named_child(0))
+                    } else if name == "to_socket_addrs" && previous == Some(".") {
+                        index.checked_sub(2).and_then(|i| children.get(i)).copied()
+                    } else {
+                        None
+                    };
+                    if let Some(target) = address
+                        .filter(|a| a.kind() == "string_literal")
+                        .and_then(|a| self.string(a, 0))
+                        .and_then(|a| target_of(&a))
+                    {
+                        unit.see(Fact::Network(target), line(*token));
+                    }
                 }
             }
         }
@@ -745,6 +764,15 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             unit.see(Fact::ServiceFromEnv(variable), at);
         }
 
+        if last == "to_socket_addrs"
+            && let Some(target) = function
+                .child_by_field_name("value")
+                .filter(|v| v.kind() == "string_literal")
+                .and_then(|v| self.string(v, 0))
+                .and_then(|v| target_of(&v))
+        {
+            unit.see(Fact::Network(target), at);
+        }
         let is_method = function.kind() == "field_expression";
         if (is_method && ASSERTION_METHODS.contains(&last))
             || last.starts_with("assert")
