@@ -5,7 +5,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 use super::lang::{self, Context, Language};
-use super::model::{CheckError, CheckReport, ChecksConfig};
+use super::model::{CheckError, CheckReport, ChecksConfig, Finding};
 use super::rules::{self, Treatment};
 
 /// Folders never searched for tests when a directory is given.
@@ -66,31 +66,68 @@ pub fn is_test_file(path: &Path) -> bool {
 }
 
 /// Checks every file in `paths` (directories are searched for test files).
+///
+/// Files are independent, so they are spread over the available cores; the report keeps the
+/// order of the input.
 pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckReport, CheckError> {
-    let context = Context {
-        assertion_helpers: &config.assertion_helpers,
-    };
+    let files = expand(paths)?;
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(files.len().max(1));
+    let chunk_size = files.len().div_ceil(workers).max(1);
+    let results: Vec<Result<Vec<Finding>, CheckError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk_size)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|path| check_file(path, config))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle.join().unwrap_or_else(|_| {
+                    vec![Err(CheckError::ParseFailed {
+                        path: PathBuf::from("<worker>"),
+                    })]
+                })
+            })
+            .collect()
+    });
     let mut report = CheckReport::default();
-    for path in expand(paths)? {
-        let language = Language::of(&path)
-            .ok_or_else(|| CheckError::UnsupportedLanguage { path: path.clone() })?;
-        let bytes = std::fs::read(&path).map_err(|source| CheckError::Unreadable {
-            path: path.clone(),
-            source,
-        })?;
-        let source =
-            String::from_utf8(bytes).map_err(|_| CheckError::NotUtf8 { path: path.clone() })?;
-        let facts = lang::facts(&path, language, &source, &context)?;
-        let treatment = Treatment {
-            integration_path: is_integration_path(&path, config),
-            policy: config.integration,
-        };
-        report
-            .findings
-            .extend(rules::findings(&path, &facts, treatment));
+    for (path, findings) in files.into_iter().zip(results) {
+        report.findings.extend(findings?);
         report.files.push(path);
     }
     Ok(report)
+}
+
+/// Checks one file.
+fn check_file(path: &Path, config: &ChecksConfig) -> Result<Vec<Finding>, CheckError> {
+    let context = Context {
+        assertion_helpers: &config.assertion_helpers,
+    };
+    let language = Language::of(path).ok_or_else(|| CheckError::UnsupportedLanguage {
+        path: path.to_path_buf(),
+    })?;
+    let bytes = std::fs::read(path).map_err(|source| CheckError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let source = String::from_utf8(bytes).map_err(|_| CheckError::NotUtf8 {
+        path: path.to_path_buf(),
+    })?;
+    let facts = lang::facts(path, language, &source, &context)?;
+    let treatment = Treatment {
+        integration_path: is_integration_path(path, config),
+        policy: config.integration,
+    };
+    Ok(rules::findings(path, &facts, treatment))
 }
 
 fn is_integration_path(path: &Path, config: &ChecksConfig) -> bool {

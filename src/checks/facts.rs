@@ -55,6 +55,8 @@ pub(crate) enum Fact {
     FakeClock,
     /// Network is mocked (responses, respx, nock, msw, wiremock, patched clients).
     NetworkMock,
+    /// The database or cache client itself is patched or replaced with a stub.
+    DatabaseMock,
     /// The test starts a server itself (httptest, a listener, a fake server fixture).
     StartsServer,
     /// The test sets environment variables itself.

@@ -30,6 +30,7 @@ pub(crate) struct Treatment {
 struct FileScope {
     fake_clock: bool,
     network_mock: bool,
+    database_mock: bool,
     starts_server: bool,
     sets_env: bool,
     integration: bool,
@@ -38,11 +39,21 @@ struct FileScope {
 impl FileScope {
     fn of(facts: &FileFacts) -> FileScope {
         let mut scope = FileScope::default();
-        for unit in &facts.units {
+        // What a test sets up for itself covers that test only; what the module, a fixture or
+        // a hook sets up covers the file.
+        for unit in facts
+            .units
+            .iter()
+            .filter(|unit| unit.kind != UnitKind::Test)
+        {
             for seen in &unit.seen {
                 match seen.fact {
                     Fact::FakeClock => scope.fake_clock = true,
                     Fact::NetworkMock => scope.network_mock = true,
+                    // A stubbed client only covers the class or test that stubs it.
+                    Fact::DatabaseMock if unit.kind == UnitKind::Module => {
+                        scope.database_mock = true
+                    }
                     Fact::StartsServer => scope.starts_server = true,
                     Fact::SetsEnv => scope.sets_env = true,
                     Fact::IntegrationMarker if unit.kind == UnitKind::Module => {
@@ -73,7 +84,8 @@ pub(crate) fn findings(path: &Path, facts: &FileFacts, treatment: Treatment) -> 
         });
 
     let mut out = Vec::new();
-    let mut reported: HashSet<(Rule, usize)> = HashSet::new();
+    // A helper shared by several tests is reported once per test that reaches it.
+    let mut reported: HashSet<(Rule, usize, &str)> = HashSet::new();
     for unit in facts
         .units
         .iter()
@@ -94,7 +106,7 @@ pub(crate) fn findings(path: &Path, facts: &FileFacts, treatment: Treatment) -> 
             if ONCE_PER_UNIT.contains(&rule) && !unit_rules.insert(rule) {
                 continue;
             }
-            if !reported.insert((rule, line)) {
+            if !reported.insert((rule, line, unit.name.as_str())) {
                 continue;
             }
             let severity = if unit_is_integration {
@@ -159,6 +171,7 @@ fn rules_for_unit(unit: &Unit, seen: &[&Seen], scope: &FileScope, out: &mut Vec<
     let has = |wanted: fn(&Fact) -> bool| seen.iter().any(|s| wanted(&s.fact));
     let fake_clock = scope.fake_clock || has(|f| *f == Fact::FakeClock);
     let network_mock = scope.network_mock || has(|f| *f == Fact::NetworkMock);
+    let database_mock = scope.database_mock || has(|f| *f == Fact::DatabaseMock);
     let starts_server = scope.starts_server || has(|f| *f == Fact::StartsServer);
     let sets_env = scope.sets_env || has(|f| *f == Fact::SetsEnv);
     let uses_real_service = has(|f| matches!(f, Fact::RealDb(_) | Fact::Docker(_)));
@@ -172,7 +185,7 @@ fn rules_for_unit(unit: &Unit, seen: &[&Seen], scope: &FileScope, out: &mut Vec<
                 line,
                 format!("starts or drives containers ({what})"),
             )),
-            Fact::RealDb(what) => out.push((
+            Fact::RealDb(what) if !database_mock => out.push((
                 Rule::RealDb,
                 Severity::High,
                 line,

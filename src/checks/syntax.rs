@@ -12,21 +12,31 @@ pub(crate) fn line(node: Node<'_>) -> usize {
     node.start_position().row + 1
 }
 
-/// Every node under `root` in source order, not descending into nodes `prune` accepts (those are
-/// still yielded). Iterative, so deeply nested input cannot overflow the stack.
+/// Every named node under `root` (and `root` itself) in source order, not descending into
+/// nodes `prune` accepts (those are still yielded). One cursor walks the tree, so the cost is
+/// linear and deeply nested input cannot overflow the stack.
 pub(crate) fn descendants<'t>(root: Node<'t>, prune: impl Fn(Node<'t>) -> bool) -> Vec<Node<'t>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
-        out.push(node);
-        if node != root && prune(node) {
+    let mut out = vec![root];
+    let mut cursor = root.walk();
+    if !cursor.goto_first_child() {
+        return out;
+    }
+    loop {
+        let node = cursor.node();
+        let mut descend = false;
+        if node.is_named() {
+            out.push(node);
+            descend = !prune(node);
+        }
+        if descend && cursor.goto_first_child() {
             continue;
         }
-        let mut cursor = node.walk();
-        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() || cursor.node() == root {
+                return out;
+            }
+        }
     }
-    out
 }
 
 /// Matches `path` against a pattern where `*` stands for any run of characters.

@@ -738,6 +738,21 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             {
                 unit.see(Fact::NetworkMock, at);
             }
+            if [
+                "'pg'",
+                "\"pg\"",
+                "ioredis",
+                "'redis'",
+                "\"redis\"",
+                "mongodb",
+                "mysql",
+                "mongoose",
+            ]
+            .iter()
+            .any(|l| arguments.contains(l))
+            {
+                unit.see(Fact::DatabaseMock, at);
+            }
             if arguments.contains("setTimeout")
                 || arguments.contains("sleep")
                 || arguments.contains("delay")

@@ -26,8 +26,6 @@ const DOCKER: &[&str] = &[
     "docker.client.*",
     "testcontainers.*",
     "python_on_whales.*",
-    "compose.*",
-    "pytest_docker.*",
 ];
 const REAL_DB: &[&str] = &[
     "psycopg2.connect",
@@ -74,6 +72,25 @@ const ENGINES: &[&str] = &[
     "sqlalchemy.ext.asyncio.create_async_engine",
     "databases.Database",
 ];
+/// Roots of database and cache client modules: patching or reassigning them stubs the server.
+const DATABASE_MODULES: &[&str] = &[
+    "psycopg2",
+    "psycopg",
+    "asyncpg",
+    "pymysql",
+    "MySQLdb",
+    "mysql",
+    "aiomysql",
+    "redis",
+    "aioredis",
+    "pymongo",
+    "motor",
+    "cassandra",
+    "elasticsearch",
+    "pika",
+    "kafka",
+    "pymemcache",
+];
 const SUBPROCESS: &[&str] = &[
     "subprocess.run",
     "subprocess.call",
@@ -111,6 +128,8 @@ const HTTP_FUNCTIONS: &[&str] = &[
     "websockets.connect",
     "websockets.client.connect",
     "websocket.create_connection",
+    "websocket.*.connect",
+    "websocket.*.create_connection",
     "urllib2.urlopen",
 ];
 /// Client objects whose HTTP-verb methods reach the network.
@@ -123,6 +142,8 @@ const HTTP_CLIENTS: &[&str] = &[
     "aiohttp.ClientSession",
     "urllib3.PoolManager",
     "urllib3.*ConnectionPool",
+    "websocket.WebSocket",
+    "websocket.WebSocketApp",
 ];
 const HTTP_VERBS: &[&str] = &[
     "get",
@@ -136,6 +157,7 @@ const HTTP_VERBS: &[&str] = &[
     "stream",
     "urlopen",
     "ws_connect",
+    "connect",
 ];
 const HOST_CONNECTIONS: &[&str] = &[
     "http.client.HTTPConnection",
@@ -549,8 +571,19 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                     }
                     let class_units_start = units.len();
                     self.collect_definitions(definition, Some(ClassInfo { is_test_class }), units);
+                    // Stubs made in the class's setUp cover the class's tests.
+                    let class_stubs: Vec<_> = units[class_units_start..]
+                        .iter()
+                        .filter(|unit| unit.kind == UnitKind::Setup)
+                        .flat_map(|unit| unit.seen.iter())
+                        .filter(|seen| seen.fact == Fact::DatabaseMock)
+                        .cloned()
+                        .collect();
                     // Class decorators (skip, integration marks) apply to every method.
                     for unit in &mut units[class_units_start..] {
+                        if unit.kind == UnitKind::Test {
+                            unit.seen.extend(class_stubs.iter().cloned());
+                        }
                         if unit.kind == UnitKind::Test {
                             if unit.disabled.is_none() {
                                 unit.disabled = marker_unit.disabled.clone();
@@ -681,6 +714,14 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         if is_integration_mark(&path) {
             unit.see(Fact::IntegrationMarker, at);
         }
+        if matches_any(&["*.skipIf", "*.skipUnless", "pytest.mark.skipif"], &path) {
+            // `@skipUnless(HAVE_SERVER, ...)` where HAVE_SERVER comes from a service variable.
+            for variable in self.environment_behind(expression, 0) {
+                if is_service_env(&variable) {
+                    unit.see(Fact::ServiceFromEnv(variable), at);
+                }
+            }
+        }
         if matches_any(NETWORK_MOCKS, &path) {
             unit.see(Fact::NetworkMock, at);
         }
@@ -692,6 +733,39 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         for node in descendants(decorator, |_| false) {
             self.observe(node, unit);
         }
+    }
+
+    /// Environment variables an expression reads, directly or through module-level names.
+    fn environment_behind(&self, expression: Node<'_>, depth: usize) -> Vec<String> {
+        if depth > 4 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for node in descendants(expression, |_| false) {
+            match node.kind() {
+                "call" => {
+                    let path = node
+                        .child_by_field_name("function")
+                        .and_then(|f| self.path(f, 0))
+                        .unwrap_or_default();
+                    if matches_any(ENV_READS, &path)
+                        && let Some(variable) = node
+                            .child_by_field_name("arguments")
+                            .and_then(|a| a.named_child(0))
+                            .and_then(|a| self.string(a, 0))
+                    {
+                        out.push(variable);
+                    }
+                }
+                "identifier" => {
+                    if let Some(value) = self.bindings.get(self.text(node)) {
+                        out.extend(self.environment_behind(*value, depth + 1));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     /// Records what one node means for the unit it sits in.
@@ -723,19 +797,56 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 }
             }
             "call" => self.call(node, unit),
+            "assignment" => {
+                // `psycopg2._connect = stub`: the client module itself is replaced.
+                let target = node
+                    .child_by_field_name("left")
+                    .filter(|l| l.kind() == "attribute");
+                let root = target
+                    .and_then(|t| t.child_by_field_name("object"))
+                    .and_then(|o| self.path(o, 0));
+                if root.is_some_and(|root| {
+                    DATABASE_MODULES
+                        .iter()
+                        .any(|m| root == *m || root.starts_with(&format!("{m}.")))
+                }) {
+                    unit.see(Fact::DatabaseMock, at);
+                }
+            }
             _ => {}
         }
     }
 
     fn call(&self, call: Node<'t>, unit: &mut Unit) {
-        let at = line(call);
         let Some(function) = call.child_by_field_name("function") else {
             return;
         };
+        let (positional, keywords) = self.arguments(call);
+        let path = self.path(function, 0).unwrap_or_default();
+        // `self.assertRaises(Error, client.get, url)` calls `client.get(url)`.
+        if matches_any(
+            &["*.assertRaises", "*.assertRaisesRegex", "pytest.raises"],
+            &path,
+        ) && let Some(callee) = positional.get(1)
+        {
+            self.classify(call, *callee, positional[2..].to_vec(), Vec::new(), unit);
+        }
+        self.classify(call, function, positional, keywords, unit);
+    }
+
+    /// Records what calling `function` with these arguments means.
+    fn classify(
+        &self,
+        call: Node<'t>,
+        function: Node<'t>,
+        positional: Vec<Node<'t>>,
+        keywords: Vec<(String, Node<'t>)>,
+        unit: &mut Unit,
+    ) {
+        let at = line(call);
         let Some(path) = self.path(function, 0) else {
             return;
         };
-        let (positional, keywords) = self.arguments(call);
         let keyword = |name: &str| keywords.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
         let first = positional.first().copied();
 
@@ -863,6 +974,12 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             }
             if arguments.contains("environ") {
                 unit.see(Fact::SetsEnv, at);
+            }
+            if DATABASE_MODULES.iter().any(|module| {
+                arguments.contains(&format!("\"{module}."))
+                    || arguments.contains(&format!("'{module}."))
+            }) {
+                unit.see(Fact::DatabaseMock, at);
             }
         }
 

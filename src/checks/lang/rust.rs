@@ -188,9 +188,23 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     let mut units = vec![];
     let mut module = Unit::new("<module>", UnitKind::Module, 1);
     for node in &all {
-        if node.kind() == "function_item" {
-            units.push(file.function_unit(*node));
-        } else if node.kind() == "attribute_item"
+        if matches!(node.kind(), "source_file" | "declaration_list" | "block") {
+            // Attributes are the items just before a function in the same list.
+            let mut attributes = Vec::new();
+            let mut cursor = node.walk();
+            for item in node.named_children(&mut cursor) {
+                match item.kind() {
+                    "attribute_item" => attributes.push(item),
+                    "line_comment" | "block_comment" => {}
+                    "function_item" => {
+                        units.push(file.function_unit(item, &attributes));
+                        attributes.clear();
+                    }
+                    _ => attributes.clear(),
+                }
+            }
+        }
+        if node.kind() == "attribute_item"
             && node.parent().is_some_and(|p| p.kind() == "source_file")
         {
             // Inner attributes such as `#![cfg(feature = "integration")]` mark the whole file.
@@ -478,21 +492,11 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         }
     }
 
-    fn function_unit(&self, function: Node<'t>) -> Unit {
+    fn function_unit(&self, function: Node<'t>, attributes: &[Node<'t>]) -> Unit {
         let name = function
             .child_by_field_name("name")
             .map(|n| self.text(n))
             .unwrap_or("");
-        let mut attributes = Vec::new();
-        let mut previous = function.prev_named_sibling();
-        while let Some(node) = previous {
-            match node.kind() {
-                "attribute_item" => attributes.push(node),
-                "line_comment" | "block_comment" => {}
-                _ => break,
-            }
-            previous = node.prev_named_sibling();
-        }
         let is_test = attributes.iter().any(|a| {
             let attribute = self.text(*a);
             let inner = attribute.trim_start_matches("#[").trim_end_matches(']');
@@ -513,7 +517,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             },
             line(function),
         );
-        for attribute in &attributes {
+        for attribute in attributes {
             let attribute_text = self.text(*attribute);
             let at = line(*attribute);
             let compact: String = attribute_text
@@ -590,8 +594,61 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 _ => false,
             };
             unit.see(Fact::Assertion { weak }, at);
-        } else if matches!(last, "env" | "option_env") {
-            // Compile-time variables describe the build, not a running service.
+        } else if let Some(tokens) = node
+            .named_children(&mut node.walk())
+            .find(|c| c.kind() == "token_tree")
+        {
+            // Macro arguments stay unparsed tokens (`select!`, `tokio::join!`, local macros):
+            // find assertion macros and `.unwrap()` among them, and names of same-file helpers.
+            // Tokens are compared with their neighbours by index: tree-sitter finds a sibling
+            // by walking from the parent, which would make long token trees quadratic.
+            let token_trees: Vec<Node<'_>> = descendants(tokens, |_| false)
+                .into_iter()
+                .filter(|n| n.kind() == "token_tree")
+                .collect();
+            for tree in token_trees {
+                let mut cursor = tree.walk();
+                let children: Vec<Node<'_>> = tree.children(&mut cursor).collect();
+                for (index, token) in children.iter().enumerate() {
+                    if token.kind() != "identifier" {
+                        continue;
+                    }
+                    let name = self.text(*token);
+                    let next = children.get(index + 1).map(|n| self.text(*n));
+                    let previous = index
+                        .checked_sub(1)
+                        .and_then(|i| children.get(i))
+                        .map(|n| self.text(*n));
+                    let is_assertion_macro = next == Some("!")
+                        && (name.starts_with("assert") || matches!(name, "panic" | "unreachable"));
+                    let is_unwrap =
+                        previous == Some(".") && matches!(name, "unwrap" | "expect" | "unwrap_err");
+                    if is_assertion_macro || is_unwrap {
+                        unit.see(Fact::Assertion { weak: false }, line(*token));
+                    } else if next != Some("!") && previous != Some(".") {
+                        unit.calls.push(name.to_string());
+                    }
+                    // `TcpStream::connect("host:443")` and `"host:443".to_socket_addrs()`
+                    // written inside a macro such as `t!(...)`.
+                    let address = if matches!(name, "connect" | "get" | "post" | "connect_async") {
+                        children
+                            .get(index + 1)
+                            .filter(|n| n.kind() == "token_tree")
+                            .and_then(|arguments| arguments.named_child(0))
+                    } else if name == "to_socket_addrs" && previous == Some(".") {
+                        index.checked_sub(2).and_then(|i| children.get(i)).copied()
+                    } else {
+                        None
+                    };
+                    if let Some(target) = address
+                        .filter(|a| a.kind() == "string_literal")
+                        .and_then(|a| self.string(a, 0))
+                        .and_then(|a| target_of(&a))
+                    {
+                        unit.see(Fact::Network(target), line(*token));
+                    }
+                }
+            }
         }
     }
 
@@ -707,6 +764,15 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             unit.see(Fact::ServiceFromEnv(variable), at);
         }
 
+        if last == "to_socket_addrs"
+            && let Some(target) = function
+                .child_by_field_name("value")
+                .filter(|v| v.kind() == "string_literal")
+                .and_then(|v| self.string(v, 0))
+                .and_then(|v| target_of(&v))
+        {
+            unit.see(Fact::Network(target), at);
+        }
         let is_method = function.kind() == "field_expression";
         if (is_method && ASSERTION_METHODS.contains(&last))
             || last.starts_with("assert")

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Measure the unit-test quality check on real test files from published packages.
+
+Downloads every package named in manifest.json from its registry (PyPI sdists, crates.io
+.crate files, npm tarballs), extracts the labelled files, runs `kmilestone check-tests --json`
+(release build) on them, and prints precision and recall per rule family, then the speed of the
+check and of `ruff check --select PT` on the same Python files.
+
+Usage: python3 scripts/accuracy/run.py [--binary PATH] [--no-build] [--repeat N]
+"""
+
+import argparse
+import io
+import json
+import resource
+import statistics
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.parse
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CRATE_ROOT = HERE.parent.parent
+CACHE = HERE / ".cache"
+USER_AGENT = "kmilestone-accuracy-script (test corpus download)"
+
+FAMILIES = {
+    "containers": {"docker", "service-subprocess"},
+    "database": {"real-db"},
+    "network": {"network", "needs-service"},
+    "sleep": {"slow-sleep"},
+    "assertions": {"no-assertion", "weak-assertion"},
+    "disabled": {"disabled-test"},
+}
+
+
+def fetch(url: str) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return response.read()
+
+
+def archive_url(package: dict) -> str:
+    registry, name, version = package["registry"], package["name"], package["version"]
+    if registry == "pypi":
+        index = f"https://pypi.org/pypi/{name}/json"
+        data = json.loads(fetch(index))
+        sdists = [u for u in data["releases"].get(version, []) if u["packagetype"] == "sdist"]
+        if not sdists:
+            raise SystemExit(f"{name} {version} has no sdist on PyPI")
+        return urllib.parse.urljoin(index, sdists[0]["url"])
+    if registry == "crates":
+        return f"https://static.crates.io/crates/{name}/{name}-{version}.crate"
+    if registry == "npm":
+        data = json.loads(fetch(f"https://registry.npmjs.org/{name}/{version}"))
+        return data["dist"]["tarball"]
+    raise SystemExit(f"unknown registry {registry}")
+
+
+def extract(package: dict) -> Path:
+    """Downloads the package once and extracts its labelled files under .cache/."""
+    target = CACHE / package["registry"] / f"{package['name']}-{package['version']}"
+    wanted = {f["path"] for f in package["files"]}
+    if all((target / path).is_file() for path in wanted):
+        return target
+    data = fetch(archive_url(package))
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+        for member in archive.getmembers():
+            # Archives hold one top folder (name-version/ or package/); paths are below it.
+            inner = member.name.split("/", 1)[1] if "/" in member.name else ""
+            if inner in wanted and member.isfile():
+                destination = target / inner
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                source = archive.extractfile(member)
+                if source is not None:
+                    destination.write_bytes(source.read())
+    missing = [path for path in wanted if not (target / path).is_file()]
+    if missing:
+        raise SystemExit(f"{package['name']} {package['version']}: not in the archive: {missing}")
+    return target
+
+
+def family_of(rule: str) -> str:
+    return next(family for family, rules in FAMILIES.items() if rule in rules)
+
+
+def run_check(binary: Path, files: list) -> dict:
+    result = subprocess.run(
+        [str(binary), "check-tests", "--json", *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"check-tests failed ({result.returncode}): {result.stderr}")
+    return json.loads(result.stdout)
+
+
+def timings(command: list, repeat: int) -> tuple:
+    """Best wall-clock time and median CPU time (user + system) over `repeat` runs.
+
+    The machine may be shared, so the CPU time is reported beside the wall time: it does not
+    grow when other processes compete for the cores.
+    """
+    walls, cpus = [], []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    return min(walls), statistics.median(cpus)
+
+
+def describe(label: str, files: int, wall: float, cpu: float, repeat: int) -> str:
+    return (
+        f"{label}: {files} files, wall {wall * 1000:.1f} ms (best of {repeat}, {files / wall:.0f} files/s), "
+        f"CPU {cpu * 1000:.1f} ms (median, {files / cpu:.0f} files per CPU-second)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", type=Path, default=CRATE_ROOT / "target/release/kmilestone")
+    parser.add_argument("--no-build", action="store_true", help="use the binary as it is")
+    parser.add_argument("--repeat", type=int, default=5, help="timing runs; the best is kept")
+    parser.add_argument("--show", action="store_true", help="print every disagreement")
+    args = parser.parse_args()
+
+    manifest = json.loads((HERE / "manifest.json").read_text())
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "--bin", "kmilestone"], cwd=CRATE_ROOT, check=True)
+
+    # (file, test) -> set of labelled rules
+    labels = {}
+    files = []
+    for package in manifest["packages"]:
+        root = extract(package)
+        for entry in package["files"]:
+            path = root / entry["path"]
+            files.append(path)
+            for test, rules in entry["tests"].items():
+                labels[(str(path), test)] = set(rules)
+
+    report = run_check(args.binary, files)
+    predicted = defaultdict(set)
+    for finding in report["findings"]:
+        key = (finding["file"], finding["test"])
+        if key in labels:
+            predicted[key].add(finding["rule"])
+
+    counts = {family: {"tp": 0, "fp": 0, "fn": 0, "positives": 0} for family in FAMILIES}
+    disagreements = []
+    for key, rules in labels.items():
+        for family, members in FAMILIES.items():
+            expected = bool(rules & members)
+            found = bool(predicted[key] & members)
+            counts[family]["positives"] += expected
+            if expected and found:
+                counts[family]["tp"] += 1
+            elif found:
+                counts[family]["fp"] += 1
+                disagreements.append(("FP", family, key, sorted(predicted[key])))
+            elif expected:
+                counts[family]["fn"] += 1
+                disagreements.append(("FN", family, key, sorted(rules)))
+
+    clean = sum(1 for rules in labels.values() if not rules)
+    print(f"Corpus: {len(manifest['packages'])} packages, {len(files)} files, {len(labels)} labelled tests, {clean} clean")
+    print()
+    print("| family | rules | positives | TP | FP | FN | precision | recall |")
+    print("|---|---|---|---|---|---|---|---|")
+    for family, c in counts.items():
+        precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else float("nan")
+        recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else float("nan")
+        rules = ", ".join(sorted(FAMILIES[family]))
+        print(f"| {family} | {rules} | {c['positives']} | {c['tp']} | {c['fp']} | {c['fn']} | {precision:.3f} | {recall:.3f} |")
+    if args.show:
+        print()
+        for kind, family, (path, test), rules in sorted(disagreements):
+            print(f"{kind} {family}: {Path(path).relative_to(CACHE)}::{test} {rules}")
+
+    print()
+    command = [str(args.binary), "check-tests", "--json"]
+    wall, cpu = timings([*command, *map(str, files)], args.repeat)
+    print(describe("kmilestone check-tests, all files", len(files), wall, cpu, args.repeat))
+    python_files = [f for f in files if f.suffix == ".py"]
+    if python_files:
+        wall, cpu = timings([*command, *map(str, python_files)], args.repeat)
+        print(describe("kmilestone check-tests, Python files", len(python_files), wall, cpu, args.repeat))
+        ruff = shutil.which("ruff")
+        if ruff:
+            version = subprocess.run([ruff, "--version"], capture_output=True, text=True).stdout.strip()
+            ruff_command = [ruff, "check", "--select", "PT", "--no-cache", "--exit-zero", "--isolated"]
+            wall, cpu = timings([*ruff_command, *map(str, python_files)], args.repeat)
+            print(describe(f"{version} check --select PT, same Python files", len(python_files), wall, cpu, args.repeat))
+        else:
+            print("ruff not found (pip install ruff): no comparison")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
