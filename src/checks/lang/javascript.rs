@@ -901,7 +901,11 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             ("toBeDefined", false) | ("toBeUndefined", true) | ("toBeNull", true) => true,
             ("toBe" | "toEqual" | "toStrictEqual", false) => match (subject, args.first()) {
                 (Some(s), Some(e)) => {
-                    self.text(s) == self.text(*e) || (s.kind() == "true" && e.kind() == "true")
+                    (self.text(s) == self.text(*e)
+                        && !descendants(s, |_| false)
+                            .iter()
+                            .any(|n| matches!(n.kind(), "call_expression" | "new_expression")))
+                        || (s.kind() == "true" && e.kind() == "true")
                 }
                 _ => false,
             },
