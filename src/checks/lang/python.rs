@@ -267,6 +267,30 @@ const SETUP_METHODS: &[&str] = &[
     "teardown_module",
 ];
 
+/// Nodes that hold statements (or the `with ... as` targets) rather than expressions.
+const STATEMENT_CONTAINERS: &[&str] = &[
+    "module",
+    "block",
+    "function_definition",
+    "class_definition",
+    "decorated_definition",
+    "if_statement",
+    "elif_clause",
+    "else_clause",
+    "for_statement",
+    "while_statement",
+    "try_statement",
+    "except_clause",
+    "except_group_clause",
+    "finally_clause",
+    "with_statement",
+    "with_clause",
+    "with_item",
+    "expression_statement",
+    "match_statement",
+    "case_clause",
+];
+
 /// Reads a parsed Python test file into facts.
 pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> FileFacts {
     let mut file = PythonFile {
@@ -275,8 +299,9 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         imports: HashMap::new(),
         bindings: HashMap::new(),
     };
-    let all = descendants(root, |_| false);
-    for node in &all {
+    // Imports and bindings are statements: expressions need not be entered to find them.
+    let statements = descendants(root, |node| !STATEMENT_CONTAINERS.contains(&node.kind()));
+    for node in &statements {
         match node.kind() {
             "import_statement" | "import_from_statement" => file.import(*node),
             "assignment" => {
