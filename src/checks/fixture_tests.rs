@@ -27,12 +27,15 @@ fn fixtures() -> Vec<PathBuf> {
     out
 }
 
-/// `(line, rule)` pairs from `expect: rule[, rule]` comments.
+/// `(line, rule)` pairs from `# expect: rule[, rule]` or `// expect: ...` comments.
 fn expectations(path: &Path) -> BTreeSet<(usize, String)> {
     let source = std::fs::read_to_string(path).expect("fixture is UTF-8");
     let mut out = BTreeSet::new();
     for (index, line) in source.lines().enumerate() {
-        if let Some((_, rules)) = line.split_once("expect: ") {
+        let marker = line
+            .split_once("# expect: ")
+            .or_else(|| line.split_once("// expect: "));
+        if let Some((_, rules)) = marker {
             for rule in rules.split(',') {
                 let rule = rule.trim();
                 assert!(
