@@ -653,10 +653,8 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
     fn observe(&self, node: Node<'t>, unit: &mut Unit) {
         let at = line(node);
         match node.kind() {
-            "expression_statement" => {
-                if self.property_assertion(node) {
-                    unit.see(Fact::Assertion { weak: false }, at);
-                }
+            "expression_statement" if self.property_assertion(node) => {
+                unit.see(Fact::Assertion { weak: false }, at);
             }
             "call_expression" | "new_expression" => self.call(node, unit),
             "member_expression" | "subscript_expression" => {
