@@ -210,6 +210,8 @@ pub enum CheckError {
     UnsupportedLanguage { path: PathBuf },
     #[error("the parser gave up on {path}")]
     ParseFailed { path: PathBuf },
+    #[error("checking {path} failed unexpectedly (a bug in the checker)")]
+    Crashed { path: PathBuf },
     #[error("cannot list test files changed since {rev}: {detail}")]
     Git { rev: String, detail: String },
     #[error("cannot write the report: {0}")]

@@ -722,7 +722,8 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                     unit.disabled = Some((Disabled::Skip, line(statement)));
                 }
             }
-            for node in descendants(body, |_| false) {
+            // Strings hold no calls worth seeing (f-string holes aside), only many nodes.
+            for node in descendants(body, |n| n.kind() == "string") {
                 self.observe(node, &mut unit);
             }
         }
@@ -850,6 +851,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             }
             "subscript" => {
                 if let Some(value) = node.child_by_field_name("value")
+                    && self.text(value).ends_with("environ")
                     && self.path(value, 0).as_deref() == Some("os.environ")
                 {
                     let is_target = node.parent().is_some_and(|p| {
