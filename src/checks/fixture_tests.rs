@@ -314,3 +314,71 @@ fn configured_assertion_helpers_count_as_assertions() {
     };
     assert!(check_paths(&[path], &config).unwrap().findings.is_empty());
 }
+
+mod no_panic {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    use super::super::lang::{self, Context, Language};
+    use super::super::model::IntegrationPolicy;
+    use super::super::rules::{self, Treatment};
+
+    /// Fragments of real test code, so random mixes reach deep into the front ends.
+    const FRAGMENTS: &[&str] = &[
+        "def test_x(self):\n",
+        "    assert ",
+        "time.sleep(",
+        "2 * ",
+        "x = requests.Session()\n",
+        "it('a', async (done) => {",
+        "expect(x).toBe(",
+        "});\n",
+        "#[test]\nfn t() {",
+        "assert_eq!(",
+        "}\n",
+        "func TestX(t *testing.T) {",
+        "time.Sleep(2 * time.Second)\n",
+        "\"http://localhost:80\"",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        ",",
+        "\n",
+        "    ",
+        "@pytest.mark.skip\n",
+        "import os\n",
+        "os.environ['DATABASE_URL']",
+        "a := b\n",
+        "b = a\n",
+        "`${x}`",
+        "'''",
+        "\"",
+        "!",
+        "::",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn any_mix_of_fragments_is_checked_without_panicking(
+            picks in proptest::collection::vec(0..FRAGMENTS.len(), 0..80),
+            language in 0usize..5,
+        ) {
+            let source: String = picks.iter().map(|&i| FRAGMENTS[i]).collect();
+            let (language, name) = [
+                (Language::Python, "test_x.py"),
+                (Language::TypeScript, "x.test.ts"),
+                (Language::JavaScript, "x.test.js"),
+                (Language::Rust, "x.rs"),
+                (Language::Go, "x_test.go"),
+            ][language];
+            let context = Context { assertion_helpers: &[] };
+            let facts = lang::facts(Path::new(name), language, &source, &context).expect("parses");
+            let treatment = Treatment { integration_path: false, policy: IntegrationPolicy::Skip };
+            let _ = rules::findings(Path::new(name), &facts, treatment);
+        }
+    }
+}
