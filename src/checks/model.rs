@@ -171,7 +171,7 @@ pub enum IntegrationPolicy {
 
 /// Settings of the check (`[checks]` in kmilestone.toml).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ChecksConfig {
     /// Names of project assertion helpers defined outside the test file (last path segment or
     /// full dotted name), counted as assertions.
