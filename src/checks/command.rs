@@ -83,7 +83,13 @@ pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckRepo
                 scope.spawn(move || {
                     chunk
                         .iter()
-                        .map(|path| check_file(path, config))
+                        .map(|path| {
+                            // One bad file must not take the whole report down with it.
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                check_file(path, config)
+                            }))
+                            .unwrap_or_else(|_| Err(CheckError::Crashed { path: path.clone() }))
+                        })
                         .collect::<Vec<_>>()
                 })
             })

@@ -27,12 +27,15 @@ fn fixtures() -> Vec<PathBuf> {
     out
 }
 
-/// `(line, rule)` pairs from `expect: rule[, rule]` comments.
+/// `(line, rule)` pairs from `# expect: rule[, rule]` or `// expect: ...` comments.
 fn expectations(path: &Path) -> BTreeSet<(usize, String)> {
     let source = std::fs::read_to_string(path).expect("fixture is UTF-8");
     let mut out = BTreeSet::new();
     for (index, line) in source.lines().enumerate() {
-        if let Some((_, rules)) = line.split_once("expect: ") {
+        let marker = line
+            .split_once("# expect: ")
+            .or_else(|| line.split_once("// expect: "));
+        if let Some((_, rules)) = marker {
             for rule in rules.split(',') {
                 let rule = rule.trim();
                 assert!(
@@ -162,5 +165,220 @@ fn arbitrary_bytes_never_panic() {
         let path = dir.path().join(format!("test_garbage.{extension}"));
         std::fs::write(&path, garbage).expect("write");
         check_paths(&[path], &ChecksConfig::default()).expect("garbage still parses");
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git {args:?} failed");
+}
+
+#[test]
+fn since_checks_changed_and_untracked_test_files_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    git(root, &["init", "-q"]);
+    std::fs::write(
+        root.join("test_old.py"),
+        "def test_old():\n    assert 1 + 1 == 2\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("app.py"), "x = 1\n").unwrap();
+    git(root, &["add", "."]);
+    git(root, &["commit", "-qm", "start"]);
+    std::fs::write(
+        root.join("test_new.py"),
+        "import time\n\ndef test_new():\n    time.sleep(3)\n    assert 2 * 2 == 4\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("app.py"), "x = 2\n").unwrap();
+
+    let mut out = Vec::new();
+    let code = super::run_command(
+        &[],
+        Some("HEAD"),
+        true,
+        &ChecksConfig::default(),
+        root,
+        &mut out,
+    )
+    .expect("check runs");
+    let report: serde_json::Value = serde_json::from_slice(&out).expect("JSON output");
+    let files: Vec<String> = report["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            f.as_str()
+                .unwrap_or("")
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(files, ["test_new.py"]);
+    assert_eq!(report["findings"][0]["rule"], "slow-sleep");
+    assert_eq!(report["findings"][0]["line"], 4);
+    assert_eq!(report["findings"][0]["severity"], "MEDIUM");
+    assert_eq!(code, 0, "a MEDIUM finding does not fail the check");
+}
+
+#[test]
+fn bad_revision_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    git(dir.path(), &["init", "-q"]);
+    let mut out = Vec::new();
+    let error = super::run_command(
+        &[],
+        Some("no-such-rev"),
+        false,
+        &ChecksConfig::default(),
+        dir.path(),
+        &mut out,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("no-such-rev"), "{error}");
+}
+
+#[test]
+fn text_report_has_the_table_and_high_findings_exit_1() {
+    let path = fixture_root().join("python/test_docker.py");
+    let mut out = Vec::new();
+    let code = super::run_command(
+        &[path],
+        None,
+        false,
+        &ChecksConfig::default(),
+        Path::new("."),
+        &mut out,
+    )
+    .expect("check runs");
+    let text = String::from_utf8(out).expect("UTF-8");
+    assert!(
+        text.starts_with("## Unit Test Quality Check: ISSUES FOUND\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| File:Line | Test | Issue | Severity |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("test_docker.py:8 | test_container_starts | docker: "),
+        "{text}"
+    );
+    assert_eq!(code, 1);
+
+    let clean = fixture_root().join("python/test_negatives.py");
+    let mut out = Vec::new();
+    let code = super::run_command(
+        &[clean],
+        None,
+        false,
+        &ChecksConfig::default(),
+        Path::new("."),
+        &mut out,
+    )
+    .expect("check runs");
+    assert!(
+        String::from_utf8(out)
+            .unwrap()
+            .starts_with("## Unit Test Quality Check: PASS")
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn configured_assertion_helpers_count_as_assertions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("test_helpers.py");
+    std::fs::write(
+        &path,
+        "from support import verify_shape\n\ndef test_shape():\n    ensure_shape([1])\n",
+    )
+    .unwrap();
+    let default = check_paths(std::slice::from_ref(&path), &ChecksConfig::default()).unwrap();
+    assert_eq!(default.findings.len(), 1, "{:?}", default.findings);
+    let config = ChecksConfig {
+        assertion_helpers: vec!["ensure_shape".to_string()],
+        ..ChecksConfig::default()
+    };
+    assert!(check_paths(&[path], &config).unwrap().findings.is_empty());
+}
+
+mod no_panic {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    use super::super::lang::{self, Context, Language};
+    use super::super::model::IntegrationPolicy;
+    use super::super::rules::{self, Treatment};
+
+    /// Fragments of real test code, so random mixes reach deep into the front ends.
+    const FRAGMENTS: &[&str] = &[
+        "def test_x(self):\n",
+        "    assert ",
+        "time.sleep(",
+        "2 * ",
+        "x = requests.Session()\n",
+        "it('a', async (done) => {",
+        "expect(x).toBe(",
+        "});\n",
+        "#[test]\nfn t() {",
+        "assert_eq!(",
+        "}\n",
+        "func TestX(t *testing.T) {",
+        "time.Sleep(2 * time.Second)\n",
+        "\"http://localhost:80\"",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        ",",
+        "\n",
+        "    ",
+        "@pytest.mark.skip\n",
+        "import os\n",
+        "os.environ['DATABASE_URL']",
+        "a := b\n",
+        "b = a\n",
+        "`${x}`",
+        "'''",
+        "\"",
+        "!",
+        "::",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn any_mix_of_fragments_is_checked_without_panicking(
+            picks in proptest::collection::vec(0..FRAGMENTS.len(), 0..80),
+            language in 0usize..5,
+        ) {
+            let source: String = picks.iter().map(|&i| FRAGMENTS[i]).collect();
+            let (language, name) = [
+                (Language::Python, "test_x.py"),
+                (Language::TypeScript, "x.test.ts"),
+                (Language::JavaScript, "x.test.js"),
+                (Language::Rust, "x.rs"),
+                (Language::Go, "x_test.go"),
+            ][language];
+            let context = Context { assertion_helpers: &[] };
+            let facts = lang::facts(Path::new(name), language, &source, &context).expect("parses");
+            let treatment = Treatment { integration_path: false, policy: IntegrationPolicy::Skip };
+            let _ = rules::findings(Path::new(name), &facts, treatment);
+        }
     }
 }

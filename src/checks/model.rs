@@ -171,7 +171,7 @@ pub enum IntegrationPolicy {
 
 /// Settings of the check (`[checks]` in kmilestone.toml).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ChecksConfig {
     /// Names of project assertion helpers defined outside the test file (last path segment or
     /// full dotted name), counted as assertions.
@@ -210,6 +210,8 @@ pub enum CheckError {
     UnsupportedLanguage { path: PathBuf },
     #[error("the parser gave up on {path}")]
     ParseFailed { path: PathBuf },
+    #[error("checking {path} failed unexpectedly (a bug in the checker)")]
+    Crashed { path: PathBuf },
     #[error("cannot list test files changed since {rev}: {detail}")]
     Git { rev: String, detail: String },
     #[error("cannot write the report: {0}")]

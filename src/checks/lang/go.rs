@@ -358,7 +358,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 let right = node.child_by_field_name("right")?;
                 let scalar = |n: Node<'_>| self.scalar(n, depth + 1);
                 match operator {
-                    "*" => match (self.is_unitless(left), self.is_unitless(right)) {
+                    "*" => match (self.is_unitless(left, 0), self.is_unitless(right, 0)) {
                         (true, false) => Some(scalar(left)? * self.duration(right, depth + 1)?),
                         (false, true) => Some(self.duration(left, depth + 1)? * scalar(right)?),
                         _ => None,
@@ -386,17 +386,23 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         }
     }
 
-    fn is_unitless(&self, node: Node<'_>) -> bool {
+    /// True for plain numbers (`3`, `time.Duration(3)`), as opposed to durations.
+    fn is_unitless(&self, node: Node<'_>, depth: usize) -> bool {
+        if depth > 8 {
+            return false;
+        }
         match node.kind() {
             "int_literal" | "float_literal" => true,
             "call_expression" => node
                 .child_by_field_name("function")
                 .is_some_and(|f| self.text(f) == "time.Duration"),
-            "parenthesized_expression" => node.named_child(0).is_some_and(|n| self.is_unitless(n)),
+            "parenthesized_expression" => node
+                .named_child(0)
+                .is_some_and(|n| self.is_unitless(n, depth + 1)),
             "identifier" => self
                 .bindings
                 .get(self.text(node))
-                .is_some_and(|v| self.is_unitless(*v)),
+                .is_some_and(|v| self.is_unitless(*v, depth + 1)),
             _ => false,
         }
     }

@@ -514,13 +514,102 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         if let Some(disabled) = disabled {
             unit.disabled = Some((disabled, line(call)));
         }
+        // A callback test (`function (done) {...}`) that calls `done` from inside another
+        // callback passes only when that code path is reached: the call is its check.
+        let callback = args.iter().rev().find(|a| {
+            matches!(
+                a.kind(),
+                "arrow_function" | "function_expression" | "function"
+            )
+        });
+        let done_name = callback
+            .and_then(|f| {
+                f.child_by_field_name("parameters")
+                    .or_else(|| f.child_by_field_name("parameter"))
+            })
+            .and_then(|p| {
+                // `done`, `(done)`, `(done: DoneCallback)`: the first identifier is the name.
+                descendants(p, |_| false)
+                    .into_iter()
+                    .find(|n| n.kind() == "identifier")
+            })
+            .map(|p| self.text(p));
         for node in descendants(call, |n| n != call && self.framework_call(n).is_some()) {
             if node != call && self.framework_call(node).is_some() {
                 continue;
             }
+            let completes_test = |done: &str, callback: Node<'_>| match node.kind() {
+                "call_expression" => {
+                    node.child_by_field_name("function")
+                        .is_some_and(|f| self.text(f) == done)
+                        && self.nested_function_between(node, callback)
+                }
+                // `promise.then(done, done)`: done runs when the promise settles.
+                "identifier" => {
+                    self.text(node) == done
+                        && node.parent().is_some_and(|p| p.kind() == "arguments")
+                }
+                _ => false,
+            };
+            if let (Some(done), Some(callback)) = (done_name, callback)
+                && completes_test(done, *callback)
+            {
+                unit.see(Fact::Assertion { weak: false }, line(node));
+            }
             self.observe(node, &mut unit);
         }
         Some(unit)
+    }
+
+    /// True when a function other than `outer` encloses `node` below `outer`.
+    fn nested_function_between(&self, node: Node<'_>, outer: Node<'_>) -> bool {
+        let mut current = node.parent();
+        while let Some(ancestor) = current {
+            if ancestor == outer {
+                return false;
+            }
+            if matches!(
+                ancestor.kind(),
+                "arrow_function" | "function_expression" | "function"
+            ) {
+                return true;
+            }
+            current = ancestor.parent();
+        }
+        false
+    }
+
+    /// `expect(x).to.be.true;` and other property assertions of chai and its plugins. Not in
+    /// expect.js, where unknown properties such as `.to.be.truthy` are silently undefined.
+    fn property_assertion(&self, statement: Node<'_>) -> bool {
+        let Some(mut node) = statement
+            .named_child(0)
+            .filter(|n| n.kind() == "member_expression")
+        else {
+            return false;
+        };
+        loop {
+            match node.kind() {
+                "member_expression" => match node.child_by_field_name("object") {
+                    Some(object) => node = object,
+                    None => return false,
+                },
+                "call_expression" => {
+                    let Some(function) = node.child_by_field_name("function") else {
+                        return false;
+                    };
+                    if function.kind() == "identifier"
+                        && matches!(self.text(function), "expect" | "should")
+                    {
+                        return self
+                            .path(function, 0)
+                            .is_none_or(|path| path != "expect.js");
+                    }
+                    node = function;
+                }
+                _ => return false,
+            }
+        }
     }
 
     fn inside_skipped_suite(&self, node: Node<'_>) -> bool {
@@ -564,6 +653,9 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
     fn observe(&self, node: Node<'t>, unit: &mut Unit) {
         let at = line(node);
         match node.kind() {
+            "expression_statement" if self.property_assertion(node) => {
+                unit.see(Fact::Assertion { weak: false }, at);
+            }
             "call_expression" | "new_expression" => self.call(node, unit),
             "member_expression" | "subscript_expression" => {
                 let Some(object) = node.child_by_field_name("object") else {
@@ -901,7 +993,11 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             ("toBeDefined", false) | ("toBeUndefined", true) | ("toBeNull", true) => true,
             ("toBe" | "toEqual" | "toStrictEqual", false) => match (subject, args.first()) {
                 (Some(s), Some(e)) => {
-                    self.text(s) == self.text(*e) || (s.kind() == "true" && e.kind() == "true")
+                    (self.text(s) == self.text(*e)
+                        && !descendants(s, |_| false)
+                            .iter()
+                            .any(|n| matches!(n.kind(), "call_expression" | "new_expression")))
+                        || (s.kind() == "true" && e.kind() == "true")
                 }
                 _ => false,
             },

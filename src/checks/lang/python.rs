@@ -267,6 +267,30 @@ const SETUP_METHODS: &[&str] = &[
     "teardown_module",
 ];
 
+/// Nodes that hold statements (or the `with ... as` targets) rather than expressions.
+const STATEMENT_CONTAINERS: &[&str] = &[
+    "module",
+    "block",
+    "function_definition",
+    "class_definition",
+    "decorated_definition",
+    "if_statement",
+    "elif_clause",
+    "else_clause",
+    "for_statement",
+    "while_statement",
+    "try_statement",
+    "except_clause",
+    "except_group_clause",
+    "finally_clause",
+    "with_statement",
+    "with_clause",
+    "with_item",
+    "expression_statement",
+    "match_statement",
+    "case_clause",
+];
+
 /// Reads a parsed Python test file into facts.
 pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> FileFacts {
     let mut file = PythonFile {
@@ -274,9 +298,16 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         context,
         imports: HashMap::new(),
         bindings: HashMap::new(),
+        functions: Vec::new(),
     };
-    let all = descendants(root, |_| false);
-    for node in &all {
+    // Imports and bindings are statements: expressions need not be entered to find them.
+    let statements = descendants(root, |node| !STATEMENT_CONTAINERS.contains(&node.kind()));
+    file.functions = statements
+        .iter()
+        .filter(|node| node.kind() == "function_definition")
+        .map(|node| node.byte_range())
+        .collect();
+    for node in &statements {
         match node.kind() {
             "import_statement" | "import_from_statement" => file.import(*node),
             "assignment" => {
@@ -284,18 +315,14 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                     node.child_by_field_name("left"),
                     node.child_by_field_name("right"),
                 ) {
-                    file.bindings
-                        .entry(text(left, source).to_string())
-                        .or_insert(right);
+                    file.bind(text(left, source), right);
                 }
             }
             "as_pattern" => {
                 if let (Some(value), Some(alias)) =
                     (node.named_child(0), node.child_by_field_name("alias"))
                 {
-                    file.bindings
-                        .entry(text(alias, source).to_string())
-                        .or_insert(value);
+                    file.bind(text(alias, source), value);
                 }
             }
             _ => {}
@@ -310,10 +337,14 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         }
         file.observe(node, &mut module);
     }
-    if let Some(marker) = file.bindings.get("pytestmark")
-        && is_integration_mark(text(*marker, source))
+    if let Some(marker) = file
+        .bindings
+        .get("pytestmark")
+        .and_then(|b| b.first())
+        .map(|b| b.1)
+        && is_integration_mark(text(marker, source))
     {
-        module.see(Fact::IntegrationMarker, line(*marker));
+        module.see(Fact::IntegrationMarker, line(marker));
     }
     units.push(module);
     file.collect_definitions(root, None, &mut units);
@@ -345,7 +376,9 @@ struct PythonFile<'s, 't, 'c> {
     /// Local name → dotted import path.
     imports: HashMap<String, String>,
     /// Assigned name (or `self.attr`) → the first value bound to it.
-    bindings: HashMap<String, Node<'t>>,
+    bindings: HashMap<String, Vec<(Option<usize>, Node<'t>)>>,
+    /// Byte ranges of every function, to tell which bindings a use can see.
+    functions: Vec<std::ops::Range<usize>>,
 }
 
 /// The class a definition sits in, as far as test discovery cares.
@@ -357,6 +390,43 @@ struct ClassInfo {
 impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
     fn text(&self, node: Node<'_>) -> &'s str {
         text(node, self.source)
+    }
+
+    /// Start of the innermost function holding `byte`, or `None` at module level.
+    fn scope_of(&self, byte: usize) -> Option<usize> {
+        self.functions
+            .iter()
+            .filter(|range| range.contains(&byte))
+            .max_by_key(|range| range.start)
+            .map(|range| range.start)
+    }
+
+    fn bind(&mut self, name: &str, value: Node<'t>) {
+        let scope = self.scope_of(value.start_byte());
+        self.bindings
+            .entry(name.to_string())
+            .or_default()
+            .push((scope, value));
+    }
+
+    /// The value `name` holds where `at` uses it: the last binding before it in the same
+    /// function, else the module-level one.
+    fn binding(&self, name: &str, at: Node<'_>) -> Option<Node<'t>> {
+        let candidates = self.bindings.get(name)?;
+        let scope = self.scope_of(at.start_byte());
+        let before = |value: &Node<'t>| value.start_byte() < at.start_byte();
+        candidates
+            .iter()
+            .rev()
+            .find(|(s, value)| scope.is_some() && *s == scope && before(value))
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .rev()
+                    .find(|(s, value)| s.is_none() && before(value))
+            })
+            .or_else(|| candidates.iter().find(|(s, _)| s.is_none()))
+            .map(|(_, value)| *value)
     }
 
     fn import(&mut self, node: Node<'t>) {
@@ -408,18 +478,18 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 if let Some(path) = self.imports.get(name) {
                     return Some(path.clone());
                 }
-                if let Some(value) = self.bindings.get(name)
+                if let Some(value) = self.binding(name, node)
                     && matches!(value.kind(), "call" | "attribute" | "await")
                 {
-                    return self.path(*value, depth + 1);
+                    return self.path(value, depth + 1);
                 }
                 Some(name.to_string())
             }
             "attribute" => {
-                if let Some(value) = self.bindings.get(self.text(node))
+                if let Some(value) = self.binding(self.text(node), node)
                     && value.kind() == "call"
                 {
-                    return self.path(*value, depth + 1);
+                    return self.path(value, depth + 1);
                 }
                 let object = node.child_by_field_name("object")?;
                 let attribute = node.child_by_field_name("attribute")?;
@@ -469,7 +539,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 Some(parts.concat())
             }
             "binary_operator" => self.string(node.child_by_field_name("left")?, depth + 1),
-            "identifier" => self.string(*self.bindings.get(self.text(node))?, depth + 1),
+            "identifier" => self.string(self.binding(self.text(node), node)?, depth + 1),
             "parenthesized_expression" => self.string(node.named_child(0)?, depth + 1),
             _ => None,
         }
@@ -503,7 +573,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                     _ => None,
                 }
             }
-            "identifier" => self.number(*self.bindings.get(self.text(node))?, depth + 1),
+            "identifier" => self.number(self.binding(self.text(node), node)?, depth + 1),
             _ => None,
         }
     }
@@ -652,7 +722,8 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                     unit.disabled = Some((Disabled::Skip, line(statement)));
                 }
             }
-            for node in descendants(body, |_| false) {
+            // Strings hold no calls worth seeing (f-string holes aside), only many nodes.
+            for node in descendants(body, |n| n.kind() == "string") {
                 self.observe(node, &mut unit);
             }
         }
@@ -758,8 +829,8 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                     }
                 }
                 "identifier" => {
-                    if let Some(value) = self.bindings.get(self.text(node)) {
-                        out.extend(self.environment_behind(*value, depth + 1));
+                    if let Some(value) = self.binding(self.text(node), node) {
+                        out.extend(self.environment_behind(value, depth + 1));
                     }
                 }
                 _ => {}
@@ -780,6 +851,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             }
             "subscript" => {
                 if let Some(value) = node.child_by_field_name("value")
+                    && self.text(value).ends_with("environ")
                     && self.path(value, 0).as_deref() == Some("os.environ")
                 {
                     let is_target = node.parent().is_some_and(|p| {
@@ -1063,7 +1135,11 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                     return false;
                 }
                 let is_not_none = operators.concat() == "isnot" && right.kind() == "none";
+                // Two calls with the same text can differ (`Lock(p) is Lock(p)` tests a cache).
                 let tautology = self.text(left) == self.text(right)
+                    && !descendants(left, |_| false)
+                        .iter()
+                        .any(|n| n.kind() == "call")
                     && matches!(operators.concat().as_str(), "==" | "is" | "<=" | ">=");
                 is_not_none || tautology
             }
