@@ -229,8 +229,8 @@ fn since_checks_changed_and_untracked_test_files_only() {
     assert_eq!(files, ["test_new.py"]);
     assert_eq!(report["findings"][0]["rule"], "slow-sleep");
     assert_eq!(report["findings"][0]["line"], 4);
-    assert_eq!(report["findings"][0]["severity"], "MEDIUM");
-    assert_eq!(code, 0, "a MEDIUM finding does not fail the check");
+    assert_eq!(report["findings"][0]["severity"], "HIGH");
+    assert_eq!(code, 1, "a slow sleep fails the check");
 }
 
 #[test]
