@@ -6,7 +6,6 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::input::{InputError, read_text_file};
-use crate::markdown::Document;
 use crate::plan::Plan;
 
 /// One heading of the handoff that marks tasks.
@@ -50,6 +49,26 @@ static RANGE_SEPARATOR: LazyLock<Regex> =
 
 /// Reads the marks of a handoff heading's text, expanding ranges over the plan's order.
 pub fn parse_mark_heading(text: &str, plan: &Plan) -> Option<(Vec<String>, MarkState)> {
+    // `Task 4.1 Complete…`, the form nearly every handoff uses, is read without the pattern.
+    if let Some((id, rest)) = crate::plan::leading_task_id(text)
+        && let Some(rest) = rest.strip_prefix(' ')
+    {
+        let word_end = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let boundary = rest[word_end..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let state = match rest[..word_end].to_ascii_lowercase().as_str() {
+            "complete" | "completed" | "done" if boundary => Some(MarkState::Complete),
+            "blocked" if boundary => Some(MarkState::Blocked),
+            _ => None,
+        };
+        if let Some(state) = state {
+            return Some((vec![id.to_string()], state));
+        }
+    }
     let captures = MARK_HEADING.captures(text)?;
     let list = captures.get(1)?.as_str();
     let state = if captures[2].eq_ignore_ascii_case("blocked") {
@@ -83,9 +102,8 @@ impl Handoff {
     }
 
     pub fn parse(source: &str, plan: &Plan) -> Handoff {
-        let doc = Document::scan(source);
-        let marks = doc
-            .headings
+        // Only the headings matter here: the segmented scan skips parsing most of a large handoff.
+        let marks = crate::markdown::headings(source)
             .iter()
             .filter_map(|heading| {
                 let (ids, state) = parse_mark_heading(&heading.text, plan)?;

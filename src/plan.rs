@@ -170,28 +170,87 @@ static MILESTONE_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^milestone\s+[\w.]+\s*(?:[:—–\-]\s*|$)").expect("milestone prefix pattern")
 });
 
-static FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:[-*+]\s+)?\*\*([A-Za-z ()]+?)(?::\*\*|\*\*\s*:)\s*(.*)$")
-        .expect("field pattern")
-});
+/// `**Name:** value` or `**Name**: value`, optionally as a list item: the field's name (letters,
+/// spaces and parentheses) and its value.
+fn field(line: &str) -> Option<(&str, &str)> {
+    let mut rest = line.trim_start();
+    if let Some(after) = rest.strip_prefix(['-', '*', '+'])
+        && after.starts_with([' ', '\t'])
+    {
+        rest = after.trim_start();
+    }
+    let rest = rest.strip_prefix("**")?;
+    let name_end = rest.find(|c: char| !(c.is_ascii_alphabetic() || " ()".contains(c)))?;
+    let (name, after) = rest.split_at(name_end);
+    let value = after.strip_prefix(":**").or_else(|| {
+        after
+            .strip_prefix("**")
+            .map(str::trim_start)
+            .and_then(|a| a.strip_prefix(':'))
+    })?;
+    (!name.is_empty()).then(|| (name, value.trim()))
+}
 
 /// A list item, checklist (`- [ ] x`) or plain (`- x`, `1. x`): authors write criteria both ways.
-static LIST_ITEM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s*)?(.*)$").expect("list item pattern")
-});
+fn list_item(line: &str) -> Option<&str> {
+    let rest = line.trim_start();
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = if digits > 0 {
+        rest[digits..].strip_prefix(['.', ')'])?
+    } else {
+        rest.strip_prefix(['-', '*', '+'])?
+    };
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let rest = match rest.as_bytes() {
+        [b'[', b' ' | b'x' | b'X', b']', ..] => rest[3..].trim_start(),
+        _ => rest,
+    };
+    Some(rest)
+}
+
+/// `Task <ID>` at the very start of `text`, in the plain form nearly every heading uses: the ID
+/// and what follows it. Anything unusual (case, emphasis, brackets) is left to the patterns.
+pub(crate) fn leading_task_id(text: &str) -> Option<(&str, &str)> {
+    let after = text.strip_prefix("Task ")?;
+    let end = after
+        .find(|c: char| !(c.is_ascii_digit() || c.is_ascii_lowercase() || c == '.'))
+        .unwrap_or(after.len());
+    let id = after[..end].trim_end_matches('.');
+    is_task_id(id).then(|| (id, &after[id.len()..]))
+}
+
+/// `\d+[a-z]?(\.\d+[a-z]?)*`.
+fn is_task_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.split('.').all(|part| {
+            let digits = part.bytes().take_while(u8::is_ascii_digit).count();
+            digits > 0
+                && part.len() - digits <= 1
+                && part[digits..].bytes().all(|b| b.is_ascii_lowercase())
+        })
+}
 
 /// Splits a heading's text into a task ID and title when it names a task.
 pub fn parse_task_heading(text: &str) -> Option<(String, String)> {
-    let captures = TASK_HEADING.captures(text)?;
-    let id_match = captures.get(1)?;
-    let rest = &text[id_match.end()..];
+    // The common form is read directly: the pattern costs more than the rest of a large plan.
+    let (id, rest) = match leading_task_id(text) {
+        Some((id, rest)) if rest.is_empty() || rest.starts_with([' ', ':']) => (id, rest),
+        _ => {
+            let captures = TASK_HEADING.captures(text)?;
+            let id_match = captures.get(1)?;
+            (id_match.as_str(), &text[id_match.end()..])
+        }
+    };
     let title = rest
         .trim_start_matches(['*', '_', ']', ')'])
         .trim_start()
         .trim_start_matches([':', '—', '–', '-', '.'])
         .trim_start_matches(['*', '_'])
         .trim();
-    Some((id_match.as_str().to_string(), title.to_string()))
+    Some((id.to_string(), title.to_string()))
 }
 
 /// The milestone ID from a plan's file name: `M4_workers.md` → `M4`, `PLAN_M3_x.md` → `M3`.
@@ -439,9 +498,9 @@ fn read_fields(body: &str, body_start: usize, doc: &Document) -> Fields {
         }
         let line = raw.trim_end_matches(['\n', '\r']);
         let trimmed = line.trim_start();
-        if let Some(captures) = FIELD.captures(line) {
-            let name = captures[1].trim().to_ascii_lowercase();
-            let value = captures[2].trim().to_string();
+        if let Some((name, value)) = field(line) {
+            let name = name.trim().to_ascii_lowercase();
+            let value = value.to_string();
             in_acceptance = name.starts_with("acceptance");
             match name.as_str() {
                 "type" | "task type" if fields.task_type.is_none() && !value.is_empty() => {
@@ -465,8 +524,8 @@ fn read_fields(body: &str, body_start: usize, doc: &Document) -> Fields {
             in_acceptance = trimmed.to_ascii_lowercase().contains("acceptance");
             continue;
         }
-        if in_acceptance && let Some(item) = LIST_ITEM.captures(line) {
-            let item = item[1].trim();
+        if in_acceptance && let Some(item) = list_item(line) {
+            let item = item.trim();
             if !item.is_empty() {
                 fields.acceptance_criteria.push(item.to_string());
             }
@@ -486,6 +545,36 @@ fn parse_front_matter(text: &str) -> Vec<(String, String)> {
         })
         .filter(|(key, _)| !key.is_empty())
         .collect()
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    #[test]
+    fn fields_in_both_bold_forms() {
+        assert_eq!(field("**Type:** CODING"), Some(("Type", "CODING")));
+        assert_eq!(field("- **Type**: MIXED "), Some(("Type", "MIXED")));
+        assert_eq!(field("**File(s):** `a.rs`"), Some(("File(s)", "`a.rs`")));
+        assert_eq!(
+            field("**Acceptance Criteria:**"),
+            Some(("Acceptance Criteria", ""))
+        );
+        assert_eq!(field("**bold** text"), None);
+        assert_eq!(field("**Type 2:** x"), None);
+        assert_eq!(field("-**Type:** x"), None);
+    }
+
+    #[test]
+    fn list_items_plain_numbered_and_checklists() {
+        assert_eq!(list_item("- [ ] tests pass"), Some("tests pass"));
+        assert_eq!(list_item("  * [x] done"), Some("done"));
+        assert_eq!(list_item("1. first"), Some("first"));
+        assert_eq!(list_item("2) second"), Some("second"));
+        assert_eq!(list_item("-not an item"), None);
+        assert_eq!(list_item("12 apples"), None);
+        assert_eq!(list_item("plain"), None);
+    }
 }
 
 #[cfg(test)]

@@ -1292,14 +1292,14 @@ fn complete_marks(text: &str, milestone: &Milestone, id: &str) -> usize {
 /// The last `Task <id> Complete` section of the handoff text, from its heading to the next heading
 /// of the same or a higher level.
 fn complete_section(text: &str, milestone: &Milestone, id: &str) -> String {
-    let doc = crate::markdown::Document::scan(text);
-    let Some((index, heading)) = doc.headings.iter().enumerate().rev().find(|(_, h)| {
+    let headings = crate::markdown::headings(text);
+    let Some((index, heading)) = headings.iter().enumerate().rev().find(|(_, h)| {
         crate::handoff::parse_mark_heading(&h.text, &milestone.plan)
             .is_some_and(|(ids, state)| state == MarkState::Complete && ids.iter().any(|i| i == id))
     }) else {
         return String::new();
     };
-    let end = doc.headings[index + 1..]
+    let end = headings[index + 1..]
         .iter()
         .find(|h| h.level <= heading.level)
         .map_or(text.len(), |h| h.span.start);
@@ -1310,8 +1310,8 @@ fn complete_section(text: &str, milestone: &Milestone, id: &str) -> String {
 /// appended for this task (its Complete section onwards), when it wrote one.
 fn restore_handoff(before: &[u8], current: &str, milestone: &Milestone, id: &str) -> String {
     let mut restored = String::from_utf8_lossy(before).into_owned();
-    let doc = crate::markdown::Document::scan(current);
-    let new_section = doc.headings.iter().rev().find(|h| {
+    let headings = crate::markdown::headings(current);
+    let new_section = headings.iter().rev().find(|h| {
         crate::handoff::parse_mark_heading(&h.text, &milestone.plan)
             .is_some_and(|(ids, state)| state == MarkState::Complete && ids.iter().any(|i| i == id))
     });
