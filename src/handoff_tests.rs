@@ -183,3 +183,13 @@ fn location_rules() {
         Path::new("HANDOFF_M2.md")
     );
 }
+
+#[test]
+fn sections_between_thematic_breaks_count() {
+    // `---` right before a heading is a thematic break, not the start of front matter.
+    let (completed, _, _, next) = complete_and_blocked(
+        "# Handoff\n\n## Task 4.1 Complete\nnotes\n\n---\n## Task 4.2 Complete\nmore\n\n---\n## Task 4.3 Complete\n",
+    );
+    assert_eq!(completed, vec!["4.1", "4.2", "4.3"]);
+    assert_eq!(next.as_deref(), Some("4.4"));
+}
