@@ -297,14 +297,12 @@ impl Runner<'_> {
         Ok(self.state_dir.save(&self.state)?)
     }
 
-    /// Files that make the tree dirty, leaving out kmilestone's own state folder.
-    fn dirty_files(&self) -> Result<Vec<String>, RunError> {
-        Ok(self
-            .repo
-            .dirty_files()?
-            .into_iter()
-            .filter(|f| !f.starts_with(".kmilestone/") && f != ".kmilestone")
-            .collect())
+    /// HEAD and the files that make the tree dirty, leaving out kmilestone's own state folder.
+    fn tree(&self) -> Result<crate::vcs::TreeState, RunError> {
+        let mut tree = self.repo.tree_state()?;
+        tree.dirty
+            .retain(|f| !f.starts_with(".kmilestone/") && f != ".kmilestone");
+        Ok(tree)
     }
 
     async fn run_task(
@@ -320,6 +318,7 @@ impl Runner<'_> {
 
         // The handoff as it was before the task: from the interrupted attempt's snapshot when this
         // continues one, so that bytes removed before the interruption are still restored.
+        let tree = self.tree()?;
         let (handoff_before, head_before) = match &resumed {
             Some(in_progress) => {
                 let before = std::fs::read(&snapshot_path).ok();
@@ -327,11 +326,11 @@ impl Runner<'_> {
             }
             None => {
                 let before = std::fs::read(&self.milestone.handoff_path).ok();
-                (before, self.repo.head()?)
+                (before, tree.head.clone())
             }
         };
 
-        let dirty = self.dirty_files()?;
+        let dirty = tree.dirty;
         let mut note = None;
         if !dirty.is_empty() {
             if resumed.is_some() {
@@ -362,6 +361,7 @@ impl Runner<'_> {
             }
             record.head_before = head_before.clone();
             record.result = None;
+            record.commits.clear();
         }
         self.state.in_progress = Some(InProgress {
             task: id.clone(),
@@ -370,7 +370,7 @@ impl Runner<'_> {
             head_before: head_before.clone(),
             started_at: now,
         });
-        self.save_state()?;
+        // Saved with the first attempt's number, just before the agent starts.
 
         self.emit(EventKind::TaskStarted {
             id: id.clone(),
@@ -606,11 +606,9 @@ impl Runner<'_> {
                 });
             }
             if problems.is_empty() && quality_problems.is_empty() {
-                let head_after = self.repo.head()?;
                 let record = self.state.task_mut(&id);
                 record.result = Some(TaskResult::Completed.as_str().to_string());
                 record.finished_at = Some(jiff::Timestamp::now().to_string());
-                record.head_after = head_after;
                 self.state.in_progress = None;
                 self.save_state()?;
                 std::fs::remove_file(&snapshot_path).ok();
@@ -1039,22 +1037,26 @@ impl Runner<'_> {
         self.state.task_mut(&id).gates = records;
 
         // Committed: HEAD moved and nothing left uncommitted.
-        let mut dirty = self.dirty_files()?;
-        if !dirty.is_empty() && self.settings.commit == CommitMode::Runner && problems.is_empty() {
+        let mut tree = self.tree()?;
+        if !tree.dirty.is_empty()
+            && self.settings.commit == CommitMode::Runner
+            && problems.is_empty()
+        {
             self.repo
                 .commit_all(&format!("Task {id}: {}", task.title))?;
-            dirty = self.dirty_files()?;
+            tree = self.tree()?;
         }
-        if !dirty.is_empty() {
+        if !tree.dirty.is_empty() {
             problems.push(format!(
                 "work is left uncommitted: {}; commit it (git add -A && git commit)",
-                dirty.join(", ")
+                tree.dirty.join(", ")
             ));
-        } else if self.repo.head()?.as_deref() == head_before {
+        } else if tree.head.as_deref() == head_before {
             problems.push("no commit was made for this task; commit the work".to_string());
         }
+        self.state.task_mut(&id).head_after = tree.head.clone();
 
-        let quality_problems = self.check_test_quality(task, head_before)?;
+        let quality_problems = self.check_test_quality(task, head_before, &tree)?;
 
         if !problems.is_empty()
             && let Some(finished) = &run.finished
@@ -1074,10 +1076,20 @@ impl Runner<'_> {
         &mut self,
         task: &Task,
         head_before: Option<&str>,
+        tree: &crate::vcs::TreeState,
     ) -> Result<Vec<String>, RunError> {
-        let changed: Vec<PathBuf> = self
-            .repo
-            .changed_files_since(head_before)?
+        // With a clean tree the task's changes are its commits: one `git log` gives both.
+        let files = match head_before {
+            Some(base) if tree.dirty.is_empty() => {
+                let (commits, files) = self.repo.commits_and_files_since(base)?;
+                self.state.task_mut(&task.id).commits = commits;
+                files
+            }
+            _ => self
+                .repo
+                .changed_files_since(head_before, !tree.dirty.is_empty())?,
+        };
+        let changed: Vec<PathBuf> = files
             .into_iter()
             .map(|f| self.repo.root().join(f))
             .filter(|p| p.is_file() && crate::checks::is_test_file(p))
@@ -1140,10 +1152,14 @@ impl Runner<'_> {
 
     fn task_summary(&self, task: &Task, verdict: &TaskVerdict, duration: Duration) -> TaskSummary {
         let record = self.state.tasks.get(&task.id).cloned().unwrap_or_default();
-        let commits = self
-            .repo
-            .commits_since(record.head_before.as_deref())
-            .unwrap_or_default();
+        // Verification records the commits; only a task that never got that far asks git.
+        let commits = if record.commits.is_empty() {
+            self.repo
+                .commits_since(record.head_before.as_deref())
+                .unwrap_or_default()
+        } else {
+            record.commits.clone()
+        };
         TaskSummary {
             id: task.id.clone(),
             title: task.title.clone(),

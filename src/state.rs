@@ -66,6 +66,9 @@ pub struct TaskState {
     pub unattributed_cost_usd: f64,
     pub usage: Usage,
     pub e2e: Option<String>,
+    /// The task's commits (`%h %s`), as of its last verification.
+    #[serde(default)]
+    pub commits: Vec<String>,
     /// Unit-test quality findings of the last check, one line each.
     #[serde(default)]
     pub findings: Vec<String>,

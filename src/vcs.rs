@@ -13,6 +13,14 @@ pub enum GitError {
     NotARepository(PathBuf),
 }
 
+/// HEAD and the files with uncommitted changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeState {
+    /// `None` in a repository without commits.
+    pub head: Option<String>,
+    pub dirty: Vec<String>,
+}
+
 /// A git working tree.
 #[derive(Debug, Clone)]
 pub struct Repo {
@@ -81,6 +89,71 @@ impl Repo {
             .filter(|b| !b.is_empty())
     }
 
+    /// HEAD and the uncommitted files, from one `git status`.
+    pub fn tree_state(&self) -> Result<TreeState, GitError> {
+        let output = self.git(&[
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "-z",
+            "--untracked-files=all",
+        ])?;
+        let mut state = TreeState::default();
+        let mut entries = output.split('\0').filter(|e| !e.is_empty());
+        while let Some(entry) = entries.next() {
+            if let Some(oid) = entry.strip_prefix("# branch.oid ") {
+                state.head = (oid != "(initial)").then(|| oid.to_string());
+                continue;
+            }
+            // Fields before the path: ordinary 8, renamed or copied 9 (then the source path as a
+            // separate entry), unmerged 10, untracked 1.
+            let fields_before_path = match entry.as_bytes().first() {
+                Some(b'1') => 8,
+                Some(b'2') => 9,
+                Some(b'u') => 10,
+                Some(b'?') => 1,
+                _ => continue,
+            };
+            if let Some(path) = entry
+                .splitn(fields_before_path + 1, ' ')
+                .nth(fields_before_path)
+            {
+                state.dirty.push(path.to_string());
+            }
+            if entry.starts_with('2') {
+                entries.next();
+            }
+        }
+        Ok(state)
+    }
+
+    /// The commits after `base` (`%h %s`, oldest first) and the files they touch.
+    pub fn commits_and_files_since(
+        &self,
+        base: &str,
+    ) -> Result<(Vec<String>, Vec<String>), GitError> {
+        let output = self.git(&[
+            "log",
+            "--reverse",
+            "--format=%x1e%h %s",
+            "--name-only",
+            "-z",
+            &format!("{base}..HEAD"),
+        ])?;
+        let mut commits = Vec::new();
+        let mut files = Vec::new();
+        for record in output.split('\x1e').filter(|r| !r.is_empty()) {
+            let mut parts = record.split(['\0', '\n']).filter(|p| !p.is_empty());
+            if let Some(subject) = parts.next() {
+                commits.push(subject.to_string());
+            }
+            files.extend(parts.map(str::to_string));
+        }
+        files.sort();
+        files.dedup();
+        Ok((commits, files))
+    }
+
     /// Files with uncommitted changes (staged, unstaged or untracked), as `git status` names them.
     pub fn dirty_files(&self) -> Result<Vec<String>, GitError> {
         let output = self.git(&["status", "--porcelain=v1", "-z", "--untracked-files=all"])?;
@@ -119,17 +192,19 @@ impl Repo {
     pub fn commits_since(&self, base: Option<&str>) -> Result<Vec<String>, GitError> {
         let range = match base {
             Some(base) => format!("{base}..HEAD"),
+            None if self.head()?.is_none() => return Ok(Vec::new()),
             None => "HEAD".to_string(),
         };
-        if self.head()?.is_none() {
-            return Ok(Vec::new());
-        }
         let output = self.git(&["log", "--reverse", "--format=%h %s", &range])?;
         Ok(output.lines().map(str::to_string).collect())
     }
 
-    /// Files changed between `base` and the working tree, plus untracked files.
-    pub fn changed_files_since(&self, base: Option<&str>) -> Result<Vec<String>, GitError> {
+    /// Files changed between `base` and the working tree, plus untracked files when asked.
+    pub fn changed_files_since(
+        &self,
+        base: Option<&str>,
+        include_untracked: bool,
+    ) -> Result<Vec<String>, GitError> {
         let mut files: Vec<String> = match base {
             Some(base) => self
                 .git(&["diff", "--name-only", "-z", base])?
@@ -144,14 +219,71 @@ impl Repo {
                 .map(str::to_string)
                 .collect(),
         };
-        files.extend(
-            self.git(&["ls-files", "--others", "--exclude-standard", "-z"])?
-                .split('\0')
-                .filter(|f| !f.is_empty())
-                .map(str::to_string),
-        );
+        if include_untracked {
+            files.extend(
+                self.git(&["ls-files", "--others", "--exclude-standard", "-z"])?
+                    .split('\0')
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_string),
+            );
+        }
         files.sort();
         files.dedup();
         Ok(files)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let status = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    #[test]
+    fn tree_state_and_commits_since() {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        git(dir.path(), &["config", "user.email", "t@example.com"]);
+        git(dir.path(), &["config", "user.name", "t"]);
+        let repo = Repo::discover(dir.path()).unwrap();
+        assert_eq!(repo.tree_state().unwrap(), TreeState::default());
+        std::fs::write(dir.path().join("a b.txt"), "1").unwrap();
+        assert_eq!(repo.tree_state().unwrap().dirty, vec!["a b.txt"]);
+        git(dir.path(), &["add", "-A"]);
+        git(dir.path(), &["commit", "-qm", "first"]);
+        let base = repo.head().unwrap().unwrap();
+        assert_eq!(
+            repo.tree_state().unwrap().head.as_deref(),
+            Some(base.as_str())
+        );
+        std::fs::write(dir.path().join("c.txt"), "2").unwrap();
+        git(dir.path(), &["add", "-A"]);
+        git(dir.path(), &["commit", "-qm", "second: c"]);
+        git(dir.path(), &["mv", "a b.txt", "d.txt"]);
+        std::fs::write(dir.path().join("c.txt"), "3").unwrap();
+        let mut dirty = repo.tree_state().unwrap().dirty;
+        dirty.sort();
+        assert_eq!(
+            dirty,
+            vec!["c.txt", "d.txt"],
+            "a rename is one entry, by its new path"
+        );
+        git(dir.path(), &["commit", "-qam", "third"]);
+        let (commits, files) = repo.commits_and_files_since(&base).unwrap();
+        let subjects: Vec<&str> = commits
+            .iter()
+            .map(|c| c.split_once(' ').unwrap().1)
+            .collect();
+        assert_eq!(subjects, vec!["second: c", "third"]);
+        // A renamed file is named by its new path.
+        assert_eq!(files, vec!["c.txt", "d.txt"]);
     }
 }
