@@ -31,7 +31,14 @@ chmod +x agent.sh
 printf "agent.sh\nrun.log\ntime.log\n" > .git/info/exclude
 git add -A && git commit -qm plan
 start=$(date +%s.%N)
-/usr/bin/time -v "$bin" run M9_bench.md -q > run.log 2> time.log || { head -n 5 time.log; tail -n 20 run.log; exit 1; }
+# perf stat --no-inherit counts kmilestone's own CPU time, without its children (agent, gates,
+# git): the runner's cost independent of how loaded the machine is.
+perf_stat=()
+if command -v perf >/dev/null 2>&1 && perf stat -e task-clock true >/dev/null 2>&1; then
+  perf_stat=(perf stat --no-inherit -e task-clock -x, -o perf.log)
+fi
+printf "perf.log\n" >> .git/info/exclude
+/usr/bin/time -v "${perf_stat[@]}" "$bin" run M9_bench.md -q > run.log 2> time.log || { head -n 5 time.log; tail -n 20 run.log; exit 1; }
 end=$(date +%s.%N)
 events=$(ls .kmilestone/M9/runs/*/events.jsonl)
 python3 - "$events" "$start" "$end" "$tasks" time.log <<'PY'
@@ -56,4 +63,9 @@ print(f"whole run: {end - start:.2f} s wall")
 print(f"per task, wall (agent + gate + runner): median {statistics.median(t for t, _ in per_task):.1f} ms")
 print(f"per task, runner overhead (wall - agent - gate): median {statistics.median(o for _, o in per_task):.1f} ms, p90 {sorted(o for _, o in per_task)[int(len(per_task)*0.9)]:.1f} ms")
 print(f"peak memory: {int(peak)/1024:.1f} MiB")
+try:
+    clock = [l for l in open("perf.log") if "task-clock" in l][0].split(",")[0]
+    print(f"runner CPU (own process, no children): {float(clock)/len(per_task):.1f} ms per task")
+except (OSError, IndexError):
+    pass
 PY
