@@ -272,6 +272,8 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
     }
 
     let stamp = jiff::Zoned::now().strftime("%Y%m%dT%H%M%S").to_string();
+    let pr_body = state_dir.path().join("pr-body.md");
+    let pr_root = repo.root().to_path_buf();
     let run_dir = state_dir
         .new_run_dir(&stamp)
         .map_err(|e| Error::Usage(e.to_string()))?;
@@ -326,7 +328,48 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         selection.tasks.clear();
     }
     let code = runtime.block_on(runner.run(&selection, &request, header, notes));
+    drop(runner);
+    if args.pr && code == exit_codes::SUCCESS {
+        return create_pull_request(&plan_path, args.plan.handoff.as_deref(), &pr_body, &pr_root);
+    }
     Ok(code)
+}
+
+/// `--pr`: runs the summary's `gh pr create` when the whole milestone is complete.
+fn create_pull_request(
+    plan_path: &Path,
+    handoff: Option<&Path>,
+    body: &Path,
+    root: &Path,
+) -> Result<i32, Error> {
+    let milestone = Milestone::load(plan_path, handoff)?;
+    if milestone.progress.next.is_some() {
+        eprintln!("--pr: the milestone is not complete yet; no pull request created");
+        return Ok(exit_codes::SUCCESS);
+    }
+    let title = match &milestone.plan.title {
+        Some(title) => format!("{}: {}", milestone.plan.id, title),
+        None => milestone.plan.id.clone(),
+    };
+    let status = std::process::Command::new("gh")
+        .args(["pr", "create", "--title", &title, "--body-file"])
+        .arg(body)
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .status();
+    match status {
+        Ok(status) if status.success() => Ok(exit_codes::SUCCESS),
+        Ok(status) => {
+            eprintln!("error: the milestone is complete, but `gh pr create` failed ({status})");
+            Ok(exit_codes::TASK_FAILED)
+        }
+        Err(err) => {
+            eprintln!(
+                "error: the milestone is complete, but `gh` could not be run ({err}); install the GitHub CLI or run the command printed above"
+            );
+            Ok(exit_codes::TASK_FAILED)
+        }
+    }
 }
 
 /// The first selected task this run starts an agent for.

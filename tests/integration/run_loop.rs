@@ -539,3 +539,36 @@ fn check_tests_command_reports_findings_and_exit_codes() {
     assert_eq!(run.code(), Some(2), "{}", run.describe());
     assert!(run.stderr.contains("missing_test.py"), "{}", run.describe());
 }
+
+#[test]
+fn pr_flag_runs_gh_pr_create_when_the_milestone_completes() {
+    let project = Project::new(PLAN_3);
+    let log = project.path("../gh.log");
+    project.write_executable(
+        "gh",
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\ncat \"$6\" >> {}\n",
+            log.display(),
+            log.display()
+        ),
+    );
+    let run = project.kmilestone_run(&["--pr", "--to", "1.2"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    assert!(!log.exists(), "no pull request for a partial milestone");
+    assert!(
+        run.stderr.contains("not complete yet"),
+        "{}",
+        run.describe()
+    );
+    let run = project.kmilestone_run(&["--pr"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let gh = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        gh.starts_with("pr\ncreate\n--title\nM1: Greeter\n--body-file\n"),
+        "{gh}"
+    );
+    assert!(
+        gh.contains("## Milestone Complete: M1 - Greeter"),
+        "the body file: {gh}"
+    );
+}

@@ -77,6 +77,14 @@ impl Project {
         project
     }
 
+    /// Puts an executable script on the PATH the runs see (next to the fake `claude`).
+    pub fn write_executable(&self, name: &str, script: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.bin.join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("repo")
     }
