@@ -8,7 +8,7 @@ use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
     is_service_env, looks_like_assertion_helper, spawned_program, target_of,
 };
-use super::super::syntax::{descendants, line, matches_any, text};
+use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
 
 const SLEEPS: &[&str] = &[
@@ -149,23 +149,20 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     };
     let all = descendants(root, |_| false);
     for node in &all {
-        match node.kind() {
+        match node.node_kind() {
             "use_declaration" => {
-                if let Some(argument) = node.child_by_field_name("argument") {
+                if let Some(argument) = node.field("argument") {
                     file.use_tree(argument, "");
                 }
             }
             "let_declaration" => {
-                if let (Some(pattern), Some(value)) = (
-                    node.child_by_field_name("pattern"),
-                    node.child_by_field_name("value"),
-                ) {
-                    let name = if pattern.kind() == "mut_pattern" {
+                if let (Some(pattern), Some(value)) = (node.field("pattern"), node.field("value")) {
+                    let name = if pattern.node_kind() == "mut_pattern" {
                         pattern.named_child(0).unwrap_or(pattern)
                     } else {
                         pattern
                     };
-                    if name.kind() == "identifier" {
+                    if name.node_kind() == "identifier" {
                         file.bindings
                             .entry(file.text(name).to_string())
                             .or_insert(value);
@@ -173,10 +170,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                 }
             }
             "const_item" | "static_item" => {
-                if let (Some(name), Some(value)) = (
-                    node.child_by_field_name("name"),
-                    node.child_by_field_name("value"),
-                ) {
+                if let (Some(name), Some(value)) = (node.field("name"), node.field("value")) {
                     file.bindings
                         .entry(file.text(name).to_string())
                         .or_insert(value);
@@ -188,12 +182,15 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     let mut units = vec![];
     let mut module = Unit::new("<module>", UnitKind::Module, 1);
     for node in &all {
-        if matches!(node.kind(), "source_file" | "declaration_list" | "block") {
+        if matches!(
+            node.node_kind(),
+            "source_file" | "declaration_list" | "block"
+        ) {
             // Attributes are the items just before a function in the same list.
             let mut attributes = Vec::new();
             let mut cursor = node.walk();
             for item in node.named_children(&mut cursor) {
-                match item.kind() {
+                match item.node_kind() {
                     "attribute_item" => attributes.push(item),
                     "line_comment" | "block_comment" => {}
                     "function_item" => {
@@ -204,8 +201,10 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                 }
             }
         }
-        if node.kind() == "attribute_item"
-            && node.parent().is_some_and(|p| p.kind() == "source_file")
+        if node.node_kind() == "attribute_item"
+            && node
+                .parent()
+                .is_some_and(|p| p.node_kind() == "source_file")
         {
             // Inner attributes such as `#![cfg(feature = "integration")]` mark the whole file.
             let attribute = file.text(*node);
@@ -247,7 +246,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 format!("{prefix}.{rest}")
             }
         };
-        match node.kind() {
+        match node.node_kind() {
             "identifier" | "scoped_identifier" => {
                 let full = join(prefix, self.text(node));
                 let local = full.rsplit('.').next().unwrap_or(&full).to_string();
@@ -259,10 +258,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 }
             }
             "use_as_clause" => {
-                if let (Some(path), Some(alias)) = (
-                    node.child_by_field_name("path"),
-                    node.child_by_field_name("alias"),
-                ) {
+                if let (Some(path), Some(alias)) = (node.field("path"), node.field("alias")) {
                     self.uses.insert(
                         self.text(alias).to_string(),
                         normalize(&join(prefix, self.text(path))),
@@ -271,10 +267,10 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             }
             "scoped_use_list" => {
                 let path = node
-                    .child_by_field_name("path")
+                    .field("path")
                     .map(|p| join(prefix, self.text(p)))
                     .unwrap_or_else(|| prefix.to_string());
-                if let Some(list) = node.child_by_field_name("list") {
+                if let Some(list) = node.field("list") {
                     self.use_tree(list, &path);
                 }
             }
@@ -282,7 +278,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 let mut cursor = node.walk();
                 let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
                 for child in children {
-                    if child.kind() == "self" {
+                    if child.node_kind() == "self" {
                         let local = prefix.rsplit('.').next().unwrap_or(prefix).to_string();
                         self.uses.insert(local, normalize(prefix));
                     } else {
@@ -298,7 +294,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "identifier" => {
                 let name = self.text(node);
                 if let Some(path) = self.uses.get(name) {
@@ -306,7 +302,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 }
                 if let Some(value) = self.bindings.get(name)
                     && matches!(
-                        value.kind(),
+                        value.node_kind(),
                         "call_expression"
                             | "await_expression"
                             | "try_expression"
@@ -333,15 +329,15 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 }))
             }
             "field_expression" => {
-                let value = node.child_by_field_name("value")?;
-                let field = node.child_by_field_name("field")?;
+                let value = node.field("value")?;
+                let field = node.field("field")?;
                 let base = self
                     .path(value, depth + 1)
                     .unwrap_or_else(|| "?".to_string());
                 Some(format!("{base}.{}", self.text(field)))
             }
-            "call_expression" => self.path(node.child_by_field_name("function")?, depth + 1),
-            "generic_function" => self.path(node.child_by_field_name("function")?, depth + 1),
+            "call_expression" => self.path(node.field("function")?, depth + 1),
+            "generic_function" => self.path(node.field("function")?, depth + 1),
             "await_expression"
             | "try_expression"
             | "parenthesized_expression"
@@ -354,24 +350,24 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "string_literal" | "raw_string_literal" => {
                 let mut cursor = node.walk();
                 let content: String = node
                     .named_children(&mut cursor)
-                    .filter(|c| c.kind() == "string_content")
+                    .filter(|c| c.node_kind() == "string_content")
                     .map(|c| self.text(c))
                     .collect();
                 Some(content)
             }
             "macro_invocation" => {
-                let name = node.child_by_field_name("macro").map(|m| self.text(m))?;
+                let name = node.field("macro").map(|m| self.text(m))?;
                 if name != "format" {
                     return None;
                 }
                 let format = descendants(node, |_| false)
                     .into_iter()
-                    .find(|n| n.kind() == "string_literal")
+                    .find(|n| n.node_kind() == "string_literal")
                     .and_then(|s| self.string(s, depth + 1))?;
                 // `format!("{BASE}/path")`: an inlined constant at the start decides the host.
                 if let Some(rest) = format.strip_prefix('{')
@@ -394,14 +390,11 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             "identifier" => self.string(*self.bindings.get(self.text(node))?, depth + 1),
             "call_expression" => {
                 // `"...".to_string()`, `String::from("...")`.
-                let function = node.child_by_field_name("function")?;
-                if function.kind() == "field_expression" {
-                    return self.string(function.child_by_field_name("value")?, depth + 1);
+                let function = node.field("function")?;
+                if function.node_kind() == "field_expression" {
+                    return self.string(function.field("value")?, depth + 1);
                 }
-                self.string(
-                    node.child_by_field_name("arguments")?.named_child(0)?,
-                    depth + 1,
-                )
+                self.string(node.field("arguments")?.named_child(0)?, depth + 1)
             }
             _ => None,
         }
@@ -411,7 +404,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "integer_literal" | "float_literal" => {
                 let digits: String = self
                     .text(node)
@@ -423,9 +416,9 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             }
             "parenthesized_expression" => self.number(node.named_child(0)?, depth + 1),
             "binary_expression" => {
-                let left = self.number(node.child_by_field_name("left")?, depth + 1)?;
-                let right = self.number(node.child_by_field_name("right")?, depth + 1)?;
-                match self.text(node.child_by_field_name("operator")?) {
+                let left = self.number(node.field("left")?, depth + 1)?;
+                let right = self.number(node.field("right")?, depth + 1)?;
+                match self.text(node.field("operator")?) {
                     "*" => Some(left * right),
                     "/" if right != 0.0 => Some(left / right),
                     "+" => Some(left + right),
@@ -443,10 +436,10 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "call_expression" => {
-                let path = self.path(node.child_by_field_name("function")?, 0)?;
-                let args = node.child_by_field_name("arguments")?;
+                let path = self.path(node.field("function")?, 0)?;
+                let args = node.field("arguments")?;
                 let first = self.number(args.named_child(0)?, 0)?;
                 let constructor = path.rsplit('.').next()?;
                 Some(match constructor {
@@ -467,9 +460,9 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 })
             }
             "binary_expression" => {
-                let operator = self.text(node.child_by_field_name("operator")?);
-                let left = node.child_by_field_name("left")?;
-                let right = node.child_by_field_name("right")?;
+                let operator = self.text(node.field("operator")?);
+                let left = node.field("left")?;
+                let right = node.field("right")?;
                 match operator {
                     "*" => self
                         .duration(left, depth + 1)
@@ -493,10 +486,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
     }
 
     fn function_unit(&self, function: Node<'t>, attributes: &[Node<'t>]) -> Unit {
-        let name = function
-            .child_by_field_name("name")
-            .map(|n| self.text(n))
-            .unwrap_or("");
+        let name = function.field("name").map(|n| self.text(n)).unwrap_or("");
         let is_test = attributes.iter().any(|a| {
             let attribute = self.text(*a);
             let inner = attribute.trim_start_matches("#[").trim_end_matches(']');
@@ -540,10 +530,10 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 unit.see(Fact::IntegrationMarker, at);
             }
         }
-        if let Some(body) = function.child_by_field_name("body") {
+        if let Some(body) = function.field("body") {
             // Nested functions are their own units; closures belong to the test.
-            for node in descendants(body, |n| n.kind() == "function_item") {
-                if node.kind() != "function_item" {
+            for node in descendants(body, |n| n.node_kind() == "function_item") {
+                if node.node_kind() != "function_item" {
                     self.observe(node, &mut unit);
                 }
             }
@@ -553,7 +543,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
 
     fn observe(&self, node: Node<'t>, unit: &mut Unit) {
         let at = line(node);
-        match node.kind() {
+        match node.node_kind() {
             "macro_invocation" => self.macro_call(node, unit),
             "try_expression" => unit.see(Fact::Assertion { weak: false }, at),
             "call_expression" => self.call(node, unit),
@@ -563,13 +553,13 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
 
     fn macro_call(&self, node: Node<'_>, unit: &mut Unit) {
         let at = line(node);
-        let Some(name) = node.child_by_field_name("macro").map(|m| self.text(m)) else {
+        let Some(name) = node.field("macro").map(|m| self.text(m)) else {
             return;
         };
         let last = name.rsplit("::").next().unwrap_or(name);
         let arguments = node
             .named_children(&mut node.walk())
-            .find(|c| c.kind() == "token_tree")
+            .find(|c| c.node_kind() == "token_tree")
             .map(|t| self.text(t))
             .unwrap_or("");
         let inner = arguments
@@ -596,7 +586,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             unit.see(Fact::Assertion { weak }, at);
         } else if let Some(tokens) = node
             .named_children(&mut node.walk())
-            .find(|c| c.kind() == "token_tree")
+            .find(|c| c.node_kind() == "token_tree")
         {
             // Macro arguments stay unparsed tokens (`select!`, `tokio::join!`, local macros):
             // find assertion macros and `.unwrap()` among them, and names of same-file helpers.
@@ -604,13 +594,13 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             // by walking from the parent, which would make long token trees quadratic.
             let token_trees: Vec<Node<'_>> = descendants(tokens, |_| false)
                 .into_iter()
-                .filter(|n| n.kind() == "token_tree")
+                .filter(|n| n.node_kind() == "token_tree")
                 .collect();
             for tree in token_trees {
                 let mut cursor = tree.walk();
                 let children: Vec<Node<'_>> = tree.children(&mut cursor).collect();
                 for (index, token) in children.iter().enumerate() {
-                    if token.kind() != "identifier" {
+                    if token.node_kind() != "identifier" {
                         continue;
                     }
                     let name = self.text(*token);
@@ -633,7 +623,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                     let address = if matches!(name, "connect" | "get" | "post" | "connect_async") {
                         children
                             .get(index + 1)
-                            .filter(|n| n.kind() == "token_tree")
+                            .filter(|n| n.node_kind() == "token_tree")
                             .and_then(|arguments| arguments.named_child(0))
                     } else if name == "to_socket_addrs" && previous == Some(".") {
                         index.checked_sub(2).and_then(|i| children.get(i)).copied()
@@ -641,7 +631,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                         None
                     };
                     if let Some(target) = address
-                        .filter(|a| a.kind() == "string_literal")
+                        .filter(|a| a.node_kind() == "string_literal")
                         .and_then(|a| self.string(a, 0))
                         .and_then(|a| target_of(&a))
                     {
@@ -654,20 +644,20 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
 
     fn call(&self, call: Node<'t>, unit: &mut Unit) {
         let at = line(call);
-        let Some(function) = call.child_by_field_name("function") else {
+        let Some(function) = call.field("function") else {
             return;
         };
         let Some(path) = self.path(function, 0) else {
             return;
         };
-        let arguments = call.child_by_field_name("arguments");
+        let arguments = call.field("arguments");
         let args: Vec<Node<'t>> = arguments
             .map(|a| {
                 let mut cursor = a.walk();
                 a.named_children(&mut cursor)
                     .filter(|n| {
                         !matches!(
-                            n.kind(),
+                            n.node_kind(),
                             "line_comment" | "block_comment" | "attribute_item"
                         )
                     })
@@ -676,11 +666,11 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             .unwrap_or_default();
         let first = args.first().copied();
         let last = path.rsplit('.').next().unwrap_or(&path);
-        if function.kind() == "identifier" {
+        if function.node_kind() == "identifier" {
             unit.calls.push(self.text(function).to_string());
-        } else if function.kind() == "field_expression"
+        } else if function.node_kind() == "field_expression"
             && function
-                .child_by_field_name("value")
+                .field("value")
                 .is_some_and(|v| self.text(v) == "self")
         {
             unit.calls.push(last.to_string());
@@ -766,18 +756,18 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
 
         if last == "to_socket_addrs"
             && let Some(target) = function
-                .child_by_field_name("value")
-                .filter(|v| v.kind() == "string_literal")
+                .field("value")
+                .filter(|v| v.node_kind() == "string_literal")
                 .and_then(|v| self.string(v, 0))
                 .and_then(|v| target_of(&v))
         {
             unit.see(Fact::Network(target), at);
         }
-        let is_method = function.kind() == "field_expression";
+        let is_method = function.node_kind() == "field_expression";
         if (is_method && ASSERTION_METHODS.contains(&last))
             || last.starts_with("assert")
             || self.context.is_configured_helper(&path, last)
-            || (function.kind() == "identifier" && looks_like_assertion_helper(last))
+            || (function.node_kind() == "identifier" && looks_like_assertion_helper(last))
         {
             unit.see(Fact::Assertion { weak: false }, at);
         }
