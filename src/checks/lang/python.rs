@@ -6,7 +6,8 @@ use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
-    is_service_env, looks_like_assertion_helper, spawned_program, target_of, target_of_host_port,
+    is_database_connection_string, is_service_env, looks_like_assertion_helper, spawned_program,
+    target_of, target_of_host_port,
 };
 use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
@@ -66,6 +67,8 @@ const REAL_DB: &[&str] = &[
     "peewee.PostgresqlDatabase",
     "peewee.MySQLDatabase",
 ];
+/// Calls that open a connection to the server their first argument names.
+const CONNECTORS: &[&str] = &["connect", "from_url", "create_pool", "create_connection"];
 /// Engines that are only real when their URL names a server database.
 const ENGINES: &[&str] = &[
     "sqlalchemy.create_engine",
@@ -954,6 +957,15 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         } else if matches_any(DOCKER, path) {
             unit.see(Fact::Docker(path.to_string()), at);
         } else if matches_any(REAL_DB, path) {
+            unit.see(Fact::RealDb(path.to_string()), at);
+        } else if CONNECTORS.contains(&last)
+            && first
+                .or(keyword("url"))
+                .or(keyword("dsn"))
+                .and_then(|a| self.string(a, 0))
+                .is_some_and(|s| is_database_connection_string(&s))
+        {
+            // `Client.from_url("redis://...")` whatever `Client` is.
             unit.see(Fact::RealDb(path.to_string()), at);
         } else if matches_any(ENGINES, path) {
             let url = first.or(keyword("url")).and_then(|a| self.string(a, 0));

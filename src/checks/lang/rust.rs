@@ -1,12 +1,13 @@
 //! Rust front end: `#[test]`, `#[tokio::test]` and friends, in `tests/` or inline test modules.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
-    is_service_env, looks_like_assertion_helper, spawned_program, target_of,
+    is_database_connection_string, is_service_env, looks_like_assertion_helper, spawned_program,
+    target_of,
 };
 use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
@@ -61,6 +62,8 @@ const REAL_DB: &[&str] = &[
     "memcache.connect",
     "rdkafka.*",
 ];
+/// Calls that open a connection to the server their first argument names.
+const CONNECTORS: &[&str] = &["connect", "establish", "open", "with_uri_str", "from_url"];
 const HTTP: &[&str] = &[
     "reqwest.get",
     "reqwest.blocking.get",
@@ -146,6 +149,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         context,
         uses: HashMap::new(),
         bindings: HashMap::new(),
+        static_checks: HashSet::new(),
     };
     let all = descendants(root, |_| false);
     for node in &all {
@@ -167,6 +171,24 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                             .entry(file.text(name).to_string())
                             .or_insert(value);
                     }
+                }
+            }
+            "function_item" => {
+                let bounded = node.field("type_parameters").is_some_and(|parameters| {
+                    descendants(parameters, |_| false)
+                        .iter()
+                        .any(|n| n.node_kind() == "trait_bounds")
+                }) || node
+                    .named_children(&mut node.walk())
+                    .any(|n| n.node_kind() == "where_clause");
+                let empty = node
+                    .field("body")
+                    .is_some_and(|b| b.named_child_count() == 0);
+                if bounded
+                    && empty
+                    && let Some(name) = node.field("name")
+                {
+                    file.static_checks.insert(file.text(name));
                 }
             }
             "const_item" | "static_item" => {
@@ -230,6 +252,9 @@ struct RustFile<'s, 't, 'c> {
     context: &'c Context<'c>,
     uses: HashMap<String, String>,
     bindings: HashMap<String, Node<'t>>,
+    /// Empty generic functions whose type parameters carry bounds (`fn is_send<T: Send>() {}`):
+    /// calling one asserts at compile time that a type meets the bounds.
+    static_checks: HashSet<&'s str>,
 }
 
 impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
@@ -642,6 +667,40 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         }
     }
 
+    /// True when the receiver chain of a method call (`a(..).b(..).connect`) starts from a
+    /// call given a database connection string.
+    fn configured_from_connection_string(&self, function: Node<'_>) -> bool {
+        let mut node = function;
+        for _ in 0..16 {
+            node = match node.node_kind() {
+                "field_expression" => match node.field("value") {
+                    Some(value) => value,
+                    None => return false,
+                },
+                "try_expression" | "await_expression" => match node.named_child(0) {
+                    Some(inner) => inner,
+                    None => return false,
+                },
+                "call_expression" => {
+                    let connection_string = node
+                        .field("arguments")
+                        .and_then(|a| a.named_child(0))
+                        .and_then(|a| self.string(a, 0))
+                        .is_some_and(|s| is_database_connection_string(&s));
+                    if connection_string {
+                        return true;
+                    }
+                    match node.field("function") {
+                        Some(inner) => inner,
+                        None => return false,
+                    }
+                }
+                _ => return false,
+            };
+        }
+        false
+    }
+
     fn call(&self, call: Node<'t>, unit: &mut Unit) {
         let at = line(call);
         let Some(function) = call.field("function") else {
@@ -676,6 +735,13 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             unit.calls.push(last.to_string());
         }
 
+        if function.node_kind() == "generic_function"
+            && function
+                .field("function")
+                .is_some_and(|f| self.static_checks.contains(self.text(f)))
+        {
+            unit.see(Fact::Assertion { weak: false }, at);
+        }
         if matches_any(SLEEPS, &path) {
             if let Some(seconds) = first.and_then(|a| self.duration(a, 0)) {
                 unit.see(Fact::Sleep(seconds), at);
@@ -683,6 +749,15 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         } else if matches_any(DOCKER, &path) {
             unit.see(Fact::Docker(path.replace('.', "::")), at);
         } else if matches_any(REAL_DB, &path) && !path.contains("Sqlite") {
+            unit.see(Fact::RealDb(path.replace('.', "::")), at);
+        } else if CONNECTORS.contains(&last)
+            && (first
+                .and_then(|a| self.string(a, 0))
+                .is_some_and(|s| is_database_connection_string(&s))
+                || self.configured_from_connection_string(function))
+        {
+            // `Client::connect("host=localhost user=postgres", NoTls)` whatever `Client` is, or
+            // `Config::from_str("host=localhost user=postgres")?.connect(NoTls)`.
             unit.see(Fact::RealDb(path.replace('.', "::")), at);
         } else if matches_any(
             &[
