@@ -75,38 +75,44 @@ pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckRepo
         .map(|n| n.get())
         .unwrap_or(1)
         .min(files.len().max(1));
-    let chunk_size = files.len().div_ceil(workers).max(1);
-    let results: Vec<Result<Vec<Finding>, CheckError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk_size)
-            .map(|chunk| {
+    // Workers take the next unchecked file as they finish one, so a few large files do not
+    // leave the other cores idle.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<Vec<Finding>, CheckError>>> =
+        (0..files.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (files, next) = (&files, &next);
                 scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|path| {
-                            // One bad file must not take the whole report down with it.
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                check_file(path, config)
-                            }))
-                            .unwrap_or_else(|_| Err(CheckError::Crashed { path: path.clone() }))
-                        })
-                        .collect::<Vec<_>>()
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(path) = files.get(index) else {
+                            return done;
+                        };
+                        // One bad file must not take the whole report down with it.
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            check_file(path, config)
+                        }))
+                        .unwrap_or_else(|_| Err(CheckError::Crashed { path: path.clone() }));
+                        done.push((index, result));
+                    }
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| {
-                handle.join().unwrap_or_else(|_| {
-                    vec![Err(CheckError::ParseFailed {
-                        path: PathBuf::from("<worker>"),
-                    })]
-                })
-            })
-            .collect()
+        for handle in handles {
+            // Workers catch panics per file, so joining cannot fail in practice.
+            if let Ok(done) = handle.join() {
+                for (index, result) in done {
+                    results[index] = Some(result);
+                }
+            }
+        }
     });
     let mut report = CheckReport::default();
     for (path, findings) in files.into_iter().zip(results) {
+        let findings = findings.unwrap_or_else(|| Err(CheckError::Crashed { path: path.clone() }));
         report.findings.extend(findings?);
         report.files.push(path);
     }

@@ -130,6 +130,55 @@ fn split_host_port(authority: &str) -> (&str, Option<u32>) {
     }
 }
 
+/// URL schemes of database, cache and message-broker servers.
+const DATABASE_SCHEMES: &[&str] = &[
+    "postgres",
+    "postgresql",
+    "mysql",
+    "mariadb",
+    "redis",
+    "rediss",
+    "valkey",
+    "mongodb",
+    "mongodb+srv",
+    "amqp",
+    "amqps",
+    "cassandra",
+    "clickhouse",
+    "neo4j",
+    "bolt",
+    "memcached",
+    "nats",
+];
+
+/// True when `value` is a connection string that names a database or cache server: a URL with
+/// such a scheme and a host, or a libpq-style `key=value` list with a `host` and at least one
+/// other connection key. Passed to a `connect` call, it means the test talks to that server.
+pub(crate) fn is_database_connection_string(value: &str) -> bool {
+    let value = value.trim();
+    if let Some((scheme, rest)) = value.split_once("://") {
+        let host = rest
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("")
+            .rsplit('@')
+            .next()
+            .unwrap_or("");
+        return DATABASE_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str())
+            && !host.is_empty()
+            && !host.contains(['{', '%']);
+    }
+    let pairs: Vec<(&str, &str)> = value
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .collect();
+    if pairs.len() < 2 || pairs.len() != value.split_whitespace().count() {
+        return false;
+    }
+    let has = |keys: &[&str]| pairs.iter().any(|(key, _)| keys.contains(key));
+    has(&["host", "hostaddr"]) && has(&["user", "dbname", "port", "password"])
+}
+
 /// A host and port given separately (`("localhost", 6379)`, `connect(host, port)`).
 pub(crate) fn target_of_host_port(host: &str, port: Option<u32>) -> Option<Target> {
     match port {
@@ -201,6 +250,22 @@ mod tests {
             target_of("redis://user:pw@cache.example.com:6379/0"),
             Some(Target::Remote("cache.example.com".into()))
         );
+    }
+
+    #[test]
+    fn database_connection_strings_are_recognised() {
+        assert!(is_database_connection_string(
+            "host=localhost port=5433 user=postgres"
+        ));
+        assert!(is_database_connection_string(
+            "postgres://user@db.example.org/app"
+        ));
+        assert!(is_database_connection_string("redis://127.0.0.1:6379/0"));
+        assert!(!is_database_connection_string("host=localhost"));
+        assert!(!is_database_connection_string("http://localhost:8080/"));
+        assert!(!is_database_connection_string("sqlite:///:memory:"));
+        assert!(!is_database_connection_string("a=b and some words"));
+        assert!(!is_database_connection_string("redis://{host}:{port}"));
     }
 
     #[test]

@@ -1,6 +1,86 @@
 //! Small helpers over tree-sitter nodes shared by the language front ends.
 
+use std::sync::OnceLock;
+
 use tree_sitter::Node;
+
+use super::lang::Language;
+
+/// Node kind names and field ids of one grammar, read once: `Node::kind` measures and
+/// validates a C string on every call and `child_by_field_name` compares the name against
+/// every field of the grammar, and the front ends ask both for nearly every node.
+struct Grammar {
+    language: tree_sitter::Language,
+    kinds: Vec<Box<str>>,
+    /// Field names, sorted, with their ids.
+    fields: Vec<(Box<str>, u16)>,
+}
+
+fn grammars() -> &'static [Grammar] {
+    static GRAMMARS: OnceLock<Vec<Grammar>> = OnceLock::new();
+    GRAMMARS.get_or_init(|| {
+        Language::ALL
+            .iter()
+            .map(|language| {
+                let language = language.grammar();
+                let kinds = (0..language.node_kind_count())
+                    .map(|id| {
+                        u16::try_from(id)
+                            .ok()
+                            .and_then(|id| language.node_kind_for_id(id))
+                            .unwrap_or("")
+                            .into()
+                    })
+                    .collect();
+                let mut fields: Vec<(Box<str>, u16)> = (1..=language.field_count())
+                    .filter_map(|id| {
+                        let id = u16::try_from(id).ok()?;
+                        Some((language.field_name_for_id(id)?.into(), id))
+                    })
+                    .collect();
+                fields.sort();
+                Grammar {
+                    language,
+                    kinds,
+                    fields,
+                }
+            })
+            .collect()
+    })
+}
+
+fn grammar_of(node: Node<'_>) -> Option<&'static Grammar> {
+    let language = node.language();
+    grammars().iter().find(|g| g.language == *language)
+}
+
+/// Fast lookups on nodes of the grammars the check knows.
+pub(crate) trait NodeExt<'t> {
+    /// The node's kind, as [`Node::kind`].
+    fn node_kind(&self) -> &'t str;
+    /// The child in field `name`, as [`Node::child_by_field_name`].
+    fn field(&self, name: &str) -> Option<Node<'t>>;
+}
+
+impl<'t> NodeExt<'t> for Node<'t> {
+    fn node_kind(&self) -> &'t str {
+        grammar_of(*self)
+            .and_then(|g| g.kinds.get(usize::from(self.kind_id())))
+            .map(|kind| &**kind)
+            .unwrap_or_else(|| self.kind())
+    }
+
+    fn field(&self, name: &str) -> Option<Node<'t>> {
+        let Some(grammar) = grammar_of(*self) else {
+            return self.child_by_field_name(name);
+        };
+        let index = grammar
+            .fields
+            .binary_search_by(|(field, _)| (**field).cmp(name))
+            .ok()?;
+        self.child_by_field_id(grammar.fields[index].1)
+    }
+}
 
 /// The source text of a node. Nodes always lie on character boundaries of the UTF-8 input.
 pub(crate) fn text<'s>(node: Node<'_>, source: &'s str) -> &'s str {

@@ -8,7 +8,7 @@ use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
     is_service_env, looks_like_assertion_helper, spawned_program, target_of,
 };
-use super::super::syntax::{descendants, line, matches_any, text};
+use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
 
 const DOCKER: &[&str] = &[
@@ -118,10 +118,10 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     };
     let all = descendants(root, |_| false);
     for node in &all {
-        match node.kind() {
+        match node.node_kind() {
             "import_spec" => file.import(*node),
             "function_declaration" | "method_declaration" => {
-                if let Some(name) = node.child_by_field_name("name") {
+                if let Some(name) = node.field("name") {
                     file.functions.insert(file.text(name).to_string());
                 }
             }
@@ -135,7 +135,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     let mut cursor = root.walk();
     for comment in root
         .named_children(&mut cursor)
-        .filter(|c| c.kind() == "comment")
+        .filter(|c| c.node_kind() == "comment")
     {
         let comment_text = file.text(comment);
         if (comment_text.starts_with("//go:build") || comment_text.starts_with("// +build"))
@@ -150,10 +150,15 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     }
     let mut units = vec![];
     for node in &all {
-        if matches!(node.kind(), "function_declaration" | "method_declaration") {
+        if matches!(
+            node.node_kind(),
+            "function_declaration" | "method_declaration"
+        ) {
             units.push(file.function_unit(*node));
-        } else if matches!(node.kind(), "var_declaration")
-            && node.parent().is_some_and(|p| p.kind() == "source_file")
+        } else if matches!(node.node_kind(), "var_declaration")
+            && node
+                .parent()
+                .is_some_and(|p| p.node_kind() == "source_file")
         {
             for inner in descendants(*node, |_| false) {
                 file.observe(inner, &mut module, "");
@@ -178,13 +183,10 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
     }
 
     fn import(&mut self, spec: Node<'_>) {
-        let Some(path) = spec
-            .child_by_field_name("path")
-            .and_then(|p| self.string(p, 0))
-        else {
+        let Some(path) = spec.field("path").and_then(|p| self.string(p, 0)) else {
             return;
         };
-        let local = match spec.child_by_field_name("name") {
+        let local = match spec.field("name") {
             Some(name) => self.text(name).to_string(),
             None => {
                 let mut segments = path.rsplit('/');
@@ -208,25 +210,19 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
     }
 
     fn bind(&mut self, node: Node<'t>) {
-        let (left, right) = match node.kind() {
-            "var_spec" | "const_spec" => (
-                node.child_by_field_name("name"),
-                node.child_by_field_name("value"),
-            ),
-            _ => (
-                node.child_by_field_name("left"),
-                node.child_by_field_name("right"),
-            ),
+        let (left, right) = match node.node_kind() {
+            "var_spec" | "const_spec" => (node.field("name"), node.field("value")),
+            _ => (node.field("left"), node.field("right")),
         };
         let (Some(left), Some(right)) = (left, right) else {
             return;
         };
-        let names: Vec<Node<'t>> = if left.kind() == "expression_list" {
+        let names: Vec<Node<'t>> = if left.node_kind() == "expression_list" {
             left.named_children(&mut left.walk()).collect()
         } else {
             vec![left]
         };
-        let values: Vec<Node<'t>> = if right.kind() == "expression_list" {
+        let values: Vec<Node<'t>> = if right.node_kind() == "expression_list" {
             right.named_children(&mut right.walk()).collect()
         } else {
             vec![right]
@@ -238,7 +234,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             } else {
                 None
             });
-            if let (Some(value), "identifier") = (value, name.kind()) {
+            if let (Some(value), "identifier") = (value, name.node_kind()) {
                 self.bindings
                     .entry(self.text(*name).to_string())
                     .or_insert(*value);
@@ -250,7 +246,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "identifier" | "type_identifier" | "package_identifier" => {
                 let name = self.text(node);
                 if let Some(path) = self.imports.get(name) {
@@ -258,7 +254,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 }
                 if let Some(value) = self.bindings.get(name)
                     && matches!(
-                        value.kind(),
+                        value.node_kind(),
                         "call_expression"
                             | "composite_literal"
                             | "unary_expression"
@@ -270,24 +266,18 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 Some(name.to_string())
             }
             "selector_expression" | "qualified_type" => {
-                let (operand, field) = match node.kind() {
-                    "selector_expression" => (
-                        node.child_by_field_name("operand")?,
-                        node.child_by_field_name("field")?,
-                    ),
-                    _ => (
-                        node.child_by_field_name("package")?,
-                        node.child_by_field_name("name")?,
-                    ),
+                let (operand, field) = match node.node_kind() {
+                    "selector_expression" => (node.field("operand")?, node.field("field")?),
+                    _ => (node.field("package")?, node.field("name")?),
                 };
                 let base = self
                     .path(operand, depth + 1)
                     .unwrap_or_else(|| "?".to_string());
                 Some(format!("{base}.{}", self.text(field)))
             }
-            "call_expression" => self.path(node.child_by_field_name("function")?, depth + 1),
-            "composite_literal" => self.path(node.child_by_field_name("type")?, depth + 1),
-            "unary_expression" => self.path(node.child_by_field_name("operand")?, depth + 1),
+            "call_expression" => self.path(node.field("function")?, depth + 1),
+            "composite_literal" => self.path(node.field("type")?, depth + 1),
+            "unary_expression" => self.path(node.field("operand")?, depth + 1),
             "parenthesized_expression" => self.path(node.named_child(0)?, depth + 1),
             "pointer_type" => self.path(node.named_child(0)?, depth + 1),
             _ => None,
@@ -298,7 +288,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "interpreted_string_literal" | "raw_string_literal" => {
                 let raw = self.text(node);
                 Some(
@@ -307,18 +297,15 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                         .to_string(),
                 )
             }
-            "binary_expression" => self.string(node.child_by_field_name("left")?, depth + 1),
+            "binary_expression" => self.string(node.field("left")?, depth + 1),
             "identifier" => self.string(*self.bindings.get(self.text(node))?, depth + 1),
             "call_expression" => {
                 // fmt.Sprintf("http://host:%d", port) keeps its static prefix.
-                let function = self.path(node.child_by_field_name("function")?, 0)?;
+                let function = self.path(node.field("function")?, 0)?;
                 if function != "fmt.Sprintf" {
                     return None;
                 }
-                let format = self.string(
-                    node.child_by_field_name("arguments")?.named_child(0)?,
-                    depth + 1,
-                )?;
+                let format = self.string(node.field("arguments")?.named_child(0)?, depth + 1)?;
                 Some(
                     format.split('%').next().unwrap_or("").to_string()
                         + if format.contains('%') { "{" } else { "" },
@@ -333,7 +320,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "int_literal" | "float_literal" => self
                 .text(node)
                 .replace('_', "")
@@ -353,9 +340,9 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 })
             }
             "binary_expression" => {
-                let operator = self.text(node.child_by_field_name("operator")?);
-                let left = node.child_by_field_name("left")?;
-                let right = node.child_by_field_name("right")?;
+                let operator = self.text(node.field("operator")?);
+                let left = node.field("left")?;
+                let right = node.field("right")?;
                 let scalar = |n: Node<'_>| self.scalar(n, depth + 1);
                 match operator {
                     "*" => match (self.is_unitless(left, 0), self.is_unitless(right, 0)) {
@@ -373,12 +360,9 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             }
             "call_expression" => {
                 // time.Duration(n) converts nanoseconds.
-                let function = self.path(node.child_by_field_name("function")?, 0)?;
+                let function = self.path(node.field("function")?, 0)?;
                 (function == "time.Duration").then_some(())?;
-                self.duration(
-                    node.child_by_field_name("arguments")?.named_child(0)?,
-                    depth + 1,
-                )
+                self.duration(node.field("arguments")?.named_child(0)?, depth + 1)
             }
             "parenthesized_expression" => self.duration(node.named_child(0)?, depth + 1),
             "identifier" => self.duration(*self.bindings.get(self.text(node))?, depth + 1),
@@ -391,10 +375,10 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         if depth > 8 {
             return false;
         }
-        match node.kind() {
+        match node.node_kind() {
             "int_literal" | "float_literal" => true,
             "call_expression" => node
-                .child_by_field_name("function")
+                .field("function")
                 .is_some_and(|f| self.text(f) == "time.Duration"),
             "parenthesized_expression" => node
                 .named_child(0)
@@ -411,12 +395,9 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "int_literal" | "float_literal" => self.text(node).replace('_', "").parse().ok(),
-            "call_expression" => self.scalar(
-                node.child_by_field_name("arguments")?.named_child(0)?,
-                depth + 1,
-            ),
+            "call_expression" => self.scalar(node.field("arguments")?.named_child(0)?, depth + 1),
             "parenthesized_expression" => self.scalar(node.named_child(0)?, depth + 1),
             "identifier" => self.scalar(*self.bindings.get(self.text(node))?, depth + 1),
             _ => None,
@@ -424,13 +405,10 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
     }
 
     fn function_unit(&self, function: Node<'t>) -> Unit {
-        let name = function
-            .child_by_field_name("name")
-            .map(|n| self.text(n))
-            .unwrap_or("");
-        let parameters = function.child_by_field_name("parameters");
+        let name = function.field("name").map(|n| self.text(n)).unwrap_or("");
+        let parameters = function.field("parameters");
         let parameters_text = parameters.map(|p| self.text(p)).unwrap_or("");
-        let is_method = function.kind() == "method_declaration";
+        let is_method = function.node_kind() == "method_declaration";
         let kind = if !is_method && name == "TestMain" {
             UnitKind::Setup
         } else if !is_method
@@ -445,23 +423,23 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         // The name the test's *testing.T goes by, to recognise helpers that take it.
         let t_name = parameters
             .and_then(|p| p.named_child(0))
-            .and_then(|d| d.child_by_field_name("name"))
+            .and_then(|d| d.field("name"))
             .map(|n| self.text(n))
             .unwrap_or("t");
         let mut unit = Unit::new(name, kind, line(function));
-        if let Some(body) = function.child_by_field_name("body") {
+        if let Some(body) = function.field("body") {
             let statements = body
                 .named_child(0)
-                .filter(|s| s.kind() == "statement_list")
+                .filter(|s| s.node_kind() == "statement_list")
                 .unwrap_or(body);
             let mut cursor = statements.walk();
             for statement in statements.named_children(&mut cursor) {
-                if kind == UnitKind::Test && statement.kind() == "expression_statement" {
+                if kind == UnitKind::Test && statement.node_kind() == "expression_statement" {
                     let call = statement
                         .named_child(0)
-                        .filter(|c| c.kind() == "call_expression");
+                        .filter(|c| c.node_kind() == "call_expression");
                     let callee = call
-                        .and_then(|c| c.child_by_field_name("function"))
+                        .and_then(|c| c.field("function"))
                         .map(|f| self.text(f))
                         .unwrap_or("");
                     if [".Skip", ".SkipNow", ".Skipf"]
@@ -481,32 +459,32 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
     }
 
     fn observe(&self, node: Node<'t>, unit: &mut Unit, t_name: &str) {
-        if node.kind() == "call_expression" {
+        if node.node_kind() == "call_expression" {
             self.call(node, unit, t_name);
         }
     }
 
     fn call(&self, call: Node<'t>, unit: &mut Unit, t_name: &str) {
         let at = line(call);
-        let Some(function) = call.child_by_field_name("function") else {
+        let Some(function) = call.field("function") else {
             return;
         };
         let Some(path) = self.path(function, 0) else {
             return;
         };
         let args: Vec<Node<'t>> = call
-            .child_by_field_name("arguments")
+            .field("arguments")
             .map(|a| {
                 let mut cursor = a.walk();
                 a.named_children(&mut cursor)
-                    .filter(|n| n.kind() != "comment")
+                    .filter(|n| n.node_kind() != "comment")
                     .collect()
             })
             .unwrap_or_default();
         let first = args.first().copied();
         let last = path.rsplit('.').next().unwrap_or(&path);
         let local_function =
-            function.kind() == "identifier" && self.functions.contains(self.text(function));
+            function.node_kind() == "identifier" && self.functions.contains(self.text(function));
         if local_function {
             unit.calls.push(self.text(function).to_string());
         }
@@ -583,7 +561,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         } else if matches_any(FAKE_CLOCKS, &path) {
             unit.see(Fact::FakeClock, at);
         } else if path == "os.Setenv"
-            || (last == "Setenv" && function.kind() == "selector_expression")
+            || (last == "Setenv" && function.node_kind() == "selector_expression")
         {
             unit.see(Fact::SetsEnv, at);
         } else if matches_any(&["os.Getenv", "os.LookupEnv"], &path)
@@ -611,9 +589,9 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         if self.context.is_configured_helper(path, last) {
             return Some(false);
         }
-        if function.kind() == "selector_expression" {
+        if function.node_kind() == "selector_expression" {
             let operand = function
-                .child_by_field_name("operand")
+                .field("operand")
                 .map(|o| self.text(o))
                 .unwrap_or("");
             let is_package = self.imports.contains_key(operand);
@@ -633,7 +611,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             {
                 let weak = matches!(last, "NotNil" | "NotNilf")
                     || (matches!(last, "True" | "Truef")
-                        && args.get(1).is_some_and(|a| a.kind() == "true"));
+                        && args.get(1).is_some_and(|a| a.node_kind() == "true"));
                 return Some(weak);
             }
             if matches!(last, "Assert" | "Expect" | "Equal" | "Equals" | "Check") && !is_package {
@@ -660,7 +638,10 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         {
             return Some(false);
         }
-        if function.kind() == "identifier" && !local_function && looks_like_assertion_helper(last) {
+        if function.node_kind() == "identifier"
+            && !local_function
+            && looks_like_assertion_helper(last)
+        {
             return Some(false);
         }
         None

@@ -8,7 +8,7 @@ use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
     is_service_env, looks_like_assertion_helper, spawned_program, target_of, target_of_host_port,
 };
-use super::super::syntax::{descendants, line, matches_any, text};
+use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
 
 const TEST_FUNCTIONS: &[&str] = &["it", "test", "specify", "xit", "xtest", "fit", "xspecify"];
@@ -165,7 +165,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     };
     let all = descendants(root, |_| false);
     for node in &all {
-        match node.kind() {
+        match node.node_kind() {
             "import_statement" => file.import(*node),
             "variable_declarator" => file.declarator(*node),
             _ => {}
@@ -226,16 +226,16 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
     }
 
     fn import(&mut self, node: Node<'t>) {
-        let Some(module) = node
-            .child_by_field_name("source")
-            .and_then(|s| self.module_name(s))
-        else {
+        let Some(module) = node.field("source").and_then(|s| self.module_name(s)) else {
             return;
         };
         for inner in descendants(node, |_| false) {
-            match inner.kind() {
+            match inner.node_kind() {
                 "import_clause" => {
-                    if let Some(first) = inner.named_child(0).filter(|n| n.kind() == "identifier") {
+                    if let Some(first) = inner
+                        .named_child(0)
+                        .filter(|n| n.node_kind() == "identifier")
+                    {
                         self.imports
                             .insert(self.text(first).to_string(), module.clone());
                     }
@@ -247,14 +247,8 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
                     }
                 }
                 "import_specifier" => {
-                    let name = inner
-                        .child_by_field_name("name")
-                        .map(|n| self.text(n))
-                        .unwrap_or("");
-                    let alias = inner
-                        .child_by_field_name("alias")
-                        .map(|n| self.text(n))
-                        .unwrap_or(name);
+                    let name = inner.field("name").map(|n| self.text(n)).unwrap_or("");
+                    let alias = inner.field("alias").map(|n| self.text(n)).unwrap_or(name);
                     self.imports
                         .insert(alias.to_string(), format!("{module}.{name}"));
                 }
@@ -264,31 +258,27 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
     }
 
     fn declarator(&mut self, node: Node<'t>) {
-        let (Some(name), Some(value)) = (
-            node.child_by_field_name("name"),
-            node.child_by_field_name("value"),
-        ) else {
+        let (Some(name), Some(value)) = (node.field("name"), node.field("value")) else {
             return;
         };
         let required = self.required_module(value);
-        match (name.kind(), required) {
+        match (name.node_kind(), required) {
             ("identifier", Some(module)) => {
                 self.imports.insert(self.text(name).to_string(), module);
             }
             ("object_pattern", Some(module)) => {
                 let mut cursor = name.walk();
                 for property in name.named_children(&mut cursor) {
-                    match property.kind() {
+                    match property.node_kind() {
                         "shorthand_property_identifier_pattern" => {
                             let local = self.text(property).to_string();
                             self.imports
                                 .insert(local.clone(), format!("{module}.{local}"));
                         }
                         "pair_pattern" => {
-                            if let (Some(key), Some(value)) = (
-                                property.child_by_field_name("key"),
-                                property.child_by_field_name("value"),
-                            ) {
+                            if let (Some(key), Some(value)) =
+                                (property.field("key"), property.field("value"))
+                            {
                                 self.imports.insert(
                                     self.text(value).to_string(),
                                     format!("{module}.{}", self.text(key)),
@@ -310,22 +300,19 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
 
     /// `require("m")`, `await import("m")`, `require("m").x`.
     fn required_module(&self, value: Node<'_>) -> Option<String> {
-        match value.kind() {
+        match value.node_kind() {
             "call_expression" => {
-                let function = value.child_by_field_name("function")?;
+                let function = value.field("function")?;
                 if !matches!(self.text(function), "require" | "import") {
                     return None;
                 }
-                let argument = value.child_by_field_name("arguments")?.named_child(0)?;
+                let argument = value.field("arguments")?.named_child(0)?;
                 self.module_name(argument)
             }
             "await_expression" => self.required_module(value.named_child(0)?),
             "member_expression" => {
-                let base = self.required_module(value.child_by_field_name("object")?)?;
-                Some(format!(
-                    "{base}.{}",
-                    self.text(value.child_by_field_name("property")?)
-                ))
+                let base = self.required_module(value.field("object")?)?;
+                Some(format!("{base}.{}", self.text(value.field("property")?)))
             }
             _ => None,
         }
@@ -335,7 +322,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "identifier" => {
                 let name = self.text(node);
                 if let Some(path) = self.imports.get(name) {
@@ -343,7 +330,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
                 }
                 if let Some(value) = self.bindings.get(name)
                     && matches!(
-                        value.kind(),
+                        value.node_kind(),
                         "call_expression"
                             | "new_expression"
                             | "await_expression"
@@ -355,15 +342,15 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
                 Some(name.to_string())
             }
             "member_expression" => {
-                let object = node.child_by_field_name("object")?;
-                let property = node.child_by_field_name("property")?;
+                let object = node.field("object")?;
+                let property = node.field("property")?;
                 let base = self
                     .path(object, depth + 1)
                     .unwrap_or_else(|| "?".to_string());
                 Some(format!("{base}.{}", self.text(property)))
             }
-            "call_expression" => self.path(node.child_by_field_name("function")?, depth + 1),
-            "new_expression" => self.path(node.child_by_field_name("constructor")?, depth + 1),
+            "call_expression" => self.path(node.field("function")?, depth + 1),
+            "new_expression" => self.path(node.field("constructor")?, depth + 1),
             "await_expression" | "parenthesized_expression" | "non_null_expression" => {
                 self.path(node.named_child(0)?, depth + 1)
             }
@@ -376,12 +363,12 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "string" | "template_string" => {
                 let mut cursor = node.walk();
                 let mut out = String::new();
                 for child in node.named_children(&mut cursor) {
-                    match child.kind() {
+                    match child.node_kind() {
                         "string_fragment" | "escape_sequence" => out.push_str(self.text(child)),
                         "template_substitution" => {
                             match child.named_child(0).and_then(|e| self.string(e, depth + 1)) {
@@ -397,7 +384,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
                 }
                 Some(out)
             }
-            "binary_expression" => self.string(node.child_by_field_name("left")?, depth + 1),
+            "binary_expression" => self.string(node.field("left")?, depth + 1),
             "identifier" => self.string(*self.bindings.get(self.text(node))?, depth + 1),
             "parenthesized_expression" | "as_expression" => {
                 self.string(node.named_child(0)?, depth + 1)
@@ -410,13 +397,13 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "number" => self.text(node).replace('_', "").parse().ok(),
             "parenthesized_expression" => self.number(node.named_child(0)?, depth + 1),
             "binary_expression" => {
-                let left = self.number(node.child_by_field_name("left")?, depth + 1)?;
-                let right = self.number(node.child_by_field_name("right")?, depth + 1)?;
-                match self.text(node.child_by_field_name("operator")?) {
+                let left = self.number(node.field("left")?, depth + 1)?;
+                let right = self.number(node.field("right")?, depth + 1)?;
+                match self.text(node.field("operator")?) {
                     "*" => Some(left * right),
                     "/" if right != 0.0 => Some(left / right),
                     "+" => Some(left + right),
@@ -431,7 +418,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
 
     /// The base name of a framework call (`it`, `test.only`, `describe.each(...)`).
     fn framework_call(&self, node: Node<'_>) -> Option<Framework> {
-        if node.kind() != "call_expression" {
+        if node.node_kind() != "call_expression" {
             return None;
         }
         let callee = self.callee_chain(node)?;
@@ -449,9 +436,9 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
 
     /// `it.only`, `test.each`, `describe.skip`: the callee with call arguments removed.
     fn callee_chain(&self, call: Node<'_>) -> Option<String> {
-        let mut function = call.child_by_field_name("function")?;
-        while function.kind() == "call_expression" {
-            function = function.child_by_field_name("function")?;
+        let mut function = call.field("function")?;
+        while function.node_kind() == "call_expression" {
+            function = function.field("function")?;
         }
         let text = self.text(function);
         if text
@@ -466,7 +453,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
 
     fn framework_unit(&self, call: Node<'t>, kind: Framework) -> Option<Unit> {
         let callee = self.callee_chain(call)?;
-        let arguments = call.child_by_field_name("arguments")?;
+        let arguments = call.field("arguments")?;
         let mut cursor = arguments.walk();
         let args: Vec<Node<'t>> = arguments.named_children(&mut cursor).collect();
         let name = args
@@ -475,12 +462,12 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             .unwrap_or_else(|| callee.clone());
         let options = args
             .iter()
-            .find(|a| a.kind() == "object")
+            .find(|a| a.node_kind() == "object")
             .map(|o| self.text(*o))
             .unwrap_or("");
         let has_body = args.iter().any(|a| {
             matches!(
-                a.kind(),
+                a.node_kind(),
                 "arrow_function" | "function_expression" | "function"
             )
         });
@@ -518,36 +505,32 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         // callback passes only when that code path is reached: the call is its check.
         let callback = args.iter().rev().find(|a| {
             matches!(
-                a.kind(),
+                a.node_kind(),
                 "arrow_function" | "function_expression" | "function"
             )
         });
         let done_name = callback
-            .and_then(|f| {
-                f.child_by_field_name("parameters")
-                    .or_else(|| f.child_by_field_name("parameter"))
-            })
+            .and_then(|f| f.field("parameters").or_else(|| f.field("parameter")))
             .and_then(|p| {
                 // `done`, `(done)`, `(done: DoneCallback)`: the first identifier is the name.
                 descendants(p, |_| false)
                     .into_iter()
-                    .find(|n| n.kind() == "identifier")
+                    .find(|n| n.node_kind() == "identifier")
             })
             .map(|p| self.text(p));
         for node in descendants(call, |n| n != call && self.framework_call(n).is_some()) {
             if node != call && self.framework_call(node).is_some() {
                 continue;
             }
-            let completes_test = |done: &str, callback: Node<'_>| match node.kind() {
+            let completes_test = |done: &str, callback: Node<'_>| match node.node_kind() {
                 "call_expression" => {
-                    node.child_by_field_name("function")
-                        .is_some_and(|f| self.text(f) == done)
+                    node.field("function").is_some_and(|f| self.text(f) == done)
                         && self.nested_function_between(node, callback)
                 }
                 // `promise.then(done, done)`: done runs when the promise settles.
                 "identifier" => {
                     self.text(node) == done
-                        && node.parent().is_some_and(|p| p.kind() == "arguments")
+                        && node.parent().is_some_and(|p| p.node_kind() == "arguments")
                 }
                 _ => false,
             };
@@ -569,7 +552,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
                 return false;
             }
             if matches!(
-                ancestor.kind(),
+                ancestor.node_kind(),
                 "arrow_function" | "function_expression" | "function"
             ) {
                 return true;
@@ -584,21 +567,21 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
     fn property_assertion(&self, statement: Node<'_>) -> bool {
         let Some(mut node) = statement
             .named_child(0)
-            .filter(|n| n.kind() == "member_expression")
+            .filter(|n| n.node_kind() == "member_expression")
         else {
             return false;
         };
         loop {
-            match node.kind() {
-                "member_expression" => match node.child_by_field_name("object") {
+            match node.node_kind() {
+                "member_expression" => match node.field("object") {
                     Some(object) => node = object,
                     None => return false,
                 },
                 "call_expression" => {
-                    let Some(function) = node.child_by_field_name("function") else {
+                    let Some(function) = node.field("function") else {
                         return false;
                     };
-                    if function.kind() == "identifier"
+                    if function.node_kind() == "identifier"
                         && matches!(self.text(function), "expect" | "should")
                     {
                         return self
@@ -628,22 +611,22 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
 
     /// A named same-file function: `function f() {}` or `const f = () => {}`.
     fn helper(&self, node: Node<'t>) -> Option<(String, Node<'t>)> {
-        match node.kind() {
+        match node.node_kind() {
             "function_declaration" => Some((
-                self.text(node.child_by_field_name("name")?).to_string(),
-                node.child_by_field_name("body")?,
+                self.text(node.field("name")?).to_string(),
+                node.field("body")?,
             )),
             "variable_declarator" => {
-                let value = node.child_by_field_name("value")?;
+                let value = node.field("value")?;
                 if !matches!(
-                    value.kind(),
+                    value.node_kind(),
                     "arrow_function" | "function_expression" | "function"
                 ) {
                     return None;
                 }
                 Some((
-                    self.text(node.child_by_field_name("name")?).to_string(),
-                    value.child_by_field_name("body")?,
+                    self.text(node.field("name")?).to_string(),
+                    value.field("body")?,
                 ))
             }
             _ => None,
@@ -652,31 +635,27 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
 
     fn observe(&self, node: Node<'t>, unit: &mut Unit) {
         let at = line(node);
-        match node.kind() {
+        match node.node_kind() {
             "expression_statement" if self.property_assertion(node) => {
                 unit.see(Fact::Assertion { weak: false }, at);
             }
             "call_expression" | "new_expression" => self.call(node, unit),
             "member_expression" | "subscript_expression" => {
-                let Some(object) = node.child_by_field_name("object") else {
+                let Some(object) = node.field("object") else {
                     return;
                 };
                 if self.text(object) != "process.env" {
                     return;
                 }
-                let variable = match node.kind() {
-                    "member_expression" => node
-                        .child_by_field_name("property")
-                        .map(|p| self.text(p).to_string()),
-                    _ => node
-                        .child_by_field_name("index")
-                        .and_then(|i| self.string(i, 0)),
+                let variable = match node.node_kind() {
+                    "member_expression" => node.field("property").map(|p| self.text(p).to_string()),
+                    _ => node.field("index").and_then(|i| self.string(i, 0)),
                 };
                 let is_target = node.parent().is_some_and(|p| {
                     matches!(
-                        p.kind(),
+                        p.node_kind(),
                         "assignment_expression" | "augmented_assignment_expression"
-                    ) && p.child_by_field_name("left") == Some(node)
+                    ) && p.field("left") == Some(node)
                 });
                 if is_target {
                     unit.see(Fact::SetsEnv, at);
@@ -686,7 +665,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             }
             "assignment_expression" => {
                 // `global.fetch = jest.fn()` replaces the network.
-                if let Some(left) = node.child_by_field_name("left") {
+                if let Some(left) = node.field("left") {
                     let target = self.text(left);
                     if target.ends_with(".fetch") || target == "fetch" {
                         unit.see(Fact::NetworkMock, at);
@@ -699,29 +678,30 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
 
     fn call(&self, call: Node<'t>, unit: &mut Unit) {
         let at = line(call);
-        let function = call
-            .child_by_field_name("function")
-            .or_else(|| call.child_by_field_name("constructor"));
+        let function = call.field("function").or_else(|| call.field("constructor"));
         let Some(function) = function else { return };
         let Some(path) = self.path(function, 0) else {
             return;
         };
         let args: Vec<Node<'t>> = call
-            .child_by_field_name("arguments")
+            .field("arguments")
             .map(|a| {
                 let mut cursor = a.walk();
                 a.named_children(&mut cursor)
-                    .filter(|n| n.kind() != "comment")
+                    .filter(|n| n.node_kind() != "comment")
                     .collect()
             })
             .unwrap_or_default();
         let first = args.first().copied();
         let last = path.rsplit('.').next().unwrap_or(&path);
-        if function.kind() == "identifier" {
+        if function.node_kind() == "identifier" {
             unit.calls.push(self.text(function).to_string());
         }
 
-        if path == "setTimeout" && call.kind() == "call_expression" && self.inside_promise(call) {
+        if path == "setTimeout"
+            && call.node_kind() == "call_expression"
+            && self.inside_promise(call)
+        {
             if let Some(ms) = args.get(1).and_then(|a| self.number(*a, 0)) {
                 unit.see(Fact::Sleep(ms / 1000.0), at);
             }
@@ -732,11 +712,11 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
                 "*.waitForTimeout",
             ],
             &path,
-        ) || (function.kind() == "identifier"
+        ) || (function.node_kind() == "identifier"
             && matches!(last, "sleep" | "delay" | "wait" | "pause")
             && call
                 .parent()
-                .is_some_and(|p| p.kind() == "await_expression"))
+                .is_some_and(|p| p.node_kind() == "await_expression"))
         {
             if let Some(ms) = first.and_then(|a| self.number(a, 0)) {
                 unit.see(Fact::Sleep(ms / 1000.0), at);
@@ -783,7 +763,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             }
         } else if matches_any(SOCKET_CONNECTS, &path) {
             let (host, port) = match first {
-                Some(a) if a.kind() == "object" => {
+                Some(a) if a.node_kind() == "object" => {
                     (self.object_field(a, "host"), self.object_number(a, "port"))
                 }
                 Some(a) => (
@@ -862,9 +842,9 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         let mut current = node.parent();
         let mut steps = 0;
         while let Some(ancestor) = current {
-            if ancestor.kind() == "new_expression"
+            if ancestor.node_kind() == "new_expression"
                 && ancestor
-                    .child_by_field_name("constructor")
+                    .field("constructor")
                     .is_some_and(|c| self.text(c) == "Promise")
             {
                 return true;
@@ -889,15 +869,15 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
     }
 
     fn object_value<'n>(&self, object: Node<'n>, key: &str) -> Option<Node<'n>> {
-        if object.kind() != "object" {
+        if object.node_kind() != "object" {
             return None;
         }
         let mut cursor = object.walk();
         let pairs: Vec<Node<'n>> = object.named_children(&mut cursor).collect();
         pairs.into_iter().find_map(|pair| {
-            let name = pair.child_by_field_name("key")?;
+            let name = pair.field("key")?;
             (self.text(name).trim_matches(['"', '\'']) == key)
-                .then(|| pair.child_by_field_name("value"))
+                .then(|| pair.field("value"))
                 .flatten()
         })
     }
@@ -918,7 +898,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             || chain.starts_with("expect(")
             || path.starts_with("@jest/globals.expect.")
             || path.starts_with("vitest.expect."))
-            && function.kind() == "member_expression"
+            && function.node_kind() == "member_expression"
         {
             return Some(self.is_weak_expect(call, last, args));
         }
@@ -952,15 +932,17 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             );
         if is_assert_module {
             let weak = matches!(last, "ok" | "assert" | "true" | "equal" | "strictEqual")
-                && args.first().is_some_and(|a| a.kind() == "true")
+                && args.first().is_some_and(|a| a.node_kind() == "true")
                 && args.len() <= 2
                 && (matches!(last, "ok" | "assert" | "true")
-                    || args.get(1).is_some_and(|b| b.kind() == "true"))
-                || path == "assert" && args.first().is_some_and(|a| a.kind() == "true");
+                    || args.get(1).is_some_and(|b| b.node_kind() == "true"))
+                || path == "assert" && args.first().is_some_and(|a| a.node_kind() == "true");
             return Some(weak);
         }
         // A bare `expect(x)` asserts nothing until a matcher is called on it.
-        if function.kind() == "identifier" && last != "expect" && looks_like_assertion_helper(last)
+        if function.node_kind() == "identifier"
+            && last != "expect"
+            && looks_like_assertion_helper(last)
         {
             return Some(false);
         }
@@ -969,25 +951,25 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
 
     /// `expect(x).toBeDefined()`, `expect(true).toBe(true)`, `expect(a).toEqual(a)`.
     fn is_weak_expect(&self, call: Node<'_>, matcher: &str, args: &[Node<'_>]) -> bool {
-        let function = call.child_by_field_name("function");
+        let function = call.field("function");
         let negated = function.is_some_and(|f| self.text(f).contains(".not."));
-        let mut subject = function.and_then(|f| f.child_by_field_name("object"));
+        let mut subject = function.and_then(|f| f.field("object"));
         while let Some(node) = subject {
-            if node.kind() == "call_expression"
+            if node.node_kind() == "call_expression"
                 && node
-                    .child_by_field_name("function")
+                    .field("function")
                     .is_some_and(|f| self.text(f) == "expect")
             {
                 break;
             }
-            subject = match node.kind() {
-                "member_expression" => node.child_by_field_name("object"),
-                "call_expression" => node.child_by_field_name("function"),
+            subject = match node.node_kind() {
+                "member_expression" => node.field("object"),
+                "call_expression" => node.field("function"),
                 _ => None,
             };
         }
         let subject = subject
-            .and_then(|s| s.child_by_field_name("arguments"))
+            .and_then(|s| s.field("arguments"))
             .and_then(|a| a.named_child(0));
         match (matcher, negated) {
             ("toBeDefined", false) | ("toBeUndefined", true) | ("toBeNull", true) => true,
@@ -996,12 +978,12 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
                     (self.text(s) == self.text(*e)
                         && !descendants(s, |_| false)
                             .iter()
-                            .any(|n| matches!(n.kind(), "call_expression" | "new_expression")))
-                        || (s.kind() == "true" && e.kind() == "true")
+                            .any(|n| matches!(n.node_kind(), "call_expression" | "new_expression")))
+                        || (s.node_kind() == "true" && e.node_kind() == "true")
                 }
                 _ => false,
             },
-            ("toBeTruthy", false) => subject.is_some_and(|s| s.kind() == "true"),
+            ("toBeTruthy", false) => subject.is_some_and(|s| s.node_kind() == "true"),
             _ => false,
         }
     }

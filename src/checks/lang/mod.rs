@@ -22,6 +22,16 @@ pub(crate) enum Language {
 }
 
 impl Language {
+    /// Every language, each once.
+    pub(crate) const ALL: [Language; 6] = [
+        Language::Python,
+        Language::JavaScript,
+        Language::TypeScript,
+        Language::Tsx,
+        Language::Rust,
+        Language::Go,
+    ];
+
     /// The language of a file, from its extension.
     pub(crate) fn of(path: &Path) -> Option<Language> {
         let extension = path.extension()?.to_str()?;
@@ -36,7 +46,7 @@ impl Language {
         })
     }
 
-    fn grammar(self) -> tree_sitter::Language {
+    pub(crate) fn grammar(self) -> tree_sitter::Language {
         match self {
             Language::Python => tree_sitter_python::LANGUAGE.into(),
             Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
@@ -69,17 +79,23 @@ pub(crate) fn facts(
     source: &str,
     context: &Context<'_>,
 ) -> Result<FileFacts, CheckError> {
-    let mut parser = tree_sitter::Parser::new();
-    parser
-        .set_language(&language.grammar())
-        .map_err(|_| CheckError::ParseFailed {
-            path: path.to_path_buf(),
-        })?;
-    let tree = parser
-        .parse(source, None)
-        .ok_or_else(|| CheckError::ParseFailed {
-            path: path.to_path_buf(),
-        })?;
+    // A parser keeps its buffers between files; each thread keeps one.
+    thread_local! {
+        static PARSER: std::cell::RefCell<tree_sitter::Parser> =
+            std::cell::RefCell::new(tree_sitter::Parser::new());
+    }
+    let failed = || CheckError::ParseFailed {
+        path: path.to_path_buf(),
+    };
+    let tree = PARSER.with(|parser| {
+        let mut parser = parser.try_borrow_mut().map_err(|_| failed())?;
+        parser
+            .set_language(&language.grammar())
+            .map_err(|_| failed())?;
+        // A parse cut short (by a panic in an earlier file) leaves state behind.
+        parser.reset();
+        parser.parse(source, None).ok_or_else(failed)
+    })?;
     let root = tree.root_node();
     Ok(match language {
         Language::Python => python::facts(root, source, context),

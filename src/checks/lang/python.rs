@@ -6,9 +6,10 @@ use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
-    is_service_env, looks_like_assertion_helper, spawned_program, target_of, target_of_host_port,
+    is_database_connection_string, is_service_env, looks_like_assertion_helper, spawned_program,
+    target_of, target_of_host_port,
 };
-use super::super::syntax::{descendants, glob, line, matches_any, text};
+use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
 
 const SLEEPS: &[&str] = &[
@@ -66,6 +67,8 @@ const REAL_DB: &[&str] = &[
     "peewee.PostgresqlDatabase",
     "peewee.MySQLDatabase",
 ];
+/// Calls that open a connection to the server their first argument names.
+const CONNECTORS: &[&str] = &["connect", "from_url", "create_pool", "create_connection"];
 /// Engines that are only real when their URL names a server database.
 const ENGINES: &[&str] = &[
     "sqlalchemy.create_engine",
@@ -301,27 +304,24 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         functions: Vec::new(),
     };
     // Imports and bindings are statements: expressions need not be entered to find them.
-    let statements = descendants(root, |node| !STATEMENT_CONTAINERS.contains(&node.kind()));
+    let statements = descendants(root, |node| {
+        !STATEMENT_CONTAINERS.contains(&node.node_kind())
+    });
     file.functions = statements
         .iter()
-        .filter(|node| node.kind() == "function_definition")
+        .filter(|node| node.node_kind() == "function_definition")
         .map(|node| node.byte_range())
         .collect();
     for node in &statements {
-        match node.kind() {
+        match node.node_kind() {
             "import_statement" | "import_from_statement" => file.import(*node),
             "assignment" => {
-                if let (Some(left), Some(right)) = (
-                    node.child_by_field_name("left"),
-                    node.child_by_field_name("right"),
-                ) {
+                if let (Some(left), Some(right)) = (node.field("left"), node.field("right")) {
                     file.bind(text(left, source), right);
                 }
             }
             "as_pattern" => {
-                if let (Some(value), Some(alias)) =
-                    (node.named_child(0), node.child_by_field_name("alias"))
-                {
+                if let (Some(value), Some(alias)) = (node.named_child(0), node.field("alias")) {
                     file.bind(text(alias, source), value);
                 }
             }
@@ -353,7 +353,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
 
 fn is_definition(node: Node<'_>) -> bool {
     matches!(
-        node.kind(),
+        node.node_kind(),
         "function_definition" | "class_definition" | "decorated_definition"
     )
 }
@@ -432,19 +432,13 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
     fn import(&mut self, node: Node<'t>) {
         let mut cursor = node.walk();
         let module = node
-            .child_by_field_name("module_name")
+            .field("module_name")
             .map(|m| self.text(m).trim_start_matches('.').to_string());
         for name in node.children_by_field_name("name", &mut cursor) {
-            let (full, alias) = match name.kind() {
+            let (full, alias) = match name.node_kind() {
                 "aliased_import" => {
-                    let full = name
-                        .child_by_field_name("name")
-                        .map(|n| self.text(n))
-                        .unwrap_or("");
-                    let alias = name
-                        .child_by_field_name("alias")
-                        .map(|n| self.text(n))
-                        .unwrap_or(full);
+                    let full = name.field("name").map(|n| self.text(n)).unwrap_or("");
+                    let alias = name.field("alias").map(|n| self.text(n)).unwrap_or(full);
                     (full.to_string(), alias.to_string())
                 }
                 _ => {
@@ -469,38 +463,58 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
 
     /// The dotted path an expression names after resolving imports and simple bindings.
     fn path(&self, node: Node<'_>, depth: usize) -> Option<String> {
+        let mut out = String::new();
+        self.path_into(node, depth, &mut out).then_some(out)
+    }
+
+    /// Appends the dotted path of `node` to `out`; false (with `out` in any state) when the
+    /// expression names nothing.
+    fn path_into(&self, node: Node<'_>, depth: usize, out: &mut String) -> bool {
         if depth > 8 {
-            return None;
+            return false;
         }
-        match node.kind() {
+        match node.node_kind() {
             "identifier" => {
                 let name = self.text(node);
                 if let Some(path) = self.imports.get(name) {
-                    return Some(path.clone());
+                    out.push_str(path);
+                    return true;
                 }
                 if let Some(value) = self.binding(name, node)
-                    && matches!(value.kind(), "call" | "attribute" | "await")
+                    && matches!(value.node_kind(), "call" | "attribute" | "await")
                 {
-                    return self.path(value, depth + 1);
+                    return self.path_into(value, depth + 1, out);
                 }
-                Some(name.to_string())
+                out.push_str(name);
+                true
             }
             "attribute" => {
                 if let Some(value) = self.binding(self.text(node), node)
-                    && value.kind() == "call"
+                    && value.node_kind() == "call"
                 {
-                    return self.path(value, depth + 1);
+                    return self.path_into(value, depth + 1, out);
                 }
-                let object = node.child_by_field_name("object")?;
-                let attribute = node.child_by_field_name("attribute")?;
-                let base = self
-                    .path(object, depth + 1)
-                    .unwrap_or_else(|| "?".to_string());
-                Some(format!("{base}.{}", self.text(attribute)))
+                let (Some(object), Some(attribute)) =
+                    (node.field("object"), node.field("attribute"))
+                else {
+                    return false;
+                };
+                let mark = out.len();
+                if !self.path_into(object, depth + 1, out) {
+                    out.truncate(mark);
+                    out.push('?');
+                }
+                out.push('.');
+                out.push_str(self.text(attribute));
+                true
             }
-            "call" => self.path(node.child_by_field_name("function")?, depth + 1),
-            "await" | "parenthesized_expression" => self.path(node.named_child(0)?, depth + 1),
-            _ => None,
+            "call" => node
+                .field("function")
+                .is_some_and(|f| self.path_into(f, depth + 1, out)),
+            "await" | "parenthesized_expression" => node
+                .named_child(0)
+                .is_some_and(|c| self.path_into(c, depth + 1, out)),
+            _ => false,
         }
     }
 
@@ -509,12 +523,12 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "string" => {
                 let mut cursor = node.walk();
                 let mut out = String::new();
                 for child in node.named_children(&mut cursor) {
-                    match child.kind() {
+                    match child.node_kind() {
                         "string_content" => out.push_str(self.text(child)),
                         "interpolation" => {
                             match child.named_child(0).and_then(|e| self.string(e, depth + 1)) {
@@ -538,7 +552,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                     .collect();
                 Some(parts.concat())
             }
-            "binary_operator" => self.string(node.child_by_field_name("left")?, depth + 1),
+            "binary_operator" => self.string(node.field("left")?, depth + 1),
             "identifier" => self.string(self.binding(self.text(node), node)?, depth + 1),
             "parenthesized_expression" => self.string(node.named_child(0)?, depth + 1),
             _ => None,
@@ -550,12 +564,12 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "integer" => self.text(node).replace('_', "").parse().ok(),
             "float" => self.text(node).replace('_', "").parse().ok(),
             "parenthesized_expression" => self.number(node.named_child(0)?, depth + 1),
             "unary_operator" => {
-                let value = self.number(node.child_by_field_name("argument")?, depth + 1)?;
+                let value = self.number(node.field("argument")?, depth + 1)?;
                 Some(if self.text(node).starts_with('-') {
                     -value
                 } else {
@@ -563,9 +577,9 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 })
             }
             "binary_operator" => {
-                let left = self.number(node.child_by_field_name("left")?, depth + 1)?;
-                let right = self.number(node.child_by_field_name("right")?, depth + 1)?;
-                match self.text(node.child_by_field_name("operator")?) {
+                let left = self.number(node.field("left")?, depth + 1)?;
+                let right = self.number(node.field("right")?, depth + 1)?;
+                match self.text(node.field("operator")?) {
                     "*" => Some(left * right),
                     "/" if right != 0.0 => Some(left / right),
                     "+" => Some(left + right),
@@ -578,19 +592,16 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         }
     }
 
-    fn arguments(&self, call: Node<'t>) -> (Vec<Node<'t>>, Vec<(String, Node<'t>)>) {
+    fn arguments(&self, call: Node<'t>) -> (Vec<Node<'t>>, Vec<(&'s str, Node<'t>)>) {
         let mut positional = Vec::new();
         let mut keywords = Vec::new();
-        if let Some(args) = call.child_by_field_name("arguments") {
+        if let Some(args) = call.field("arguments") {
             let mut cursor = args.walk();
             for arg in args.named_children(&mut cursor) {
-                match arg.kind() {
+                match arg.node_kind() {
                     "keyword_argument" => {
-                        if let (Some(name), Some(value)) = (
-                            arg.child_by_field_name("name"),
-                            arg.child_by_field_name("value"),
-                        ) {
-                            keywords.push((self.text(name).to_string(), value));
+                        if let (Some(name), Some(value)) = (arg.field("name"), arg.field("value")) {
+                            keywords.push((self.text(name), value));
                         }
                     }
                     "comment" => {}
@@ -603,35 +614,32 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
 
     fn collect_definitions(&self, node: Node<'t>, class: Option<ClassInfo>, units: &mut Vec<Unit>) {
         let mut cursor = node.walk();
-        let body: Vec<Node<'t>> = match node.kind() {
+        let body: Vec<Node<'t>> = match node.node_kind() {
             "module" => node.named_children(&mut cursor).collect(),
             _ => node
-                .child_by_field_name("body")
+                .field("body")
                 .map(|b| b.named_children(&mut cursor).collect())
                 .unwrap_or_default(),
         };
         for child in body {
-            let (definition, decorators) = if child.kind() == "decorated_definition" {
+            let (definition, decorators) = if child.node_kind() == "decorated_definition" {
                 let mut c = child.walk();
                 let decorators: Vec<Node<'t>> = child
                     .named_children(&mut c)
-                    .filter(|d| d.kind() == "decorator")
+                    .filter(|d| d.node_kind() == "decorator")
                     .collect();
-                match child.child_by_field_name("definition") {
+                match child.field("definition") {
                     Some(definition) => (definition, decorators),
                     None => continue,
                 }
             } else {
                 (child, Vec::new())
             };
-            match definition.kind() {
+            match definition.node_kind() {
                 "class_definition" => {
-                    let name = definition
-                        .child_by_field_name("name")
-                        .map(|n| self.text(n))
-                        .unwrap_or("");
+                    let name = definition.field("name").map(|n| self.text(n)).unwrap_or("");
                     let bases = definition
-                        .child_by_field_name("superclasses")
+                        .field("superclasses")
                         .map(|b| self.text(b))
                         .unwrap_or("");
                     let is_test_class = name.starts_with("Test") || bases.contains("TestCase");
@@ -676,10 +684,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         decorators: &[Node<'t>],
         class: Option<ClassInfo>,
     ) -> Unit {
-        let name = function
-            .child_by_field_name("name")
-            .map(|n| self.text(n))
-            .unwrap_or("");
+        let name = function.field("name").map(|n| self.text(n)).unwrap_or("");
         let decorator_text: String = decorators.iter().map(|d| self.text(*d)).collect();
         let is_fixture = decorator_text.contains("fixture");
         let in_test_scope = class.is_none_or(|c| c.is_test_class);
@@ -694,14 +699,12 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         for decorator in decorators {
             self.decorator(*decorator, &mut unit);
         }
-        if let Some(parameters) = function.child_by_field_name("parameters") {
+        if let Some(parameters) = function.field("parameters") {
             let mut cursor = parameters.walk();
             for parameter in parameters.named_children(&mut cursor) {
-                let name_node = match parameter.kind() {
+                let name_node = match parameter.node_kind() {
                     "identifier" => Some(parameter),
-                    _ => parameter
-                        .child_by_field_name("name")
-                        .or_else(|| parameter.named_child(0)),
+                    _ => parameter.field("name").or_else(|| parameter.named_child(0)),
                 };
                 let Some(name_node) = name_node else { continue };
                 let parameter_name = self.text(name_node);
@@ -715,7 +718,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 }
             }
         }
-        if let Some(body) = function.child_by_field_name("body") {
+        if let Some(body) = function.field("body") {
             let mut cursor = body.walk();
             for statement in body.named_children(&mut cursor) {
                 if self.is_unconditional_skip(statement) && unit.kind == UnitKind::Test {
@@ -723,7 +726,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 }
             }
             // Strings hold no calls worth seeing (f-string holes aside), only many nodes.
-            for node in descendants(body, |n| n.kind() == "string") {
+            for node in descendants(body, |n| n.node_kind() == "string") {
                 self.observe(node, &mut unit);
             }
         }
@@ -731,7 +734,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
     }
 
     fn is_unconditional_skip(&self, statement: Node<'_>) -> bool {
-        let expression = match statement.kind() {
+        let expression = match statement.node_kind() {
             "expression_statement" => statement.named_child(0),
             "raise_statement" => statement.named_child(0),
             _ => None,
@@ -739,7 +742,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         let Some(expression) = expression else {
             return false;
         };
-        if expression.kind() != "call" {
+        if expression.node_kind() != "call" {
             return false;
         }
         let path = self.path(expression, 0).unwrap_or_default();
@@ -761,7 +764,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         };
         let at = line(decorator);
         let path = self.path(expression, 0).unwrap_or_default();
-        let has_arguments = expression.kind() == "call";
+        let has_arguments = expression.node_kind() == "call";
         let (positional, _) = if has_arguments {
             self.arguments(expression)
         } else {
@@ -778,7 +781,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         ) || (matches_any(&["pytest.mark.skipif", "unittest.skipIf"], &path)
             && positional
                 .first()
-                .is_some_and(|c| matches!(c.kind(), "true" | "integer")))
+                .is_some_and(|c| matches!(c.node_kind(), "true" | "integer")))
         {
             unit.disabled = Some((Disabled::Skip, at));
         }
@@ -813,15 +816,15 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         }
         let mut out = Vec::new();
         for node in descendants(expression, |_| false) {
-            match node.kind() {
+            match node.node_kind() {
                 "call" => {
                     let path = node
-                        .child_by_field_name("function")
+                        .field("function")
                         .and_then(|f| self.path(f, 0))
                         .unwrap_or_default();
                     if matches_any(ENV_READS, &path)
                         && let Some(variable) = node
-                            .child_by_field_name("arguments")
+                            .field("arguments")
                             .and_then(|a| a.named_child(0))
                             .and_then(|a| self.string(a, 0))
                     {
@@ -842,7 +845,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
     /// Records what one node means for the unit it sits in.
     fn observe(&self, node: Node<'t>, unit: &mut Unit) {
         let at = line(node);
-        match node.kind() {
+        match node.node_kind() {
             "assert_statement" => {
                 let weak = node
                     .named_child(0)
@@ -850,18 +853,17 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 unit.see(Fact::Assertion { weak }, at);
             }
             "subscript" => {
-                if let Some(value) = node.child_by_field_name("value")
+                if let Some(value) = node.field("value")
                     && self.text(value).ends_with("environ")
                     && self.path(value, 0).as_deref() == Some("os.environ")
                 {
                     let is_target = node.parent().is_some_and(|p| {
-                        p.kind() == "assignment" && p.child_by_field_name("left") == Some(node)
+                        p.node_kind() == "assignment" && p.field("left") == Some(node)
                     });
                     if is_target {
                         unit.see(Fact::SetsEnv, at);
-                    } else if let Some(variable) = node
-                        .child_by_field_name("subscript")
-                        .and_then(|k| self.string(k, 0))
+                    } else if let Some(variable) =
+                        node.field("subscript").and_then(|k| self.string(k, 0))
                         && is_service_env(&variable)
                     {
                         unit.see(Fact::ServiceFromEnv(variable), at);
@@ -871,16 +873,15 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             "call" => self.call(node, unit),
             "assignment" => {
                 // `psycopg2._connect = stub`: the client module itself is replaced.
-                let target = node
-                    .child_by_field_name("left")
-                    .filter(|l| l.kind() == "attribute");
+                let target = node.field("left").filter(|l| l.node_kind() == "attribute");
                 let root = target
-                    .and_then(|t| t.child_by_field_name("object"))
+                    .and_then(|t| t.field("object"))
                     .and_then(|o| self.path(o, 0));
                 if root.is_some_and(|root| {
-                    DATABASE_MODULES
-                        .iter()
-                        .any(|m| root == *m || root.starts_with(&format!("{m}.")))
+                    DATABASE_MODULES.iter().any(|m| {
+                        root.strip_prefix(m)
+                            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+                    })
                 }) {
                     unit.see(Fact::DatabaseMock, at);
                 }
@@ -890,20 +891,30 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
     }
 
     fn call(&self, call: Node<'t>, unit: &mut Unit) {
-        let Some(function) = call.child_by_field_name("function") else {
+        let Some(function) = call.field("function") else {
             return;
         };
         let (positional, keywords) = self.arguments(call);
-        let path = self.path(function, 0).unwrap_or_default();
+        let Some(path) = self.path(function, 0) else {
+            return;
+        };
         // `self.assertRaises(Error, client.get, url)` calls `client.get(url)`.
         if matches_any(
             &["*.assertRaises", "*.assertRaisesRegex", "pytest.raises"],
             &path,
         ) && let Some(callee) = positional.get(1)
+            && let Some(callee_path) = self.path(*callee, 0)
         {
-            self.classify(call, *callee, positional[2..].to_vec(), Vec::new(), unit);
+            self.classify(
+                call,
+                *callee,
+                &callee_path,
+                positional[2..].to_vec(),
+                Vec::new(),
+                unit,
+            );
         }
-        self.classify(call, function, positional, keywords, unit);
+        self.classify(call, function, &path, positional, keywords, unit);
     }
 
     /// Records what calling `function` with these arguments means.
@@ -911,34 +922,31 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         &self,
         call: Node<'t>,
         function: Node<'t>,
+        path: &str,
         positional: Vec<Node<'t>>,
-        keywords: Vec<(String, Node<'t>)>,
+        keywords: Vec<(&str, Node<'t>)>,
         unit: &mut Unit,
     ) {
         let at = line(call);
-        let Some(path) = self.path(function, 0) else {
-            return;
-        };
-        let keyword = |name: &str| keywords.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+        let keyword = |name: &str| keywords.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         let first = positional.first().copied();
 
         // Same-file helpers: `helper()` and `self.helper()`.
-        match function.kind() {
+        match function.node_kind() {
             "identifier" => unit.calls.push(self.text(function).to_string()),
             "attribute" => {
-                if let (Some(object), Some(attribute)) = (
-                    function.child_by_field_name("object"),
-                    function.child_by_field_name("attribute"),
-                ) && matches!(self.text(object), "self" | "cls")
+                if let (Some(object), Some(attribute)) =
+                    (function.field("object"), function.field("attribute"))
+                    && matches!(self.text(object), "self" | "cls")
                 {
                     unit.calls.push(self.text(attribute).to_string());
                 }
             }
             _ => {}
         }
-        let last = path.rsplit('.').next().unwrap_or(&path);
+        let last = path.rsplit('.').next().unwrap_or(path);
 
-        if matches_any(SLEEPS, &path) {
+        if matches_any(SLEEPS, path) {
             if let Some(seconds) = first
                 .or(keyword("seconds"))
                 .or(keyword("delay"))
@@ -946,30 +954,40 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             {
                 unit.see(Fact::Sleep(seconds), at);
             }
-        } else if matches_any(DOCKER, &path) {
-            unit.see(Fact::Docker(path.clone()), at);
-        } else if matches_any(REAL_DB, &path) {
-            unit.see(Fact::RealDb(path.clone()), at);
-        } else if matches_any(ENGINES, &path) {
+        } else if matches_any(DOCKER, path) {
+            unit.see(Fact::Docker(path.to_string()), at);
+        } else if matches_any(REAL_DB, path) {
+            unit.see(Fact::RealDb(path.to_string()), at);
+        } else if CONNECTORS.contains(&last)
+            && first
+                .or(keyword("url"))
+                .or(keyword("dsn"))
+                .and_then(|a| self.string(a, 0))
+                .is_some_and(|s| is_database_connection_string(&s))
+        {
+            // `Client.from_url("redis://...")` whatever `Client` is.
+            unit.see(Fact::RealDb(path.to_string()), at);
+        } else if matches_any(ENGINES, path) {
             let url = first.or(keyword("url")).and_then(|a| self.string(a, 0));
             if url.is_some_and(|url| {
                 !url.is_empty() && !url.starts_with("sqlite") && url.contains("://")
             }) {
-                unit.see(Fact::RealDb(path.clone()), at);
+                unit.see(Fact::RealDb(path.to_string()), at);
             }
-        } else if matches_any(SUBPROCESS, &path) {
-            let command = first.or(keyword("args")).and_then(|a| match a.kind() {
+        } else if matches_any(SUBPROCESS, path) {
+            let command = first.or(keyword("args")).and_then(|a| match a.node_kind() {
                 "list" | "tuple" => a.named_child(0).and_then(|c| self.string(c, 0)),
                 _ => self.string(a, 0),
             });
             if let Some(fact) = command.as_deref().and_then(spawned_program) {
                 unit.see(fact, at);
             }
-        } else if matches_any(HTTP_FUNCTIONS, &path)
+        } else if matches_any(HTTP_FUNCTIONS, path)
             || (HTTP_VERBS.contains(&last)
-                && HTTP_CLIENTS
-                    .iter()
-                    .any(|client| glob(&format!("{client}.{last}"), &path)))
+                && path
+                    .strip_suffix(last)
+                    .and_then(|client| client.strip_suffix('.'))
+                    .is_some_and(|client| matches_any(HTTP_CLIENTS, client)))
         {
             let url = if last == "request" && positional.len() > 1 {
                 positional.get(1).copied()
@@ -983,7 +1001,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             {
                 unit.see(Fact::Network(target), at);
             }
-        } else if matches_any(HOST_CONNECTIONS, &path) {
+        } else if matches_any(HOST_CONNECTIONS, path) {
             let host = first.or(keyword("host")).and_then(|a| self.string(a, 0));
             let port = positional
                 .get(1)
@@ -994,8 +1012,8 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             {
                 unit.see(Fact::Network(target), at);
             }
-        } else if matches_any(SOCKET_CONNECTS, &path) {
-            let address = first.filter(|a| a.kind() == "tuple");
+        } else if matches_any(SOCKET_CONNECTS, path) {
+            let address = first.filter(|a| a.node_kind() == "tuple");
             let host = address
                 .and_then(|a| a.named_child(0))
                 .and_then(|h| self.string(h, 0));
@@ -1008,24 +1026,21 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             {
                 unit.see(Fact::Network(target), at);
             }
-        } else if matches_any(NETWORK_MOCKS, &path) {
+        } else if matches_any(NETWORK_MOCKS, path) {
             unit.see(Fact::NetworkMock, at);
-        } else if matches_any(SERVERS, &path) {
+        } else if matches_any(SERVERS, path) {
             unit.see(Fact::StartsServer, at);
-        } else if matches_any(ENV_SETTERS, &path) {
+        } else if matches_any(ENV_SETTERS, path) {
             unit.see(Fact::SetsEnv, at);
-        } else if matches_any(ENV_READS, &path)
+        } else if matches_any(ENV_READS, path)
             && let Some(variable) = first.or(keyword("key")).and_then(|a| self.string(a, 0))
             && is_service_env(&variable)
         {
             unit.see(Fact::ServiceFromEnv(variable), at);
         }
 
-        if matches_any(PATCHERS, &path) {
-            let arguments = call
-                .child_by_field_name("arguments")
-                .map(|a| self.text(a))
-                .unwrap_or("");
+        if matches_any(PATCHERS, path) {
+            let arguments = call.field("arguments").map(|a| self.text(a)).unwrap_or("");
             if arguments.contains("sleep") {
                 unit.see(Fact::FakeClock, at);
             }
@@ -1055,7 +1070,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             }
         }
 
-        if let Some(weak) = self.assertion_call(&path, last, function, &positional) {
+        if let Some(weak) = self.assertion_call(path, last, function, &positional) {
             unit.see(Fact::Assertion { weak }, at);
         }
     }
@@ -1100,12 +1115,12 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             };
             return Some(weak);
         }
-        let local_name = match function.kind() {
+        let local_name = match function.node_kind() {
             "identifier" => Some(self.text(function)),
             "attribute" => function
-                .child_by_field_name("object")
+                .field("object")
                 .filter(|o| matches!(self.text(*o), "self" | "cls"))
-                .and_then(|_| function.child_by_field_name("attribute"))
+                .and_then(|_| function.field("attribute"))
                 .map(|a| self.text(a)),
             _ => None,
         };
@@ -1117,7 +1132,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
 
     /// True for conditions that hold whatever the code under test does.
     fn is_weak_condition(&self, condition: Node<'_>) -> bool {
-        match condition.kind() {
+        match condition.node_kind() {
             "true" | "integer" | "float" | "string" => true,
             "comparison_operator" => {
                 let mut cursor = condition.walk();
@@ -1134,12 +1149,12 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 if condition.named_child_count() != 2 {
                     return false;
                 }
-                let is_not_none = operators.concat() == "isnot" && right.kind() == "none";
+                let is_not_none = operators.concat() == "isnot" && right.node_kind() == "none";
                 // Two calls with the same text can differ (`Lock(p) is Lock(p)` tests a cache).
                 let tautology = self.text(left) == self.text(right)
                     && !descendants(left, |_| false)
                         .iter()
-                        .any(|n| n.kind() == "call")
+                        .any(|n| n.node_kind() == "call")
                     && matches!(operators.concat().as_str(), "==" | "is" | "<=" | ">=");
                 is_not_none || tautology
             }

@@ -1,14 +1,15 @@
 //! Rust front end: `#[test]`, `#[tokio::test]` and friends, in `tests/` or inline test modules.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
-    is_service_env, looks_like_assertion_helper, spawned_program, target_of,
+    is_database_connection_string, is_service_env, looks_like_assertion_helper, spawned_program,
+    target_of,
 };
-use super::super::syntax::{descendants, line, matches_any, text};
+use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
 
 const SLEEPS: &[&str] = &[
@@ -61,6 +62,8 @@ const REAL_DB: &[&str] = &[
     "memcache.connect",
     "rdkafka.*",
 ];
+/// Calls that open a connection to the server their first argument names.
+const CONNECTORS: &[&str] = &["connect", "establish", "open", "with_uri_str", "from_url"];
 const HTTP: &[&str] = &[
     "reqwest.get",
     "reqwest.blocking.get",
@@ -146,37 +149,50 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         context,
         uses: HashMap::new(),
         bindings: HashMap::new(),
+        static_checks: HashSet::new(),
     };
     let all = descendants(root, |_| false);
     for node in &all {
-        match node.kind() {
+        match node.node_kind() {
             "use_declaration" => {
-                if let Some(argument) = node.child_by_field_name("argument") {
+                if let Some(argument) = node.field("argument") {
                     file.use_tree(argument, "");
                 }
             }
             "let_declaration" => {
-                if let (Some(pattern), Some(value)) = (
-                    node.child_by_field_name("pattern"),
-                    node.child_by_field_name("value"),
-                ) {
-                    let name = if pattern.kind() == "mut_pattern" {
+                if let (Some(pattern), Some(value)) = (node.field("pattern"), node.field("value")) {
+                    let name = if pattern.node_kind() == "mut_pattern" {
                         pattern.named_child(0).unwrap_or(pattern)
                     } else {
                         pattern
                     };
-                    if name.kind() == "identifier" {
+                    if name.node_kind() == "identifier" {
                         file.bindings
                             .entry(file.text(name).to_string())
                             .or_insert(value);
                     }
                 }
             }
+            "function_item" => {
+                let bounded = node.field("type_parameters").is_some_and(|parameters| {
+                    descendants(parameters, |_| false)
+                        .iter()
+                        .any(|n| n.node_kind() == "trait_bounds")
+                }) || node
+                    .named_children(&mut node.walk())
+                    .any(|n| n.node_kind() == "where_clause");
+                let empty = node
+                    .field("body")
+                    .is_some_and(|b| b.named_child_count() == 0);
+                if bounded
+                    && empty
+                    && let Some(name) = node.field("name")
+                {
+                    file.static_checks.insert(file.text(name));
+                }
+            }
             "const_item" | "static_item" => {
-                if let (Some(name), Some(value)) = (
-                    node.child_by_field_name("name"),
-                    node.child_by_field_name("value"),
-                ) {
+                if let (Some(name), Some(value)) = (node.field("name"), node.field("value")) {
                     file.bindings
                         .entry(file.text(name).to_string())
                         .or_insert(value);
@@ -188,12 +204,15 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     let mut units = vec![];
     let mut module = Unit::new("<module>", UnitKind::Module, 1);
     for node in &all {
-        if matches!(node.kind(), "source_file" | "declaration_list" | "block") {
+        if matches!(
+            node.node_kind(),
+            "source_file" | "declaration_list" | "block"
+        ) {
             // Attributes are the items just before a function in the same list.
             let mut attributes = Vec::new();
             let mut cursor = node.walk();
             for item in node.named_children(&mut cursor) {
-                match item.kind() {
+                match item.node_kind() {
                     "attribute_item" => attributes.push(item),
                     "line_comment" | "block_comment" => {}
                     "function_item" => {
@@ -204,8 +223,10 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                 }
             }
         }
-        if node.kind() == "attribute_item"
-            && node.parent().is_some_and(|p| p.kind() == "source_file")
+        if node.node_kind() == "attribute_item"
+            && node
+                .parent()
+                .is_some_and(|p| p.node_kind() == "source_file")
         {
             // Inner attributes such as `#![cfg(feature = "integration")]` mark the whole file.
             let attribute = file.text(*node);
@@ -231,6 +252,9 @@ struct RustFile<'s, 't, 'c> {
     context: &'c Context<'c>,
     uses: HashMap<String, String>,
     bindings: HashMap<String, Node<'t>>,
+    /// Empty generic functions whose type parameters carry bounds (`fn is_send<T: Send>() {}`):
+    /// calling one asserts at compile time that a type meets the bounds.
+    static_checks: HashSet<&'s str>,
 }
 
 impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
@@ -247,7 +271,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 format!("{prefix}.{rest}")
             }
         };
-        match node.kind() {
+        match node.node_kind() {
             "identifier" | "scoped_identifier" => {
                 let full = join(prefix, self.text(node));
                 let local = full.rsplit('.').next().unwrap_or(&full).to_string();
@@ -259,10 +283,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 }
             }
             "use_as_clause" => {
-                if let (Some(path), Some(alias)) = (
-                    node.child_by_field_name("path"),
-                    node.child_by_field_name("alias"),
-                ) {
+                if let (Some(path), Some(alias)) = (node.field("path"), node.field("alias")) {
                     self.uses.insert(
                         self.text(alias).to_string(),
                         normalize(&join(prefix, self.text(path))),
@@ -271,10 +292,10 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             }
             "scoped_use_list" => {
                 let path = node
-                    .child_by_field_name("path")
+                    .field("path")
                     .map(|p| join(prefix, self.text(p)))
                     .unwrap_or_else(|| prefix.to_string());
-                if let Some(list) = node.child_by_field_name("list") {
+                if let Some(list) = node.field("list") {
                     self.use_tree(list, &path);
                 }
             }
@@ -282,7 +303,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 let mut cursor = node.walk();
                 let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
                 for child in children {
-                    if child.kind() == "self" {
+                    if child.node_kind() == "self" {
                         let local = prefix.rsplit('.').next().unwrap_or(prefix).to_string();
                         self.uses.insert(local, normalize(prefix));
                     } else {
@@ -298,7 +319,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "identifier" => {
                 let name = self.text(node);
                 if let Some(path) = self.uses.get(name) {
@@ -306,7 +327,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 }
                 if let Some(value) = self.bindings.get(name)
                     && matches!(
-                        value.kind(),
+                        value.node_kind(),
                         "call_expression"
                             | "await_expression"
                             | "try_expression"
@@ -333,15 +354,15 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 }))
             }
             "field_expression" => {
-                let value = node.child_by_field_name("value")?;
-                let field = node.child_by_field_name("field")?;
+                let value = node.field("value")?;
+                let field = node.field("field")?;
                 let base = self
                     .path(value, depth + 1)
                     .unwrap_or_else(|| "?".to_string());
                 Some(format!("{base}.{}", self.text(field)))
             }
-            "call_expression" => self.path(node.child_by_field_name("function")?, depth + 1),
-            "generic_function" => self.path(node.child_by_field_name("function")?, depth + 1),
+            "call_expression" => self.path(node.field("function")?, depth + 1),
+            "generic_function" => self.path(node.field("function")?, depth + 1),
             "await_expression"
             | "try_expression"
             | "parenthesized_expression"
@@ -354,24 +375,24 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "string_literal" | "raw_string_literal" => {
                 let mut cursor = node.walk();
                 let content: String = node
                     .named_children(&mut cursor)
-                    .filter(|c| c.kind() == "string_content")
+                    .filter(|c| c.node_kind() == "string_content")
                     .map(|c| self.text(c))
                     .collect();
                 Some(content)
             }
             "macro_invocation" => {
-                let name = node.child_by_field_name("macro").map(|m| self.text(m))?;
+                let name = node.field("macro").map(|m| self.text(m))?;
                 if name != "format" {
                     return None;
                 }
                 let format = descendants(node, |_| false)
                     .into_iter()
-                    .find(|n| n.kind() == "string_literal")
+                    .find(|n| n.node_kind() == "string_literal")
                     .and_then(|s| self.string(s, depth + 1))?;
                 // `format!("{BASE}/path")`: an inlined constant at the start decides the host.
                 if let Some(rest) = format.strip_prefix('{')
@@ -394,14 +415,11 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             "identifier" => self.string(*self.bindings.get(self.text(node))?, depth + 1),
             "call_expression" => {
                 // `"...".to_string()`, `String::from("...")`.
-                let function = node.child_by_field_name("function")?;
-                if function.kind() == "field_expression" {
-                    return self.string(function.child_by_field_name("value")?, depth + 1);
+                let function = node.field("function")?;
+                if function.node_kind() == "field_expression" {
+                    return self.string(function.field("value")?, depth + 1);
                 }
-                self.string(
-                    node.child_by_field_name("arguments")?.named_child(0)?,
-                    depth + 1,
-                )
+                self.string(node.field("arguments")?.named_child(0)?, depth + 1)
             }
             _ => None,
         }
@@ -411,7 +429,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "integer_literal" | "float_literal" => {
                 let digits: String = self
                     .text(node)
@@ -423,9 +441,9 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             }
             "parenthesized_expression" => self.number(node.named_child(0)?, depth + 1),
             "binary_expression" => {
-                let left = self.number(node.child_by_field_name("left")?, depth + 1)?;
-                let right = self.number(node.child_by_field_name("right")?, depth + 1)?;
-                match self.text(node.child_by_field_name("operator")?) {
+                let left = self.number(node.field("left")?, depth + 1)?;
+                let right = self.number(node.field("right")?, depth + 1)?;
+                match self.text(node.field("operator")?) {
                     "*" => Some(left * right),
                     "/" if right != 0.0 => Some(left / right),
                     "+" => Some(left + right),
@@ -443,10 +461,10 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         if depth > 8 {
             return None;
         }
-        match node.kind() {
+        match node.node_kind() {
             "call_expression" => {
-                let path = self.path(node.child_by_field_name("function")?, 0)?;
-                let args = node.child_by_field_name("arguments")?;
+                let path = self.path(node.field("function")?, 0)?;
+                let args = node.field("arguments")?;
                 let first = self.number(args.named_child(0)?, 0)?;
                 let constructor = path.rsplit('.').next()?;
                 Some(match constructor {
@@ -467,9 +485,9 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 })
             }
             "binary_expression" => {
-                let operator = self.text(node.child_by_field_name("operator")?);
-                let left = node.child_by_field_name("left")?;
-                let right = node.child_by_field_name("right")?;
+                let operator = self.text(node.field("operator")?);
+                let left = node.field("left")?;
+                let right = node.field("right")?;
                 match operator {
                     "*" => self
                         .duration(left, depth + 1)
@@ -493,10 +511,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
     }
 
     fn function_unit(&self, function: Node<'t>, attributes: &[Node<'t>]) -> Unit {
-        let name = function
-            .child_by_field_name("name")
-            .map(|n| self.text(n))
-            .unwrap_or("");
+        let name = function.field("name").map(|n| self.text(n)).unwrap_or("");
         let is_test = attributes.iter().any(|a| {
             let attribute = self.text(*a);
             let inner = attribute.trim_start_matches("#[").trim_end_matches(']');
@@ -540,10 +555,10 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 unit.see(Fact::IntegrationMarker, at);
             }
         }
-        if let Some(body) = function.child_by_field_name("body") {
+        if let Some(body) = function.field("body") {
             // Nested functions are their own units; closures belong to the test.
-            for node in descendants(body, |n| n.kind() == "function_item") {
-                if node.kind() != "function_item" {
+            for node in descendants(body, |n| n.node_kind() == "function_item") {
+                if node.node_kind() != "function_item" {
                     self.observe(node, &mut unit);
                 }
             }
@@ -553,7 +568,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
 
     fn observe(&self, node: Node<'t>, unit: &mut Unit) {
         let at = line(node);
-        match node.kind() {
+        match node.node_kind() {
             "macro_invocation" => self.macro_call(node, unit),
             "try_expression" => unit.see(Fact::Assertion { weak: false }, at),
             "call_expression" => self.call(node, unit),
@@ -563,13 +578,13 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
 
     fn macro_call(&self, node: Node<'_>, unit: &mut Unit) {
         let at = line(node);
-        let Some(name) = node.child_by_field_name("macro").map(|m| self.text(m)) else {
+        let Some(name) = node.field("macro").map(|m| self.text(m)) else {
             return;
         };
         let last = name.rsplit("::").next().unwrap_or(name);
         let arguments = node
             .named_children(&mut node.walk())
-            .find(|c| c.kind() == "token_tree")
+            .find(|c| c.node_kind() == "token_tree")
             .map(|t| self.text(t))
             .unwrap_or("");
         let inner = arguments
@@ -596,7 +611,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             unit.see(Fact::Assertion { weak }, at);
         } else if let Some(tokens) = node
             .named_children(&mut node.walk())
-            .find(|c| c.kind() == "token_tree")
+            .find(|c| c.node_kind() == "token_tree")
         {
             // Macro arguments stay unparsed tokens (`select!`, `tokio::join!`, local macros):
             // find assertion macros and `.unwrap()` among them, and names of same-file helpers.
@@ -604,13 +619,13 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             // by walking from the parent, which would make long token trees quadratic.
             let token_trees: Vec<Node<'_>> = descendants(tokens, |_| false)
                 .into_iter()
-                .filter(|n| n.kind() == "token_tree")
+                .filter(|n| n.node_kind() == "token_tree")
                 .collect();
             for tree in token_trees {
                 let mut cursor = tree.walk();
                 let children: Vec<Node<'_>> = tree.children(&mut cursor).collect();
                 for (index, token) in children.iter().enumerate() {
-                    if token.kind() != "identifier" {
+                    if token.node_kind() != "identifier" {
                         continue;
                     }
                     let name = self.text(*token);
@@ -633,7 +648,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                     let address = if matches!(name, "connect" | "get" | "post" | "connect_async") {
                         children
                             .get(index + 1)
-                            .filter(|n| n.kind() == "token_tree")
+                            .filter(|n| n.node_kind() == "token_tree")
                             .and_then(|arguments| arguments.named_child(0))
                     } else if name == "to_socket_addrs" && previous == Some(".") {
                         index.checked_sub(2).and_then(|i| children.get(i)).copied()
@@ -641,7 +656,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                         None
                     };
                     if let Some(target) = address
-                        .filter(|a| a.kind() == "string_literal")
+                        .filter(|a| a.node_kind() == "string_literal")
                         .and_then(|a| self.string(a, 0))
                         .and_then(|a| target_of(&a))
                     {
@@ -652,22 +667,56 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         }
     }
 
+    /// True when the receiver chain of a method call (`a(..).b(..).connect`) starts from a
+    /// call given a database connection string.
+    fn configured_from_connection_string(&self, function: Node<'_>) -> bool {
+        let mut node = function;
+        for _ in 0..16 {
+            node = match node.node_kind() {
+                "field_expression" => match node.field("value") {
+                    Some(value) => value,
+                    None => return false,
+                },
+                "try_expression" | "await_expression" => match node.named_child(0) {
+                    Some(inner) => inner,
+                    None => return false,
+                },
+                "call_expression" => {
+                    let connection_string = node
+                        .field("arguments")
+                        .and_then(|a| a.named_child(0))
+                        .and_then(|a| self.string(a, 0))
+                        .is_some_and(|s| is_database_connection_string(&s));
+                    if connection_string {
+                        return true;
+                    }
+                    match node.field("function") {
+                        Some(inner) => inner,
+                        None => return false,
+                    }
+                }
+                _ => return false,
+            };
+        }
+        false
+    }
+
     fn call(&self, call: Node<'t>, unit: &mut Unit) {
         let at = line(call);
-        let Some(function) = call.child_by_field_name("function") else {
+        let Some(function) = call.field("function") else {
             return;
         };
         let Some(path) = self.path(function, 0) else {
             return;
         };
-        let arguments = call.child_by_field_name("arguments");
+        let arguments = call.field("arguments");
         let args: Vec<Node<'t>> = arguments
             .map(|a| {
                 let mut cursor = a.walk();
                 a.named_children(&mut cursor)
                     .filter(|n| {
                         !matches!(
-                            n.kind(),
+                            n.node_kind(),
                             "line_comment" | "block_comment" | "attribute_item"
                         )
                     })
@@ -676,16 +725,23 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             .unwrap_or_default();
         let first = args.first().copied();
         let last = path.rsplit('.').next().unwrap_or(&path);
-        if function.kind() == "identifier" {
+        if function.node_kind() == "identifier" {
             unit.calls.push(self.text(function).to_string());
-        } else if function.kind() == "field_expression"
+        } else if function.node_kind() == "field_expression"
             && function
-                .child_by_field_name("value")
+                .field("value")
                 .is_some_and(|v| self.text(v) == "self")
         {
             unit.calls.push(last.to_string());
         }
 
+        if function.node_kind() == "generic_function"
+            && function
+                .field("function")
+                .is_some_and(|f| self.static_checks.contains(self.text(f)))
+        {
+            unit.see(Fact::Assertion { weak: false }, at);
+        }
         if matches_any(SLEEPS, &path) {
             if let Some(seconds) = first.and_then(|a| self.duration(a, 0)) {
                 unit.see(Fact::Sleep(seconds), at);
@@ -693,6 +749,15 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         } else if matches_any(DOCKER, &path) {
             unit.see(Fact::Docker(path.replace('.', "::")), at);
         } else if matches_any(REAL_DB, &path) && !path.contains("Sqlite") {
+            unit.see(Fact::RealDb(path.replace('.', "::")), at);
+        } else if CONNECTORS.contains(&last)
+            && (first
+                .and_then(|a| self.string(a, 0))
+                .is_some_and(|s| is_database_connection_string(&s))
+                || self.configured_from_connection_string(function))
+        {
+            // `Client::connect("host=localhost user=postgres", NoTls)` whatever `Client` is, or
+            // `Config::from_str("host=localhost user=postgres")?.connect(NoTls)`.
             unit.see(Fact::RealDb(path.replace('.', "::")), at);
         } else if matches_any(
             &[
@@ -766,18 +831,18 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
 
         if last == "to_socket_addrs"
             && let Some(target) = function
-                .child_by_field_name("value")
-                .filter(|v| v.kind() == "string_literal")
+                .field("value")
+                .filter(|v| v.node_kind() == "string_literal")
                 .and_then(|v| self.string(v, 0))
                 .and_then(|v| target_of(&v))
         {
             unit.see(Fact::Network(target), at);
         }
-        let is_method = function.kind() == "field_expression";
+        let is_method = function.node_kind() == "field_expression";
         if (is_method && ASSERTION_METHODS.contains(&last))
             || last.starts_with("assert")
             || self.context.is_configured_helper(&path, last)
-            || (function.kind() == "identifier" && looks_like_assertion_helper(last))
+            || (function.node_kind() == "identifier" && looks_like_assertion_helper(last))
         {
             unit.see(Fact::Assertion { weak: false }, at);
         }
