@@ -972,7 +972,8 @@ impl Runner<'_> {
         // E2E result of a VALIDATION task, read from its Complete section.
         if task.effective_type() == TaskType::Validation && marks_now > marks_before {
             let section = complete_section(&handoff_text, &self.milestone, &id);
-            match E2E_LINE.captures(&section) {
+            // The latest result counts: a section may record a failed run and then the rerun.
+            match E2E_LINE.captures_iter(&section).last() {
                 Some(captures) => {
                     let name = captures[1].trim().trim_matches('*').trim().to_string();
                     let result = captures[2].to_ascii_uppercase();

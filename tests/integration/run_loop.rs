@@ -572,3 +572,48 @@ fn pr_flag_runs_gh_pr_create_when_the_milestone_completes() {
         "the body file: {gh}"
     );
 }
+
+#[test]
+fn a_validation_task_needs_a_passed_e2e_result() {
+    let project = Project::new(PLAN_3);
+    project.write(
+        HANDOFF,
+        "## Task 1.1 Complete: a\n\n## Task 1.2 Complete: b\n",
+    );
+    project.commit_all("Tasks 1.1 and 1.2");
+    project.scenario(json!({
+        "invocations": [
+            {"actions": [
+                {"append": HANDOFF, "text": "\n## Task {task} Complete: validated\n\nRan it.\n"},
+                {"sh": "git add -A && git commit -qm 'Task {task}'"}
+            ]},
+            {"actions": [
+                {"append": HANDOFF, "text": "**E2E:** greeter-e2e — FAILED\n"},
+                {"sh": "git add -A && git commit -qm 'E2E result'"}
+            ]},
+            {"actions": [
+                {"append": HANDOFF, "text": "**E2E:** greeter-e2e — PASSED\n"},
+                {"sh": "git add -A && git commit -qm 'E2E passes'"}
+            ]}
+        ]
+    }));
+    let run = project.kmilestone_run(&[]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    let calls = project.calls();
+    assert_eq!(calls.len(), 3);
+    assert!(
+        prompt_of(&calls[1]).contains("records no E2E result"),
+        "{}",
+        prompt_of(&calls[1])
+    );
+    assert!(
+        prompt_of(&calls[2]).contains("greeter-e2e FAILED"),
+        "{}",
+        prompt_of(&calls[2])
+    );
+    assert!(
+        run.stdout.contains("- 1.3: greeter-e2e — PASSED"),
+        "{}",
+        run.describe()
+    );
+}
