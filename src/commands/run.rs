@@ -299,6 +299,7 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         verbose: global.verbose > 0,
         tty,
         width: terminal_width().unwrap_or(80),
+        root: Some(repo.root().to_string_lossy().into_owned()),
     };
     let mut plain;
     let mut live;

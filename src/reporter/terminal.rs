@@ -15,7 +15,7 @@ use crate::events::{AttemptEnd, Event, EventKind, EventSink, TaskResult};
 use crate::runner::format_duration_ms;
 
 /// How the terminal view prints.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct TerminalOptions {
     pub color: bool,
     pub quiet: bool,
@@ -25,6 +25,8 @@ pub struct TerminalOptions {
     pub tty: bool,
     /// Columns of the terminal; the status line is cut to fit.
     pub width: usize,
+    /// The repository root: paths under it are shown relative to it (`Edit src/lib.rs`).
+    pub root: Option<String>,
 }
 
 /// The task being worked on, for the live status line.
@@ -48,6 +50,7 @@ pub struct Terminal<W: Write> {
     verbose: bool,
     tty: bool,
     width: usize,
+    root: Option<String>,
     live: Option<Live>,
     /// Whether the status line is on the screen now.
     drawn: bool,
@@ -69,6 +72,9 @@ impl<W: Write> Terminal<W> {
             verbose: options.verbose,
             tty: options.tty,
             width: options.width,
+            root: options
+                .root
+                .map(|r| format!("{}/", r.trim_end_matches('/'))),
             live: None,
             drawn: false,
             now_ms: 0,
@@ -345,7 +351,10 @@ impl<W: Write> Terminal<W> {
                 }
             }
             EventKind::Agent { event, .. } => {
-                let activity = agent_activity(event);
+                let activity = agent_activity(event).map(|a| match &self.root {
+                    Some(root) => a.replace(root.as_str(), ""),
+                    None => a,
+                });
                 if let Some(activity) = &activity {
                     self.set_activity(activity.clone());
                 }

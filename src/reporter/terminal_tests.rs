@@ -152,7 +152,10 @@ fn run_events() -> Vec<Event> {
                 },
             ),
         ),
-        event(9_000, agent("1.1", tool("Write", "src/greet.rs"))),
+        event(
+            9_000,
+            agent("1.1", tool("Write", "/home/ann/greeter/src/greet.rs")),
+        ),
         event(
             9_100,
             agent(
@@ -350,6 +353,7 @@ fn options(tty: bool) -> TerminalOptions {
         verbose: false,
         tty,
         width: 60,
+        root: Some("/home/ann/greeter".to_string()),
     }
 }
 
