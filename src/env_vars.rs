@@ -18,3 +18,5 @@ pub const KILL_GRACE: &str = "KMILESTONE_KILL_GRACE";
 pub const GATE_TIMEOUT: &str = "KMILESTONE_GATE_TIMEOUT";
 /// Standard: no colours when set.
 pub const NO_COLOR: &str = "NO_COLOR";
+/// Set by CI services (`CI` by most of them): any of these turns the live status line off.
+pub const CI_MARKERS: &[&str] = &["CI", "CONTINUOUS_INTEGRATION", "BUILD_NUMBER", "RUN_ID"];

@@ -75,8 +75,15 @@ where
 }
 
 fn dispatch(cli: Cli) -> Result<i32, Error> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // `run` takes stdout itself: its live view redraws from a timer thread.
+    let Command::Run(args) = cli.command else {
+        let stdout = std::io::stdout();
+        return dispatch_with(cli, &mut stdout.lock());
+    };
+    commands::run::run(args, &cli.global)
+}
+
+fn dispatch_with(cli: Cli, mut out: &mut std::io::StdoutLock<'_>) -> Result<i32, Error> {
     match cli.command {
         Command::Status(args) => {
             let milestone = Milestone::load(&args.plan_path(), args.handoff.as_deref())?;
@@ -100,7 +107,7 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
             args.handoff.as_deref(),
             &mut out,
         )?),
-        Command::Run(args) => commands::run::run(args, &cli.global),
+        Command::Run(_) => unreachable!("`run` is dispatched without the stdout lock"),
         Command::CheckTests(args) => {
             let cwd = std::env::current_dir()?;
             let root = vcs::Repo::discover(&cwd)

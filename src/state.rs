@@ -280,7 +280,17 @@ impl StateDir {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_dir())
             .collect();
-        runs.sort();
+        // `<stamp>`, then `<stamp>-2`, `<stamp>-3`… for runs started within the same second.
+        runs.sort_by_cached_key(|path| {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match name.split_once('-') {
+                Some((stamp, n)) => (stamp.to_string(), n.parse::<u32>().unwrap_or(0)),
+                None => (name, 1),
+            }
+        });
         runs.pop()
     }
 }

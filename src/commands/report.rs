@@ -1,4 +1,4 @@
-//! `kmilestone report`: the last run's report again.
+//! `kmilestone report`: the last run's report, re-rendered from its events log.
 
 use std::io::Write;
 use std::path::Path;
@@ -6,6 +6,8 @@ use std::path::Path;
 use crate::errors::Error;
 use crate::exit_codes;
 use crate::plan::milestone_id;
+use crate::reporter::report::{from_events, render_json, render_markdown};
+use crate::reporter::wire::read_events;
 use crate::state::StateDir;
 use crate::vcs::Repo;
 
@@ -19,21 +21,35 @@ pub fn run(plan_path: &Path, json: bool, out: &mut dyn Write) -> Result<i32, Err
     let repo = Repo::discover(plan_path).map_err(|e| Error::Usage(e.to_string()))?;
     let id = milestone_id(plan_path);
     let dir = StateDir::at(repo.root(), &id);
-    let name = if json { "report.json" } else { "report.md" };
-    let path = dir.path().join(name);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            out.write_all(text.as_bytes())?;
-            if !text.ends_with('\n') {
-                writeln!(out)?;
-            }
-            Ok(exit_codes::SUCCESS)
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(Error::Usage(format!(
-            "no report yet for milestone {id}: {} does not exist (run `kmilestone run {}` first)",
-            path.display(),
+    let no_report = || {
+        Error::Usage(format!(
+            "no report yet for milestone {id}: no run recorded in {} (run `kmilestone run {}` first)",
+            dir.path().join("runs").display(),
             plan_path.display()
-        ))),
-        Err(err) => Err(Error::Usage(format!("{}: {err}", path.display()))),
+        ))
+    };
+    let run_dir = dir.last_run_dir().ok_or_else(no_report)?;
+    let log = run_dir.join("events.jsonl");
+    let text = match std::fs::read_to_string(&log) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(no_report()),
+        Err(err) => return Err(Error::Usage(format!("{}: {err}", log.display()))),
+    };
+    let read =
+        read_events(&text).map_err(|err| Error::Usage(format!("{}: {err}", log.display())))?;
+    if read.skipped > 0 {
+        eprintln!(
+            "warning: {}: {} line(s) could not be read and were left out",
+            log.display(),
+            read.skipped
+        );
     }
+    let report = from_events(&read.events);
+    let text = if json {
+        render_json(&report)
+    } else {
+        render_markdown(&report)
+    };
+    out.write_all(text.as_bytes())?;
+    Ok(exit_codes::SUCCESS)
 }

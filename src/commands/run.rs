@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::agent::claude::Claude;
 use crate::agent::command::CommandAgent;
@@ -17,7 +17,7 @@ use crate::process::Cancel;
 use crate::reporter::Fanout;
 use crate::reporter::json::JsonLines;
 use crate::reporter::report::ReportWriter;
-use crate::reporter::terminal::Terminal;
+use crate::reporter::terminal::{Terminal, TerminalOptions, Ticking};
 use crate::runner::{Human, RunRequest, Runner, select_tasks};
 use crate::state::{StateDir, StateError};
 use crate::vcs::Repo;
@@ -31,6 +31,19 @@ pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
             is_terminal && std::env::var_os(crate::env_vars::NO_COLOR).is_none_or(|v| v.is_empty())
         }
     }
+}
+
+/// Whether this runs in a CI job: the live status line is off there, whatever the terminal.
+pub fn is_ci() -> bool {
+    let set = |name: &str| {
+        std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+    };
+    crate::env_vars::CI_MARKERS.iter().any(|name| set(name))
+}
+
+/// The width of the terminal on stdout.
+fn terminal_width() -> Option<usize> {
+    terminal_size::terminal_size().map(|(width, _)| usize::from(width.0))
 }
 
 /// Asks on the terminal.
@@ -280,14 +293,33 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
     let log_file = std::fs::File::create(run_dir.join("events.jsonl"))?;
     let mut log = JsonLines::new(std::io::BufWriter::new(log_file));
     let mut report = ReportWriter::new(&run_dir, state_dir.path());
-    let mut terminal;
+    let started = Instant::now();
+    let tty = stdout.is_terminal() && !is_ci();
+    let options = TerminalOptions {
+        color,
+        quiet: global.quiet,
+        verbose: global.verbose > 0,
+        tty,
+        width: terminal_width().unwrap_or(80),
+        root: Some(repo.root().to_string_lossy().into_owned()),
+    };
+    let mut plain;
+    let mut live;
     let mut json;
     let view: &mut dyn EventSink = if global.json {
         json = JsonLines::new(stdout.lock());
         &mut json
+    } else if tty {
+        live = Ticking::start(
+            Terminal::new(std::io::stdout(), options),
+            started,
+            Duration::from_millis(250),
+            terminal_width,
+        );
+        &mut live
     } else {
-        terminal = Terminal::new(stdout.lock(), color, global.quiet, global.verbose > 0);
-        &mut terminal
+        plain = Terminal::new(stdout.lock(), options);
+        &mut plain
     };
     let mut fanout = Fanout {
         sinks: vec![view, &mut log, &mut report],
@@ -320,7 +352,7 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         human,
         workflow_template,
         run_dir,
-        started: Instant::now(),
+        started,
         agent_env: Vec::new(),
     };
     let mut selection = selection;

@@ -1,11 +1,10 @@
-//! JSON lines: a schema line first, then one `{"type", "data", "timestamp", "elapsed_ms"}` object
-//! per event. Documented in docs/events.md.
+//! JSON lines: a schema line first, then one `{"timestamp", "elapsed_ms", "type", "data"}`
+//! object per event, in the wire types of [`crate::reporter::wire`]. Documented in docs/events.md.
 
 use std::io::Write;
 
-use serde_json::json;
-
-use crate::events::{EVENTS_SCHEMA_VERSION, Event, EventSink};
+use crate::events::{Event, EventSink};
+use crate::reporter::wire::{SchemaLine, WireEvent};
 
 pub struct JsonLines<W: Write> {
     out: W,
@@ -16,7 +15,8 @@ pub struct JsonLines<W: Write> {
 impl<W: Write> JsonLines<W> {
     /// Writes the schema line and returns the sink.
     pub fn new(mut out: W) -> JsonLines<W> {
-        let header = json!({"type": "schema", "data": {"name": "kmilestone-events", "version": EVENTS_SCHEMA_VERSION}});
+        let header =
+            serde_json::to_string(&SchemaLine::current()).expect("the schema line serializes");
         let broken = writeln!(out, "{header}").and_then(|_| out.flush()).is_err();
         JsonLines { out, broken }
     }
@@ -31,7 +31,7 @@ impl<W: Write> EventSink for JsonLines<W> {
         if self.broken {
             return;
         }
-        let line = serde_json::to_string(event).expect("events serialize");
+        let line = serde_json::to_string(&WireEvent::from(event)).expect("events serialize");
         if writeln!(self.out, "{line}")
             .and_then(|_| self.out.flush())
             .is_err()

@@ -4,6 +4,7 @@
 pub mod json;
 pub mod report;
 pub mod terminal;
+pub mod wire;
 
 use crate::events::{Event, EventSink};
 

@@ -1,7 +1,12 @@
 //! The human view: the seed's header, then one line per event that matters, and the completion
-//! summary or failure report at the end. Plain lines, no control characters unless colour is on.
+//! summary or failure report at the end. On a terminal, one status line below the permanent lines
+//! is redrawn in place: the task, its elapsed time and what the agent is doing. Elsewhere plain
+//! lines, no control characters unless colour is asked for. Times come from the events, so a
+//! rendering of the same events is the same text.
 
 use std::io::Write;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use owo_colors::OwoColorize;
 
@@ -9,20 +14,71 @@ use crate::agent::AgentEvent;
 use crate::events::{AttemptEnd, Event, EventKind, EventSink, TaskResult};
 use crate::runner::format_duration_ms;
 
+/// How the terminal view prints.
+#[derive(Debug, Clone, Default)]
+pub struct TerminalOptions {
+    pub color: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+    /// A terminal: one live status line is redrawn below the permanent lines. Otherwise plain
+    /// lines only, one per event that matters, and no control characters.
+    pub tty: bool,
+    /// Columns of the terminal; the status line is cut to fit.
+    pub width: usize,
+    /// The repository root: paths under it are shown relative to it (`Edit src/lib.rs`).
+    pub root: Option<String>,
+}
+
+/// The task being worked on, for the live status line.
+#[derive(Debug)]
+struct Live {
+    id: String,
+    title: String,
+    started_ms: u64,
+    attempt: u32,
+    activity: String,
+    /// The gate running and when it started.
+    gate: Option<(String, u64)>,
+    /// The agent asked a question: the status line stays off while the user answers.
+    paused: bool,
+}
+
 pub struct Terminal<W: Write> {
     out: W,
     color: bool,
     quiet: bool,
     verbose: bool,
+    tty: bool,
+    width: usize,
+    root: Option<String>,
+    live: Option<Live>,
+    /// Whether the status line is on the screen now.
+    drawn: bool,
+    /// The run's clock as the events (and ticks) tell it, in milliseconds since the run started.
+    now_ms: u64,
+    frame: usize,
 }
 
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+/// Carriage return and erase the line.
+const ERASE: &str = "\r\x1b[2K";
+
 impl<W: Write> Terminal<W> {
-    pub fn new(out: W, color: bool, quiet: bool, verbose: bool) -> Terminal<W> {
+    pub fn new(out: W, options: TerminalOptions) -> Terminal<W> {
         Terminal {
             out,
-            color,
-            quiet,
-            verbose,
+            color: options.color,
+            quiet: options.quiet,
+            verbose: options.verbose,
+            tty: options.tty,
+            width: options.width,
+            root: options
+                .root
+                .map(|r| format!("{}/", r.trim_end_matches('/'))),
+            live: None,
+            drawn: false,
+            now_ms: 0,
+            frame: 0,
         }
     }
 
@@ -30,7 +86,83 @@ impl<W: Write> Terminal<W> {
         self.out
     }
 
+    /// Redraws the status line with the run's clock at `now_ms` (a timer calls this between
+    /// events so the elapsed time moves while the agent works).
+    pub fn tick(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+        self.frame += 1;
+        self.draw_status();
+    }
+
+    /// The terminal's width changed.
+    pub fn set_width(&mut self, width: usize) {
+        self.width = width;
+    }
+
+    /// Takes the status line off the screen (the run is over, or was cut short).
+    pub fn finish(&mut self) {
+        self.live = None;
+        self.clear_status();
+        self.out.flush().ok();
+    }
+
+    fn clear_status(&mut self) {
+        if self.drawn {
+            write!(self.out, "{ERASE}").ok();
+            self.drawn = false;
+        }
+    }
+
+    fn status_text(&self) -> Option<String> {
+        let live = self.live.as_ref().filter(|l| !l.paused)?;
+        let mut text = format!(
+            "{} {} {} · {}",
+            SPINNER[self.frame % SPINNER.len()],
+            live.id,
+            live.title,
+            clock(self.now_ms.saturating_sub(live.started_ms))
+        );
+        if live.attempt > 1 {
+            text.push_str(&format!(" · attempt {}", live.attempt));
+        }
+        let doing = match &live.gate {
+            Some((command, started)) => format!(
+                "gate {command} ({})",
+                clock(self.now_ms.saturating_sub(*started))
+            ),
+            None => live.activity.clone(),
+        };
+        if !doing.is_empty() {
+            text.push_str(" · ");
+            text.push_str(&doing);
+        }
+        let width = if self.width == 0 { 80 } else { self.width };
+        Some(cut(&text, width.saturating_sub(1).max(10)))
+    }
+
+    fn draw_status(&mut self) {
+        if !self.tty {
+            return;
+        }
+        let Some(text) = self.status_text() else {
+            self.clear_status();
+            self.out.flush().ok();
+            return;
+        };
+        let text = self.paint_dim(&text);
+        write!(self.out, "{ERASE}{text}").ok();
+        self.drawn = true;
+        self.out.flush().ok();
+    }
+
+    fn set_activity(&mut self, activity: String) {
+        if let Some(live) = &mut self.live {
+            live.activity = activity;
+        }
+    }
+
     fn line(&mut self, text: &str) {
+        self.clear_status();
         writeln!(self.out, "{text}").ok();
         self.out.flush().ok();
     }
@@ -60,6 +192,43 @@ impl<W: Write> Terminal<W> {
     }
 }
 
+/// `m:ss`, or `h:mm:ss` past an hour.
+pub fn clock(ms: u64) -> String {
+    let seconds = ms / 1000;
+    if seconds >= 3600 {
+        format!(
+            "{}:{:02}:{:02}",
+            seconds / 3600,
+            (seconds % 3600) / 60,
+            seconds % 60
+        )
+    } else {
+        format!("{}:{:02}", seconds / 60, seconds % 60)
+    }
+}
+
+/// `text` cut to `max` characters, with `…` when cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The last sentence of the last non-empty line of `text`.
+pub fn last_sentence(text: &str) -> Option<String> {
+    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
+    let body = line.trim_end_matches(['.', '!', '?', ':']);
+    let start = [". ", "! ", "? "]
+        .iter()
+        .filter_map(|end| body.rfind(end).map(|at| at + end.len()))
+        .max()
+        .unwrap_or(0);
+    Some(line[start..].trim().to_string())
+}
+
 /// One line of what the agent is doing, or `None` for events not worth a line.
 pub fn agent_activity(event: &AgentEvent) -> Option<String> {
     match event {
@@ -73,8 +242,7 @@ pub fn agent_activity(event: &AgentEvent) -> Option<String> {
         AgentEvent::ToolUse { name, summary } if summary.is_empty() => Some(name.clone()),
         AgentEvent::ToolUse { name, summary } => Some(format!("{name} {summary}")),
         AgentEvent::Text { text } => {
-            let last = text.lines().rev().find(|l| !l.trim().is_empty())?;
-            Some(crate::agent::claude::truncate(last.trim(), 100))
+            last_sentence(text).map(|s| crate::agent::claude::truncate(&s, 100))
         }
         AgentEvent::Retry { message } => Some(message.clone()),
         AgentEvent::ToolResult {
@@ -89,6 +257,16 @@ pub fn agent_activity(event: &AgentEvent) -> Option<String> {
 
 impl<W: Write> EventSink for Terminal<W> {
     fn emit(&mut self, event: &Event) {
+        self.now_ms = self.now_ms.max(event.elapsed_ms);
+        self.frame += 1;
+        self.show(event);
+        self.draw_status();
+    }
+}
+
+impl<W: Write> Terminal<W> {
+    /// The permanent lines of `event`, and what it changes in the status line.
+    fn show(&mut self, event: &Event) {
         match &event.kind {
             EventKind::RunStarted {
                 header,
@@ -134,6 +312,15 @@ impl<W: Write> EventSink for Terminal<W> {
                 if let Some(note) = note {
                     self.line(&format!("  {note}"));
                 }
+                self.live = Some(Live {
+                    id: id.clone(),
+                    title: title.clone(),
+                    started_ms: event.elapsed_ms,
+                    attempt: 1,
+                    activity: String::new(),
+                    gate: None,
+                    paused: false,
+                });
             }
             EventKind::AttemptStarted {
                 attempt,
@@ -152,19 +339,39 @@ impl<W: Write> EventSink for Terminal<W> {
                     let dim = self.paint_dim(&format!("  $ {command}"));
                     self.line(&dim);
                 }
+                if let Some(live) = &mut self.live {
+                    live.attempt = *attempt;
+                    live.paused = false;
+                    live.gate = None;
+                    live.activity = if resume.is_some() {
+                        "resuming the agent's session".to_string()
+                    } else {
+                        "starting the agent".to_string()
+                    };
+                }
             }
             EventKind::Agent { event, .. } => {
+                let activity = agent_activity(event).map(|a| match &self.root {
+                    Some(root) => a.replace(root.as_str(), ""),
+                    None => a,
+                });
+                if let Some(activity) = &activity {
+                    self.set_activity(activity.clone());
+                }
                 if self.quiet {
                     return;
                 }
+                // On a terminal the status line shows what the agent does; a log keeps the
+                // tool calls as lines.
                 let show = self.verbose
-                    || matches!(
-                        event,
-                        AgentEvent::ToolUse { .. }
-                            | AgentEvent::Retry { .. }
-                            | AgentEvent::Started { .. }
-                    );
-                if show && let Some(activity) = agent_activity(event) {
+                    || (!self.tty
+                        && matches!(
+                            event,
+                            AgentEvent::ToolUse { .. }
+                                | AgentEvent::Retry { .. }
+                                | AgentEvent::Started { .. }
+                        ));
+                if show && let Some(activity) = activity {
                     let dim = self.paint_dim(&format!("  · {activity}"));
                     self.line(&dim);
                 }
@@ -175,6 +382,7 @@ impl<W: Write> EventSink for Terminal<W> {
                 stderr_tail,
                 ..
             } => {
+                self.set_activity("verifying the work".to_string());
                 let text = match end {
                     AttemptEnd::Result {
                         is_error: false, ..
@@ -223,8 +431,15 @@ impl<W: Write> EventSink for Terminal<W> {
                 let bad = self.paint_bad(&format!("  ! {detail}"));
                 self.line(&bad);
             }
-            EventKind::GateStarted { .. } => {}
+            EventKind::GateStarted { command, .. } => {
+                if let Some(live) = &mut self.live {
+                    live.gate = Some((command.clone(), event.elapsed_ms));
+                }
+            }
             EventKind::GateFinished { gate, .. } => {
+                if let Some(live) = &mut self.live {
+                    live.gate = None;
+                }
                 let time = format_duration_ms(gate.duration_ms);
                 let text = if gate.passed {
                     self.paint_ok(&format!("  ✓ gate {} ({time})", gate.command))
@@ -279,6 +494,7 @@ impl<W: Write> EventSink for Terminal<W> {
                 } else {
                     "no fix attempts left"
                 };
+                self.set_activity(what.to_string());
                 let bad = self.paint_bad(&format!(
                     "  ✗ verification failed (attempt {attempt}), {what}:"
                 ));
@@ -294,6 +510,9 @@ impl<W: Write> EventSink for Terminal<W> {
                 }
             }
             EventKind::Question { id, question, .. } => {
+                if let Some(live) = &mut self.live {
+                    live.paused = true;
+                }
                 self.line("");
                 self.line(&format!("? The agent asks (task {id}):"));
                 for line in question.text.lines() {
@@ -319,6 +538,7 @@ impl<W: Write> EventSink for Terminal<W> {
                     .as_ref()
                     .map(|t| format!(" until {t}"))
                     .unwrap_or_default();
+                self.set_activity(format!("usage limit: waiting{when}"));
                 self.line(&format!(
                     "  ⏸ usage limit: waiting{when} ({} left): {}",
                     format_duration_ms(wait_seconds * 1000),
@@ -326,6 +546,7 @@ impl<W: Write> EventSink for Terminal<W> {
                 ));
             }
             EventKind::TaskFinished(summary) => {
+                self.live = None;
                 let cost = format!("${:.4}", summary.totals.cost_usd);
                 let tokens = summary.totals.usage.total();
                 let stats = format!(
@@ -352,6 +573,7 @@ impl<W: Write> EventSink for Terminal<W> {
                 exit_code,
                 ..
             } => {
+                self.live = None;
                 self.line("");
                 if let Some(summary) = summary {
                     for line in summary.lines() {
@@ -366,5 +588,68 @@ impl<W: Write> EventSink for Terminal<W> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[path = "terminal_tests.rs"]
+mod tests;
+
+/// The terminal view on a terminal, with a timer that redraws the status line every `every` so
+/// its clock moves while the agent works. Dropping it stops the timer and clears the line.
+pub struct Ticking<W: Write + Send + 'static> {
+    terminal: Arc<Mutex<Terminal<W>>>,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<W: Write + Send + 'static> Ticking<W> {
+    /// `started` is the instant the run's `elapsed_ms` counts from; `width` reads the terminal's
+    /// current width.
+    pub fn start(
+        terminal: Terminal<W>,
+        started: Instant,
+        every: Duration,
+        width: fn() -> Option<usize>,
+    ) -> Ticking<W> {
+        let terminal = Arc::new(Mutex::new(terminal));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let shared = Arc::clone(&terminal);
+        let thread = std::thread::spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                let mut terminal = shared.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(width) = width() {
+                    terminal.set_width(width);
+                }
+                terminal.tick(crate::events::millis(started.elapsed()));
+            }
+        });
+        Ticking {
+            terminal,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> EventSink for Ticking<W> {
+    fn emit(&mut self, event: &Event) {
+        self.terminal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .emit(event);
+    }
+}
+
+impl<W: Write + Send + 'static> Drop for Ticking<W> {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            thread.join().ok();
+        }
+        self.terminal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish();
     }
 }

@@ -10,3 +10,4 @@ mod real_runs;
 mod run_loop;
 mod status;
 mod support;
+mod views;
