@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use crate::agent::messages::{find_blocker, find_question, find_usage_limit};
+use crate::agent::messages::{find_blocker, find_question, find_usage_limit, is_auth_failure};
 use crate::agent::{Adapter, AgentEvent, Finished, Question, UsageLimit};
 use crate::config::{CommitMode, Settings};
 use crate::events::{
@@ -501,6 +501,24 @@ impl Runner<'_> {
                 .map(|f| f.result.clone())
                 .filter(|t| !t.trim().is_empty())
                 .unwrap_or_else(|| run.last_text.clone());
+
+            // Not logged in, or a key the API refuses: no retry can help.
+            if let Some(finished) = run.finished.as_ref().filter(|f| f.is_error)
+                && is_auth_failure(&final_text, finished.api_error_status)
+            {
+                self.state.in_progress = None;
+                self.state.task_mut(&id).result =
+                    Some(TaskResult::AgentUnavailable.as_str().to_string());
+                self.save_state()?;
+                return Ok(TaskVerdict {
+                    result: TaskResult::AgentUnavailable,
+                    problems: vec![final_text.trim().to_string()],
+                    message: Some(format!(
+                        "the agent is not authenticated: {} (log in, e.g. `claude /login`, or set ANTHROPIC_API_KEY, then run again)",
+                        final_text.trim()
+                    )),
+                });
+            }
 
             // A usage limit: wait for the reset and continue the same session.
             if let Some(limit) = find_usage_limit(&final_text, &jiff::Zoned::now()).filter(|_| {

@@ -86,6 +86,17 @@ fn strip_marker<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
     Some(rest.trim_start_matches(['*', '_']))
 }
 
+static AUTH_FAILURE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)invalid api key|please run /login|not logged in|authentication_error|oauth token (?:has )?expired|credit balance is too low")
+        .expect("authentication failure pattern")
+});
+
+/// Whether an agent's error result says it cannot work at all (not logged in, bad key, no
+/// credit): retrying would fail the same way, so the run stops at once.
+pub fn is_auth_failure(text: &str, api_status: Option<u16>) -> bool {
+    matches!(api_status, Some(401 | 403)) || AUTH_FAILURE.is_match(text)
+}
+
 /// The reason of a `BLOCKED: <reason>` line in the agent's final message.
 pub fn find_blocker(text: &str) -> Option<String> {
     text.lines()
@@ -180,6 +191,14 @@ mod tests {
         assert_eq!(question.text, "Keep the old API?");
         assert_eq!(question.options, vec!["yes", "no"]);
         assert!(find_question("No question here. The word QUESTION: inside text").is_none());
+    }
+
+    #[test]
+    fn authentication_failures() {
+        assert!(is_auth_failure("Invalid API key · Please run /login", None));
+        assert!(is_auth_failure("API Error: 401", Some(401)));
+        assert!(!is_auth_failure("API Error: 529 Overloaded", Some(529)));
+        assert!(!is_auth_failure("Added login form validation", None));
     }
 
     #[test]

@@ -617,3 +617,17 @@ fn a_validation_task_needs_a_passed_e2e_result() {
         run.describe()
     );
 }
+
+#[test]
+fn an_agent_that_is_not_logged_in_stops_the_run_with_exit_5() {
+    let project = Project::new(PLAN_3);
+    project.scenario(json!({"default": {"result": {"is_error": true, "api_error_status": 401, "text": "Invalid API key · Please run /login"}}}));
+    let run = project.kmilestone_run(&[]);
+    assert_eq!(run.code(), Some(5), "{}", run.describe());
+    assert_eq!(project.calls().len(), 1, "no retry can help");
+    assert!(
+        run.stdout.contains("not authenticated"),
+        "{}",
+        run.describe()
+    );
+}
