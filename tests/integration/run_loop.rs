@@ -631,3 +631,25 @@ fn an_agent_that_is_not_logged_in_stops_the_run_with_exit_5() {
         run.describe()
     );
 }
+
+#[test]
+fn the_readme_configuration_example_is_accepted_without_warnings() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme
+        .find("### Configuration")
+        .expect("configuration section")..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let project = Project::new(PLAN_3);
+    project.write("kmilestone.toml", example);
+    project.commit_all("README configuration");
+    let run = project.kmilestone_run(&["--dry-run", "--only", "1.1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    assert!(!run.stderr.contains("warning"), "{}", run.describe());
+    assert!(
+        run.stdout.contains("Gates: make test-unit, make quality"),
+        "{}",
+        run.describe()
+    );
+}
