@@ -330,6 +330,7 @@ impl Runner<'_> {
             }
         };
 
+        let branch_before = self.repo.branch();
         let dirty = tree.dirty;
         let mut note = None;
         if !dirty.is_empty() {
@@ -612,6 +613,7 @@ impl Runner<'_> {
                     handoff_before.as_deref(),
                     marks_before,
                     head_before.as_deref(),
+                    branch_before.as_deref(),
                 )
                 .await?;
             if self.cancel.is_cancelled() {
@@ -891,6 +893,7 @@ impl Runner<'_> {
         handoff_before: Option<&[u8]>,
         marks_before: usize,
         head_before: Option<&str>,
+        branch_before: Option<&str>,
     ) -> Result<(Vec<String>, Vec<String>), RunError> {
         let id = task.id.clone();
         let mut problems = Vec::new();
@@ -1072,6 +1075,24 @@ impl Runner<'_> {
             ));
         } else if tree.head.as_deref() == head_before {
             problems.push("no commit was made for this task; commit the work".to_string());
+        }
+        // The commits made before the task must still be on the branch the task started on.
+        let branch_now = self.repo.branch();
+        if let Some(before) = branch_before
+            && branch_now.as_deref() != Some(before)
+        {
+            problems.push(format!(
+                "the task started on branch {before}, but HEAD is now on {}; the work belongs on {before}: switch back and bring the task's commits with it (git checkout {before} && git merge <commits>)",
+                branch_now.as_deref().unwrap_or("a detached commit")
+            ));
+        }
+        if let (Some(base), Some(head)) = (head_before, tree.head.as_deref())
+            && !self.repo.is_ancestor(base, head)?
+        {
+            let short = &base[..base.len().min(7)];
+            problems.push(format!(
+                "history was rewritten: HEAD no longer contains {short}, the commit this task started from, so earlier commits may be lost; bring them back without rewriting history (see `git reflog`; e.g. git merge {short}) and only add new commits"
+            ));
         }
         self.state.task_mut(&id).head_after = tree.head.clone();
 
