@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use crate::agent::messages::{find_blocker, find_question, find_usage_limit, is_auth_failure};
+use crate::agent::messages::{
+    find_blocker, find_question, find_usage_limit, is_auth_failure, is_limit_notice,
+};
 use crate::agent::{Adapter, AgentEvent, Finished, Question, UsageLimit};
 use crate::config::{CommitMode, Settings};
 use crate::events::{
@@ -525,7 +527,7 @@ impl Runner<'_> {
             if let Some(limit) = find_usage_limit(&final_text, &jiff::Zoned::now()).filter(|_| {
                 run.finished
                     .as_ref()
-                    .is_none_or(|f| f.is_error || final_text.len() < 400)
+                    .is_none_or(|f| f.is_error || is_limit_notice(&final_text))
             }) {
                 self.state.task_mut(&id).attempts -= 1;
                 match self
