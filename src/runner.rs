@@ -386,17 +386,18 @@ impl Runner<'_> {
             .as_deref()
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default();
-        let mut progress_milestone = self.milestone.clone();
+        // The agent works in the repository root: paths are given from there.
+        let mut progress_milestone = prompt::milestone_for_agent(&self.milestone, self.repo.root());
         progress_milestone.progress.completed.retain(|c| c != &id);
         let context = prompt::context(&progress_milestone, task, &handoff_text);
         let first_prompt = match self.settings.workflow {
             crate::config::WorkflowMode::SlashCommand => {
-                prompt::slash_command_prompt(&self.milestone.plan.path, task, &context)
+                prompt::slash_command_prompt(&progress_milestone.plan.path, task, &context)
             }
             crate::config::WorkflowMode::Builtin => prompt::task_prompt(
                 &prompt::render_workflow(
                     &self.workflow_template,
-                    &self.milestone,
+                    &progress_milestone,
                     task,
                     &self.gates,
                 ),
@@ -972,11 +973,9 @@ impl Runner<'_> {
                 id: id.clone(),
                 detail: detail.clone(),
             });
-            if self.repo.head()?.as_deref() != head_before {
-                let relative = handoff_path
-                    .strip_prefix(self.repo.root())
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|_| handoff_path.clone());
+            // A handoff outside the repository is not under version control: nothing to commit.
+            let relative = prompt::path_for_agent(&handoff_path, self.repo.root());
+            if self.repo.head()?.as_deref() != head_before && relative.is_relative() {
                 self.repo.commit_path(
                     &relative,
                     &format!("Restore handoff content removed during task {id}"),
@@ -987,7 +986,7 @@ impl Runner<'_> {
         if marks_now <= marks_before {
             problems.push(format!(
                 "the handoff {} has no new `## Task {id} Complete: {}` section; append one with what the next task must know",
-                handoff_path.display(),
+                prompt::path_for_agent(&handoff_path, self.repo.root()).display(),
                 task.title
             ));
         }

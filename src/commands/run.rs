@@ -461,6 +461,7 @@ fn dry_run(
         writeln!(out, "{line}")?;
     }
     writeln!(out, "Dry run: nothing is started.")?;
+    let milestone = &crate::prompt::milestone_for_agent(milestone, root);
     let handoff_text = std::fs::read_to_string(&milestone.handoff_path).unwrap_or_default();
     let tasks: Vec<_> = tasks
         .iter()
