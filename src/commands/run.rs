@@ -256,6 +256,22 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         None => (milestone, selection, start, header),
     };
 
+    // The handoff decides completion, but a task whose last run failed verification is not
+    // skipped silently.
+    if !selection.forced {
+        for task in &milestone.plan.tasks {
+            let failed = state.tasks.get(&task.id).and_then(|t| t.result.as_deref())
+                == Some(crate::events::TaskResult::Failed.as_str());
+            if failed && milestone.handoff.is_complete(&task.id) {
+                notes.push(format!(
+                    "Task {id} is complete in the handoff, but its last run failed verification (see `kmilestone report`); it is not run again. To redo it: kmilestone run {} --from {id}",
+                    milestone.plan.path.display(),
+                    id = task.id
+                ));
+            }
+        }
+    }
+
     if start.is_none() && state.pending_question.is_none() {
         // Nothing to run: the milestone (or the requested range) is complete.
         let mut out = stdout.lock();
