@@ -225,9 +225,27 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         StateError::Locked { .. } => Error::Usage(err.to_string()),
         other => Error::Usage(other.to_string()),
     })?;
-    let state = state_dir
+    let mut state = state_dir
         .load(&milestone.plan.id)
         .map_err(|e| Error::Usage(e.to_string()))?;
+    // Another plan with the same milestone ID shares the state folder: its interrupted attempt or
+    // pending question must not be taken for this plan's. A plan that was moved or renamed keeps
+    // its state.
+    let plan_in_repo = crate::prompt::path_for_agent(&milestone.plan.path, repo.root())
+        .display()
+        .to_string();
+    if let Some(other) = state.plan.as_deref()
+        && other != plan_in_repo
+        && repo.root().join(other).is_file()
+    {
+        return Err(Error::Usage(format!(
+            "{} holds the state of {other}, another plan with milestone ID {}; give one of the plans a different ID (its file name, e.g. M{}b_…), or remove that folder",
+            state_dir.path().display(),
+            milestone.plan.id,
+            milestone.plan.id.trim_start_matches('M'),
+        )));
+    }
+    state.plan = Some(plan_in_repo);
 
     // Uncommitted handoff edits of an interrupted attempt are set aside before anything is
     // decided from the handoff: the attempt was never verified, and its task resumes from the

@@ -131,3 +131,22 @@ fn a_handoff_outside_the_repository_is_restored_without_committing_it() {
     assert!(now.starts_with(earlier), "{now}");
     assert!(now.contains("## Task 1.2 Complete: done"), "{now}");
 }
+
+#[test]
+fn two_plans_with_the_same_milestone_id_do_not_share_a_pending_question() {
+    let project = Project::new(PLAN_3);
+    project.write("a/M1_first.md", PLAN_3);
+    project.write("b/M1_second.md", PLAN_3);
+    project.commit_all("Two plans");
+    project.scenario(json!({
+        "invocations": [{"result": {"text": "QUESTION: Should plan a greet in French?"}}],
+        "default": {"actions": good_actions()}
+    }));
+    let run = project.run(&["run", "a/M1_first.md"]);
+    assert_eq!(run.code(), Some(4), "{}", run.describe());
+    // Plan b's task 1.1 is not plan a's: it must not be shown plan a's question.
+    let run = project.run(&["run", "b/M1_second.md"]);
+    assert!(!run.stdout.contains("plan a greet"), "{}", run.describe());
+    assert_eq!(run.code(), Some(2), "{}", run.describe());
+    assert!(run.stderr.contains("a/M1_first.md"), "{}", run.describe());
+}
