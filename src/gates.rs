@@ -67,6 +67,18 @@ pub struct GateRun {
 
 /// How many lines of a failed gate's output go back to the agent.
 const TAIL_LINES: usize = 40;
+/// The most of one output line kept in the tail: its end, where the failure usually is.
+const TAIL_LINE_CHARS: usize = 2000;
+
+/// The last `max` characters of `line`, marked when cut.
+fn line_end(line: &str, max: usize) -> String {
+    let count = line.chars().count();
+    if count <= max {
+        return line.to_string();
+    }
+    let kept: String = line.chars().skip(count - max).collect();
+    format!("[… {} characters cut] {kept}", count - max)
+}
 
 /// Runs `command` with `sh -c` in `root`, stdin closed, in its own process group, with `timeout`.
 pub async fn run_gate(
@@ -95,7 +107,7 @@ pub async fn run_gate(
         if combined.len() == TAIL_LINES * 4 {
             combined.drain(..TAIL_LINES * 3);
         }
-        combined.push(line.to_string());
+        combined.push(line_end(line, TAIL_LINE_CHARS));
         LineVerdict::Continue
     })
     .await?;
@@ -180,6 +192,26 @@ mod tests {
         assert!(!fail.record.passed);
         assert_eq!(fail.record.exit_code, Some(3));
         assert!(fail.output_tail.contains("broken test"));
+        // One huge line (a minified bundle, a JSON dump) must not flood the fix prompt.
+        let long = run_gate(
+            "head -c 3000000 /dev/zero | tr '\\0' x; echo END; exit 1",
+            dir.path(),
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+            &cancel,
+        )
+        .await
+        .unwrap();
+        assert!(
+            long.output_tail.len() < 10_000,
+            "{}",
+            long.output_tail.len()
+        );
+        assert!(
+            long.output_tail.ends_with("xxxxEND"),
+            "the end of the line is kept"
+        );
+        assert!(long.output_tail.contains("characters cut]"));
         let hung = run_gate(
             "sleep 30",
             dir.path(),

@@ -1,7 +1,7 @@
 //! The prompt of a task: the ktask workflow first (stable, cache friendly), then the seed's
 //! execution state, handoff and task sections; and the short prompts of fix attempts.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::milestone::Milestone;
 use crate::plan::Task;
@@ -31,6 +31,32 @@ pub fn render_workflow(
         .replace("{{task_id}}", &task.id)
         .replace("{{task_title}}", &task.title)
         .replace("{{milestone}}", &milestone.plan.display_name())
+}
+
+/// `path` (relative to the runner's folder, or absolute) as the agent working in the repository
+/// `root` must name it: relative to the root when it is inside, else absolute.
+pub fn path_for_agent(path: &Path, root: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    // Compare real paths (symlinked temp folders), resolving the parent: the file may not exist.
+    let real = match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .map_or_else(|_| absolute.clone(), |p| p.join(name)),
+        _ => absolute.clone(),
+    };
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    match real.strip_prefix(&root) {
+        Ok(relative) => relative.to_path_buf(),
+        Err(_) => real,
+    }
+}
+
+/// The milestone with its plan and handoff paths as the agent, working in `root`, must use them.
+pub fn milestone_for_agent(milestone: &Milestone, root: &Path) -> Milestone {
+    let mut seen = milestone.clone();
+    seen.plan.path = path_for_agent(&milestone.plan.path, root);
+    seen.handoff_path = path_for_agent(&milestone.handoff_path, root);
+    seen
 }
 
 /// The context block, exactly as the seed lays it out.

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use crate::agent::messages::{find_blocker, find_question, find_usage_limit, is_auth_failure};
+use crate::agent::messages::{
+    find_blocker, find_question, find_usage_limit, is_auth_failure, is_limit_notice,
+};
 use crate::agent::{Adapter, AgentEvent, Finished, Question, UsageLimit};
 use crate::config::{CommitMode, Settings};
 use crate::events::{
@@ -330,6 +332,7 @@ impl Runner<'_> {
             }
         };
 
+        let branch_before = self.repo.branch();
         let dirty = tree.dirty;
         let mut note = None;
         if !dirty.is_empty() {
@@ -383,17 +386,18 @@ impl Runner<'_> {
             .as_deref()
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default();
-        let mut progress_milestone = self.milestone.clone();
+        // The agent works in the repository root: paths are given from there.
+        let mut progress_milestone = prompt::milestone_for_agent(&self.milestone, self.repo.root());
         progress_milestone.progress.completed.retain(|c| c != &id);
         let context = prompt::context(&progress_milestone, task, &handoff_text);
         let first_prompt = match self.settings.workflow {
             crate::config::WorkflowMode::SlashCommand => {
-                prompt::slash_command_prompt(&self.milestone.plan.path, task, &context)
+                prompt::slash_command_prompt(&progress_milestone.plan.path, task, &context)
             }
             crate::config::WorkflowMode::Builtin => prompt::task_prompt(
                 &prompt::render_workflow(
                     &self.workflow_template,
-                    &self.milestone,
+                    &progress_milestone,
                     task,
                     &self.gates,
                 ),
@@ -524,7 +528,7 @@ impl Runner<'_> {
             if let Some(limit) = find_usage_limit(&final_text, &jiff::Zoned::now()).filter(|_| {
                 run.finished
                     .as_ref()
-                    .is_none_or(|f| f.is_error || final_text.len() < 400)
+                    .is_none_or(|f| f.is_error || is_limit_notice(&final_text))
             }) {
                 self.state.task_mut(&id).attempts -= 1;
                 match self
@@ -612,6 +616,7 @@ impl Runner<'_> {
                     handoff_before.as_deref(),
                     marks_before,
                     head_before.as_deref(),
+                    branch_before.as_deref(),
                 )
                 .await?;
             if self.cancel.is_cancelled() {
@@ -891,6 +896,7 @@ impl Runner<'_> {
         handoff_before: Option<&[u8]>,
         marks_before: usize,
         head_before: Option<&str>,
+        branch_before: Option<&str>,
     ) -> Result<(Vec<String>, Vec<String>), RunError> {
         let id = task.id.clone();
         let mut problems = Vec::new();
@@ -967,11 +973,9 @@ impl Runner<'_> {
                 id: id.clone(),
                 detail: detail.clone(),
             });
-            if self.repo.head()?.as_deref() != head_before {
-                let relative = handoff_path
-                    .strip_prefix(self.repo.root())
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|_| handoff_path.clone());
+            // A handoff outside the repository is not under version control: nothing to commit.
+            let relative = prompt::path_for_agent(&handoff_path, self.repo.root());
+            if self.repo.head()?.as_deref() != head_before && relative.is_relative() {
                 self.repo.commit_path(
                     &relative,
                     &format!("Restore handoff content removed during task {id}"),
@@ -982,7 +986,7 @@ impl Runner<'_> {
         if marks_now <= marks_before {
             problems.push(format!(
                 "the handoff {} has no new `## Task {id} Complete: {}` section; append one with what the next task must know",
-                handoff_path.display(),
+                prompt::path_for_agent(&handoff_path, self.repo.root()).display(),
                 task.title
             ));
         }
@@ -1072,6 +1076,24 @@ impl Runner<'_> {
             ));
         } else if tree.head.as_deref() == head_before {
             problems.push("no commit was made for this task; commit the work".to_string());
+        }
+        // The commits made before the task must still be on the branch the task started on.
+        let branch_now = self.repo.branch();
+        if let Some(before) = branch_before
+            && branch_now.as_deref() != Some(before)
+        {
+            problems.push(format!(
+                "the task started on branch {before}, but HEAD is now on {}; the work belongs on {before}: switch back and bring the task's commits with it (git checkout {before} && git merge <commits>)",
+                branch_now.as_deref().unwrap_or("a detached commit")
+            ));
+        }
+        if let (Some(base), Some(head)) = (head_before, tree.head.as_deref())
+            && !self.repo.is_ancestor(base, head)?
+        {
+            let short = &base[..base.len().min(7)];
+            problems.push(format!(
+                "history was rewritten: HEAD no longer contains {short}, the commit this task started from, so earlier commits may be lost; bring them back without rewriting history (see `git reflog`; e.g. git merge {short}) and only add new commits"
+            ));
         }
         self.state.task_mut(&id).head_after = tree.head.clone();
 

@@ -103,6 +103,10 @@ pub struct PendingQuestion {
 pub struct State {
     pub version: u32,
     pub milestone: String,
+    /// The plan this state belongs to, relative to the repository root (two plans may share a
+    /// milestone ID, and so a state folder).
+    #[serde(default)]
+    pub plan: Option<String>,
     #[serde(default)]
     pub tasks: BTreeMap<String, TaskState>,
     #[serde(default)]
@@ -116,6 +120,7 @@ impl State {
         State {
             version: STATE_VERSION,
             milestone: milestone.to_string(),
+            plan: None,
             tasks: BTreeMap::new(),
             in_progress: None,
             pending_question: None,

@@ -89,6 +89,26 @@ impl Repo {
             .filter(|b| !b.is_empty())
     }
 
+    /// Whether `ancestor` is in the history of `commit` (the same commit counts).
+    pub fn is_ancestor(&self, ancestor: &str, commit: &str) -> Result<bool, GitError> {
+        let args = ["merge-base", "--is-ancestor", ancestor, commit];
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(&self.root)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(GitError::Spawn)?;
+        match output.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(GitError::Failed {
+                args: args.join(" "),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            }),
+        }
+    }
+
     /// HEAD and the uncommitted files, from one `git status`.
     pub fn tree_state(&self) -> Result<TreeState, GitError> {
         let output = self.git(&[

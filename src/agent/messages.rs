@@ -141,6 +141,14 @@ pub fn find_usage_limit(text: &str, now: &Zoned) -> Option<UsageLimit> {
     })
 }
 
+/// Whether `text` is itself a usage-limit notice (it opens with one), rather than a message that
+/// merely mentions a limit somewhere, as a report of finished work about rate limiting may.
+pub fn is_limit_notice(text: &str) -> bool {
+    let text = text.trim_start();
+    LEGACY_LIMIT.find(text).is_some_and(|m| m.start() == 0)
+        || LIMIT_PHRASES.find(text).is_some_and(|m| m.start() == 0)
+}
+
 fn reset_time(captures: &regex::Captures<'_>, now: &Zoned) -> Option<Timestamp> {
     let mut hour: i8 = captures.get(1)?.as_str().parse().ok()?;
     let minute: i8 = captures
@@ -255,5 +263,18 @@ mod tests {
         let limit = find_usage_limit("You've hit your org's monthly usage limit", &now).unwrap();
         assert_eq!(limit.resets_at, None);
         assert!(find_usage_limit("Implemented the rate limiter.", &now).is_none());
+    }
+
+    #[test]
+    fn a_limit_notice_opens_the_message() {
+        assert!(is_limit_notice(
+            "You've hit your limit · resets 8pm (America/New_York)"
+        ));
+        assert!(is_limit_notice(
+            "\nClaude AI usage limit reached|1767225600"
+        ));
+        assert!(!is_limit_notice(
+            "Done. The client now backs off on \"usage limit reached\"."
+        ));
     }
 }

@@ -225,9 +225,27 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         StateError::Locked { .. } => Error::Usage(err.to_string()),
         other => Error::Usage(other.to_string()),
     })?;
-    let state = state_dir
+    let mut state = state_dir
         .load(&milestone.plan.id)
         .map_err(|e| Error::Usage(e.to_string()))?;
+    // Another plan with the same milestone ID shares the state folder: its interrupted attempt or
+    // pending question must not be taken for this plan's. A plan that was moved or renamed keeps
+    // its state.
+    let plan_in_repo = crate::prompt::path_for_agent(&milestone.plan.path, repo.root())
+        .display()
+        .to_string();
+    if let Some(other) = state.plan.as_deref()
+        && other != plan_in_repo
+        && repo.root().join(other).is_file()
+    {
+        return Err(Error::Usage(format!(
+            "{} holds the state of {other}, another plan with milestone ID {}; give one of the plans a different ID (its file name, e.g. M{}b_…), or remove that folder",
+            state_dir.path().display(),
+            milestone.plan.id,
+            milestone.plan.id.trim_start_matches('M'),
+        )));
+    }
+    state.plan = Some(plan_in_repo);
 
     // Uncommitted handoff edits of an interrupted attempt are set aside before anything is
     // decided from the handoff: the attempt was never verified, and its task resumes from the
@@ -255,6 +273,22 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         }
         None => (milestone, selection, start, header),
     };
+
+    // The handoff decides completion, but a task whose last run failed verification is not
+    // skipped silently.
+    if !selection.forced {
+        for task in &milestone.plan.tasks {
+            let failed = state.tasks.get(&task.id).and_then(|t| t.result.as_deref())
+                == Some(crate::events::TaskResult::Failed.as_str());
+            if failed && milestone.handoff.is_complete(&task.id) {
+                notes.push(format!(
+                    "Task {id} is complete in the handoff, but its last run failed verification (see `kmilestone report`); it is not run again. To redo it: kmilestone run {} --from {id}",
+                    milestone.plan.path.display(),
+                    id = task.id
+                ));
+            }
+        }
+    }
 
     if start.is_none() && state.pending_question.is_none() {
         // Nothing to run: the milestone (or the requested range) is complete.
@@ -461,6 +495,7 @@ fn dry_run(
         writeln!(out, "{line}")?;
     }
     writeln!(out, "Dry run: nothing is started.")?;
+    let milestone = &crate::prompt::milestone_for_agent(milestone, root);
     let handoff_text = std::fs::read_to_string(&milestone.handoff_path).unwrap_or_default();
     let tasks: Vec<_> = tasks
         .iter()

@@ -707,6 +707,24 @@ fn a_usage_limit_with_no_wait_exits_6() {
 }
 
 #[test]
+fn a_finished_task_that_mentions_a_usage_limit_is_verified_not_waited_on() {
+    let project = Project::new(PLAN_3);
+    project.scenario(json!({"default": {
+        "actions": good_actions(),
+        "result": {"text": "Done. The client now backs off when the API answers \"usage limit reached\"."}
+    }}));
+    let run = project.kmilestone_run(&["--only", "1.1", "--no-wait"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    assert!(
+        !run.stdout.contains("Usage limit hit"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(project.calls().len(), 1);
+    assert_eq!(project.state()["tasks"]["1.1"]["result"], "completed");
+}
+
+#[test]
 fn a_question_without_a_terminal_exits_4_and_the_answer_continues_the_session() {
     let project = Project::new(PLAN_3);
     project.scenario(json!({

@@ -653,3 +653,29 @@ fn the_readme_configuration_example_is_accepted_without_warnings() {
         run.describe()
     );
 }
+
+#[test]
+fn a_rerun_says_when_a_task_complete_in_the_handoff_failed_verification() {
+    let project = Project::new(PLAN_3);
+    project.write(
+        "kmilestone.toml",
+        "[gates]\ncommands = [\"test -f gate-ok\"]\n[run]\nretries = 0\n",
+    );
+    project.commit_all("Gate");
+    // The agent writes its Complete section and commits, but the gate fails.
+    let run = project.kmilestone_run(&["--only", "1.1"]);
+    assert_eq!(run.code(), Some(1), "{}", run.describe());
+    assert!(project.read(HANDOFF).contains("## Task 1.1 Complete"));
+    // The handoff now says 1.1 is complete, so a rerun moves on; it must not do so silently.
+    project.write("gate-ok", "");
+    project.commit_all("Gate passes");
+    let run = project.kmilestone_run(&["--to", "1.2"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    assert!(
+        run.stdout
+            .contains("Task 1.1 is complete in the handoff, but its last run failed verification"),
+        "{}",
+        run.describe()
+    );
+    assert!(run.stdout.contains("--from 1.1"), "{}", run.describe());
+}
