@@ -176,6 +176,29 @@ struct TaskVerdict {
     message: Option<String>,
 }
 
+impl TaskVerdict {
+    fn interrupted(id: &str, problems: Vec<String>) -> TaskVerdict {
+        TaskVerdict {
+            result: TaskResult::Interrupted,
+            problems,
+            message: Some(format!(
+                "Interrupted during task {id}; run again to resume it"
+            )),
+        }
+    }
+
+    fn waiting_for_answer(id: &str, plan: &Path) -> TaskVerdict {
+        TaskVerdict {
+            result: TaskResult::Question,
+            problems: Vec::new(),
+            message: Some(format!(
+                "Task {id} waits for an answer. Continue with: kmilestone run {} --answer \"…\"",
+                plan.display()
+            )),
+        }
+    }
+}
+
 static E2E_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?im)^\s*[-*]?\s*\*\*E2E:?\*\*:?\s*(.+?)\s*(?:—|–|-|:)+\s*\**(PASSED|FAILED)\**")
         .expect("e2e pattern")
@@ -302,8 +325,7 @@ impl Runner<'_> {
     /// HEAD and the files that make the tree dirty, leaving out kmilestone's own state folder.
     fn tree(&self) -> Result<crate::vcs::TreeState, RunError> {
         let mut tree = self.repo.tree_state()?;
-        tree.dirty
-            .retain(|f| !f.starts_with(".kmilestone/") && f != ".kmilestone");
+        tree.dirty.retain(|f| !crate::state::is_state_path(f));
         Ok(tree)
     }
 
@@ -429,14 +451,10 @@ impl Runner<'_> {
                         self.state.pending_question = None;
                         self.save_state()?;
                     } else {
-                        return Ok(TaskVerdict {
-                            result: TaskResult::Question,
-                            problems: Vec::new(),
-                            message: Some(format!(
-                                "Task {id} waits for an answer. Continue with: kmilestone run {} --answer \"…\"",
-                                self.milestone.plan.path.display()
-                            )),
-                        });
+                        return Ok(TaskVerdict::waiting_for_answer(
+                            &id,
+                            &self.milestone.plan.path,
+                        ));
                     }
                 }
             }
@@ -491,13 +509,7 @@ impl Runner<'_> {
                 self.state.task_mut(&id).result =
                     Some(TaskResult::Interrupted.as_str().to_string());
                 self.save_state()?;
-                return Ok(TaskVerdict {
-                    result: TaskResult::Interrupted,
-                    problems: Vec::new(),
-                    message: Some(format!(
-                        "Interrupted during task {id}; run again to resume it"
-                    )),
-                });
+                return Ok(TaskVerdict::interrupted(&id, Vec::new()));
             }
             let final_text = run
                 .finished
@@ -587,14 +599,10 @@ impl Runner<'_> {
                 });
                 self.state.task_mut(&id).result = Some(TaskResult::Question.as_str().to_string());
                 self.save_state()?;
-                return Ok(TaskVerdict {
-                    result: TaskResult::Question,
-                    problems: Vec::new(),
-                    message: Some(format!(
-                        "Task {id} waits for an answer. Continue with: kmilestone run {} --answer \"…\"",
-                        self.milestone.plan.path.display()
-                    )),
-                });
+                return Ok(TaskVerdict::waiting_for_answer(
+                    &id,
+                    &self.milestone.plan.path,
+                ));
             }
 
             // A blocker the agent reported.
@@ -620,13 +628,7 @@ impl Runner<'_> {
                 )
                 .await?;
             if self.cancel.is_cancelled() {
-                return Ok(TaskVerdict {
-                    result: TaskResult::Interrupted,
-                    problems,
-                    message: Some(format!(
-                        "Interrupted during task {id}; run again to resume it"
-                    )),
-                });
+                return Ok(TaskVerdict::interrupted(&id, problems));
             }
             if problems.is_empty() && quality_problems.is_empty() {
                 let record = self.state.task_mut(&id);

@@ -132,6 +132,12 @@ impl State {
     }
 }
 
+/// Whether a path (relative to the repository root, as git names it) is kmilestone's own state,
+/// which never counts as uncommitted work.
+pub fn is_state_path(path: &str) -> bool {
+    path == ".kmilestone" || path.starts_with(".kmilestone/")
+}
+
 /// `.kmilestone/<ID>/` of one milestone.
 #[derive(Debug, Clone)]
 pub struct StateDir {

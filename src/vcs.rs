@@ -176,21 +176,7 @@ impl Repo {
 
     /// Files with uncommitted changes (staged, unstaged or untracked), as `git status` names them.
     pub fn dirty_files(&self) -> Result<Vec<String>, GitError> {
-        let output = self.git(&["status", "--porcelain=v1", "-z", "--untracked-files=all"])?;
-        let mut files = Vec::new();
-        let mut entries = output.split('\0').filter(|e| !e.is_empty());
-        while let Some(entry) = entries.next() {
-            if entry.len() < 4 {
-                continue;
-            }
-            let (status, path) = entry.split_at(3);
-            // A rename is followed by its source path, which is not a separate change.
-            if status.starts_with('R') || status.starts_with('C') {
-                entries.next();
-            }
-            files.push(path.to_string());
-        }
-        Ok(files)
+        Ok(self.tree_state()?.dirty)
     }
 
     /// Commits everything in the working tree with `message`; returns the new HEAD.

@@ -309,7 +309,7 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
             .dirty_files()
             .map_err(|e| Error::Usage(e.to_string()))?
             .into_iter()
-            .filter(|f| !f.starts_with(".kmilestone/"))
+            .filter(|f| !crate::state::is_state_path(f))
             .collect();
         if !dirty.is_empty() {
             return Err(Error::Usage(
