@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
 
 use crate::agent::{AgentEvent, Question, Usage};
 use crate::state::GateRecord;
@@ -12,19 +11,17 @@ use crate::state::GateRecord;
 pub const EVENTS_SCHEMA_VERSION: u32 = 1;
 
 /// One event with when it happened.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Event {
     /// RFC 3339 time.
     pub timestamp: String,
     /// Milliseconds since the run started.
     pub elapsed_ms: u64,
-    #[serde(flatten)]
     pub kind: EventKind,
 }
 
 /// How a task ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskResult {
     Completed,
     Failed,
@@ -50,8 +47,7 @@ impl TaskResult {
 }
 
 /// How one agent attempt ended, before verification.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "ended")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AttemptEnd {
     /// The agent reported a result.
     Result {
@@ -68,13 +64,13 @@ pub enum AttemptEnd {
 }
 
 /// Totals of a task or run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Totals {
     pub cost_usd: f64,
     pub usage: Usage,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskSummary {
     pub id: String,
     pub title: String,
@@ -90,8 +86,7 @@ pub struct TaskSummary {
     pub problems: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum EventKind {
     RunStarted {
         milestone: String,
