@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-
 use crate::agent::{AgentEvent, Question, Usage};
 use crate::state::GateRecord;
 
