@@ -6,7 +6,7 @@ Downloads every package named in manifest.json from its registry (PyPI sdists, c
 (release build) on them, and prints precision and recall per rule family, then the speed of the
 check and of `ruff check --select PT` on the same Python files.
 
-Usage: python3 scripts/accuracy/run.py [--binary PATH] [--no-build] [--repeat N]
+Usage: python3 scripts/accuracy/run.py [--manifest FILE] [--binary PATH] [--no-build] [--repeat N] [--show]
 """
 
 import argparse
@@ -59,7 +59,31 @@ def archive_url(package: dict) -> str:
     if registry == "npm":
         data = json.loads(fetch(f"https://registry.npmjs.org/{name}/{version}"))
         return data["dist"]["tarball"]
+    if registry == "debian":
+        # Debian's Go library packages (golang-*-dev) ship the module's source, tests included;
+        # the Go module proxy is not reachable from here, the Debian archive is.
+        source = package["source"]
+        prefix = source[:4] if source.startswith("lib") else source[0]
+        file_version = version.split(":", 1)[-1]
+        arch = package.get("arch", "all")
+        return f"https://deb.debian.org/debian/pool/main/{prefix}/{source}/{name}_{file_version}_{arch}.deb"
     raise SystemExit(f"unknown registry {registry}")
+
+
+def deb_data_tarball(deb: bytes) -> bytes:
+    """The data.tar.* member of a .deb, which is an ar archive."""
+    if not deb.startswith(b"!<arch>\n"):
+        raise SystemExit("not a Debian package (no ar header)")
+    offset = 8
+    while offset + 60 <= len(deb):
+        header = deb[offset : offset + 60]
+        member = header[:16].decode().strip().rstrip("/")
+        size = int(header[48:58].decode().strip())
+        body = deb[offset + 60 : offset + 60 + size]
+        if member.startswith("data.tar"):
+            return body
+        offset += 60 + size + (size % 2)
+    raise SystemExit("Debian package without data.tar")
 
 
 def extract(package: dict) -> Path:
@@ -69,9 +93,12 @@ def extract(package: dict) -> Path:
     if all((target / path).is_file() for path in wanted):
         return target
     data = fetch(archive_url(package))
+    if package["registry"] == "debian":
+        data = deb_data_tarball(data)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
         for member in archive.getmembers():
-            # Archives hold one top folder (name-version/ or package/); paths are below it.
+            # Archives hold one top folder (name-version/, package/ or Debian's ./); paths are
+            # below it.
             inner = member.name.split("/", 1)[1] if "/" in member.name else ""
             if inner in wanted and member.isfile():
                 destination = target / inner
@@ -124,15 +151,49 @@ def describe(label: str, files: int, wall: float, cpu: float, repeat: int) -> st
     )
 
 
+def print_scores(title: str, labels: dict, predicted: dict, packages: int, files: int, show: bool) -> None:
+    counts = {family: {"tp": 0, "fp": 0, "fn": 0, "positives": 0} for family in FAMILIES}
+    disagreements = []
+    for key, rules in labels.items():
+        for family, members in FAMILIES.items():
+            expected = bool(rules & members)
+            found = bool(predicted[key] & members)
+            counts[family]["positives"] += expected
+            if expected and found:
+                counts[family]["tp"] += 1
+            elif found:
+                counts[family]["fp"] += 1
+                disagreements.append(("FP", family, key, sorted(predicted[key])))
+            elif expected:
+                counts[family]["fn"] += 1
+                disagreements.append(("FN", family, key, sorted(rules)))
+
+    clean = sum(1 for rules in labels.values() if not rules)
+    print(f"{title}: {packages} packages, {files} files, {len(labels)} labelled tests, {clean} clean")
+    print()
+    print("| family | rules | positives | TP | FP | FN | precision | recall |")
+    print("|---|---|---|---|---|---|---|---|")
+    for family, c in counts.items():
+        precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else float("nan")
+        recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else float("nan")
+        rules = ", ".join(sorted(FAMILIES[family]))
+        print(f"| {family} | {rules} | {c['positives']} | {c['tp']} | {c['fp']} | {c['fn']} | {precision:.3f} | {recall:.3f} |")
+    if show:
+        print()
+        for kind, family, (path, test), rules in sorted(disagreements):
+            print(f"{kind} {family}: {Path(path).relative_to(CACHE)}::{test} {rules}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--manifest", type=Path, default=HERE / "manifest.json")
     parser.add_argument("--binary", type=Path, default=CRATE_ROOT / "target/release/kmilestone")
     parser.add_argument("--no-build", action="store_true", help="use the binary as it is")
     parser.add_argument("--repeat", type=int, default=5, help="timing runs; the best is kept")
     parser.add_argument("--show", action="store_true", help="print every disagreement")
     args = parser.parse_args()
 
-    manifest = json.loads((HERE / "manifest.json").read_text())
+    manifest = json.loads(args.manifest.read_text())
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--bin", "kmilestone"], cwd=CRATE_ROOT, check=True)
 
@@ -154,36 +215,14 @@ def main() -> int:
         if key in labels:
             predicted[key].add(finding["rule"])
 
-    counts = {family: {"tp": 0, "fp": 0, "fn": 0, "positives": 0} for family in FAMILIES}
-    disagreements = []
-    for key, rules in labels.items():
-        for family, members in FAMILIES.items():
-            expected = bool(rules & members)
-            found = bool(predicted[key] & members)
-            counts[family]["positives"] += expected
-            if expected and found:
-                counts[family]["tp"] += 1
-            elif found:
-                counts[family]["fp"] += 1
-                disagreements.append(("FP", family, key, sorted(predicted[key])))
-            elif expected:
-                counts[family]["fn"] += 1
-                disagreements.append(("FN", family, key, sorted(rules)))
-
-    clean = sum(1 for rules in labels.values() if not rules)
-    print(f"Corpus: {len(manifest['packages'])} packages, {len(files)} files, {len(labels)} labelled tests, {clean} clean")
-    print()
-    print("| family | rules | positives | TP | FP | FN | precision | recall |")
-    print("|---|---|---|---|---|---|---|---|")
-    for family, c in counts.items():
-        precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else float("nan")
-        recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else float("nan")
-        rules = ", ".join(sorted(FAMILIES[family]))
-        print(f"| {family} | {rules} | {c['positives']} | {c['tp']} | {c['fp']} | {c['fn']} | {precision:.3f} | {recall:.3f} |")
-    if args.show:
+    print_scores("Whole corpus", labels, predicted, len(manifest["packages"]), len(files), args.show)
+    blind_packages = [p for p in manifest["packages"] if p.get("labelled_blind")]
+    if blind_packages:
+        blind_roots = tuple(str(CACHE / p["registry"] / f"{p['name']}-{p['version']}") + "/" for p in blind_packages)
+        blind_labels = {key: rules for key, rules in labels.items() if key[0].startswith(blind_roots)}
+        blind_files = len({key[0] for key in blind_labels})
         print()
-        for kind, family, (path, test), rules in sorted(disagreements):
-            print(f"{kind} {family}: {Path(path).relative_to(CACHE)}::{test} {rules}")
+        print_scores("Labelled blind (before the check's answers were read)", blind_labels, predicted, len(blind_packages), blind_files, False)
 
     print()
     command = [str(args.binary), "check-tests", "--json"]
