@@ -179,6 +179,77 @@ pub(crate) fn is_database_connection_string(value: &str) -> bool {
     has(&["host", "hostaddr"]) && has(&["user", "dbname", "port", "password"])
 }
 
+/// The `key=value` pairs of a libpq-style connection string (`host=a,b port='5432'`), with
+/// libpq's quoting: a value in single quotes may hold spaces, `\'` and `\\`. None when the
+/// text is not such a string.
+fn libpq_pairs(value: &str) -> Option<Vec<(&str, String)>> {
+    let mut pairs = Vec::new();
+    let mut rest = value.trim_start();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let key = key.trim_end();
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return None;
+        }
+        let after = after.trim_start();
+        let mut parsed = String::new();
+        if let Some(quoted) = after.strip_prefix('\'') {
+            let mut chars = quoted.char_indices();
+            let mut end = None;
+            while let Some((at, c)) = chars.next() {
+                match c {
+                    '\\' => parsed.push(chars.next()?.1),
+                    '\'' => {
+                        end = Some(at + 1);
+                        break;
+                    }
+                    c => parsed.push(c),
+                }
+            }
+            rest = quoted[end?..].trim_start();
+        } else {
+            let end = after.find(char::is_whitespace).unwrap_or(after.len());
+            parsed.push_str(&after[..end]);
+            rest = after[end..].trim_start();
+        }
+        pairs.push((key, parsed));
+    }
+    (!pairs.is_empty()).then_some(pairs)
+}
+
+/// True when a PostgreSQL driver refuses the libpq-style connection string `value` before it
+/// opens any socket, so a test passing it checks the driver's configuration, not a server:
+/// `host` and `hostaddr` lists of different lengths, or several ports that cannot be matched
+/// one to one with the hosts (libpq and rust-postgres both check this). rust-postgres also
+/// refuses a string with neither `host` nor `hostaddr` (`host_required`), where libpq would
+/// use its default Unix socket.
+pub(crate) fn postgres_rejects_before_connecting(value: &str, host_required: bool) -> bool {
+    let Some(pairs) = libpq_pairs(value) else {
+        return false;
+    };
+    let count = |key: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map_or(0, |(_, v)| {
+                if v.is_empty() {
+                    0
+                } else {
+                    v.split(',').count()
+                }
+            })
+    };
+    let (hosts, addresses, ports) = (count("host"), count("hostaddr"), count("port"));
+    if host_required && hosts == 0 && addresses == 0 {
+        return true;
+    }
+    if hosts > 0 && addresses > 0 && hosts != addresses {
+        return true;
+    }
+    ports > 1 && ports != hosts.max(addresses).max(1)
+}
+
 /// A host and port given separately (`("localhost", 6379)`, `connect(host, port)`).
 pub(crate) fn target_of_host_port(host: &str, port: Option<u32>) -> Option<Target> {
     match port {
@@ -266,6 +337,60 @@ mod tests {
         assert!(!is_database_connection_string("sqlite:///:memory:"));
         assert!(!is_database_connection_string("a=b and some words"));
         assert!(!is_database_connection_string("redis://{host}:{port}"));
+    }
+
+    #[test]
+    fn postgres_configurations_refused_before_connecting_are_told_apart() {
+        // The three configuration errors rust-postgres reports before any connection.
+        assert!(postgres_rejects_before_connecting(
+            "host=localhost port=5433,5433 user=postgres",
+            true
+        ));
+        assert!(postgres_rejects_before_connecting(
+            "hostaddr=127.0.0.1,127.0.0.2 host=localhost port=5433 user=u",
+            true
+        ));
+        assert!(postgres_rejects_before_connecting(
+            "port=5433 user=pass_user dbname=postgres",
+            true
+        ));
+        // libpq falls back to its Unix socket when no host is given: that connects.
+        assert!(!postgres_rejects_before_connecting(
+            "port=5433 user=pass_user dbname=postgres",
+            false
+        ));
+        // Valid ones connect.
+        assert!(!postgres_rejects_before_connecting(
+            "host=localhost port=5433 user=postgres",
+            true
+        ));
+        assert!(!postgres_rejects_before_connecting(
+            "host=a,b port=5433,5434 user=postgres",
+            true
+        ));
+        assert!(!postgres_rejects_before_connecting(
+            "host=a,b port=5433 user=postgres",
+            true
+        ));
+        assert!(!postgres_rejects_before_connecting(
+            "hostaddr=127.0.0.1 port=5433 user=u options='-c a=b'",
+            true
+        ));
+        // Quoted values hold spaces and commas without splitting pairs.
+        assert!(!postgres_rejects_before_connecting(
+            "host=localhost password='a b,c' port=5433",
+            true
+        ));
+        // Not a key/value string at all: nothing is claimed.
+        assert!(!postgres_rejects_before_connecting(
+            "postgres://a,b/db",
+            true
+        ));
+        assert!(!postgres_rejects_before_connecting("", true));
+        assert!(!postgres_rejects_before_connecting(
+            "host='unterminated",
+            true
+        ));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
-    is_database_connection_string, is_service_env, looks_like_assertion_helper, spawned_program,
-    target_of, target_of_host_port,
+    is_database_connection_string, is_service_env, looks_like_assertion_helper,
+    postgres_rejects_before_connecting, spawned_program, target_of, target_of_host_port,
 };
 use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
@@ -957,13 +957,25 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         } else if matches_any(DOCKER, path) {
             unit.see(Fact::Docker(path.to_string()), at);
         } else if matches_any(REAL_DB, path) {
-            unit.see(Fact::RealDb(path.to_string()), at);
+            // libpq refuses some key/value strings before connecting (`host=a port=1,2`): such a
+            // test checks the driver's configuration, not a server.
+            let refused = path.contains("psycopg")
+                && first
+                    .or(keyword("dsn"))
+                    .and_then(|a| self.string(a, 0))
+                    .is_some_and(|s| postgres_rejects_before_connecting(&s, false));
+            if !refused {
+                unit.see(Fact::RealDb(path.to_string()), at);
+            }
         } else if CONNECTORS.contains(&last)
             && first
                 .or(keyword("url"))
                 .or(keyword("dsn"))
                 .and_then(|a| self.string(a, 0))
-                .is_some_and(|s| is_database_connection_string(&s))
+                .is_some_and(|s| {
+                    is_database_connection_string(&s)
+                        && !postgres_rejects_before_connecting(&s, false)
+                })
         {
             // `Client.from_url("redis://...")` whatever `Client` is.
             unit.see(Fact::RealDb(path.to_string()), at);

@@ -6,8 +6,8 @@ use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
-    is_database_connection_string, is_service_env, looks_like_assertion_helper, spawned_program,
-    target_of,
+    is_database_connection_string, is_service_env, looks_like_assertion_helper,
+    postgres_rejects_before_connecting, spawned_program, target_of,
 };
 use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
@@ -62,6 +62,14 @@ const REAL_DB: &[&str] = &[
     "memcache.connect",
     "rdkafka.*",
 ];
+
+/// True when `value` names a database server that a connect call given it would reach. Key/value
+/// strings are read as rust-postgres reads them: one it refuses before connecting (hosts and
+/// ports that do not match, no host at all) makes a test of the configuration, not of a server.
+fn connects_to_database(value: &str) -> bool {
+    is_database_connection_string(value) && !postgres_rejects_before_connecting(value, true)
+}
+
 /// Calls that open a connection to the server their first argument names.
 const CONNECTORS: &[&str] = &["connect", "establish", "open", "with_uri_str", "from_url"];
 const HTTP: &[&str] = &[
@@ -686,7 +694,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                         .field("arguments")
                         .and_then(|a| a.named_child(0))
                         .and_then(|a| self.string(a, 0))
-                        .is_some_and(|s| is_database_connection_string(&s));
+                        .is_some_and(|s| connects_to_database(&s));
                     if connection_string {
                         return true;
                     }
@@ -749,11 +757,17 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         } else if matches_any(DOCKER, &path) {
             unit.see(Fact::Docker(path.replace('.', "::")), at);
         } else if matches_any(REAL_DB, &path) && !path.contains("Sqlite") {
-            unit.see(Fact::RealDb(path.replace('.', "::")), at);
+            let refused = path.contains("postgres")
+                && first
+                    .and_then(|a| self.string(a, 0))
+                    .is_some_and(|s| postgres_rejects_before_connecting(&s, true));
+            if !refused {
+                unit.see(Fact::RealDb(path.replace('.', "::")), at);
+            }
         } else if CONNECTORS.contains(&last)
             && (first
                 .and_then(|a| self.string(a, 0))
-                .is_some_and(|s| is_database_connection_string(&s))
+                .is_some_and(|s| connects_to_database(&s))
                 || self.configured_from_connection_string(function))
         {
             // `Client::connect("host=localhost user=postgres", NoTls)` whatever `Client` is, or
