@@ -154,6 +154,12 @@ pub enum EventKind {
         question: Question,
         session_id: String,
     },
+    /// The task still fails verification after its fix attempts and a human is attached: they
+    /// give instructions for one more attempt, accept the task (unit-test findings only) or stop.
+    DecisionNeeded {
+        id: String,
+        question: Question,
+    },
     WaitingForLimit {
         id: String,
         message: String,

@@ -120,6 +120,11 @@ pub fn fix_prompt(task: &Task, problems: &[String]) -> String {
     out
 }
 
+/// The human's instructions for one more attempt, appended to the fix prompt.
+pub fn guidance_section(guidance: &str) -> String {
+    format!("\nThe human looked at these problems and says:\n\n{guidance}\n")
+}
+
 /// The prompt that carries the human's answer back into the session.
 pub fn answer_prompt(answer: &str) -> String {
     format!("The human answered your question:\n\n{answer}\n\nContinue the task with this answer.")

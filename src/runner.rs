@@ -39,6 +39,18 @@ pub struct RunRequest {
     pub no_gates: bool,
 }
 
+/// What the human chose for a task that still fails verification after its fix attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Decision {
+    /// Mark the task complete with its unit-test findings (offered only when nothing else failed).
+    Accept,
+    /// One more attempt in the same session, with these instructions.
+    Guidance(String),
+}
+
+const ACCEPT_FINDINGS: &str = "Accept the task with these unit-test findings";
+const STOP_RUN: &str = "Stop the run here";
+
 /// Someone who can answer the agent's questions now (a terminal), or nobody.
 pub trait Human {
     fn ask(&mut self, question: &Question) -> Option<String>;
@@ -631,17 +643,7 @@ impl Runner<'_> {
                 return Ok(TaskVerdict::interrupted(&id, problems));
             }
             if problems.is_empty() && quality_problems.is_empty() {
-                let record = self.state.task_mut(&id);
-                record.result = Some(TaskResult::Completed.as_str().to_string());
-                record.finished_at = Some(jiff::Timestamp::now().to_string());
-                self.state.in_progress = None;
-                self.save_state()?;
-                std::fs::remove_file(&snapshot_path).ok();
-                return Ok(TaskVerdict {
-                    result: TaskResult::Completed,
-                    problems: Vec::new(),
-                    message: None,
-                });
+                return self.complete(&id, &snapshot_path);
             }
             let can_fix = if problems.is_empty() {
                 quality_fixes_used < self.settings.quality_retries
@@ -656,7 +658,17 @@ impl Runner<'_> {
                 problems: all_problems.clone(),
                 retrying: can_fix,
             });
+            let mut guidance = None;
             if !can_fix {
+                // Out of fix attempts: a human at the terminal decides (DESIGN 5.5); nobody there,
+                // the run stops with the report.
+                match self.decide_after_failure(&id, attempt, &all_problems, problems.is_empty()) {
+                    Some(Decision::Accept) => return self.complete(&id, &snapshot_path),
+                    Some(Decision::Guidance(text)) => guidance = Some(text),
+                    None => {}
+                }
+            }
+            if !can_fix && guidance.is_none() {
                 let record = self.state.task_mut(&id);
                 record.result = Some(TaskResult::Failed.as_str().to_string());
                 record.finished_at = Some(jiff::Timestamp::now().to_string());
@@ -676,7 +688,10 @@ impl Runner<'_> {
             } else {
                 fixes_used += 1;
             }
-            let fix = prompt::fix_prompt(task, &all_problems);
+            let mut fix = prompt::fix_prompt(task, &all_problems);
+            if let Some(guidance) = &guidance {
+                fix.push_str(&prompt::guidance_section(guidance));
+            }
             next_prompt = match (&session, self.adapter.can_resume()) {
                 (Some(_), true) => fix,
                 _ => {
@@ -686,6 +701,67 @@ impl Runner<'_> {
                     )
                 }
             };
+        }
+    }
+
+    /// Records the task as completed and drops its handoff snapshot.
+    fn complete(&mut self, id: &str, snapshot_path: &Path) -> Result<TaskVerdict, RunError> {
+        let record = self.state.task_mut(id);
+        record.result = Some(TaskResult::Completed.as_str().to_string());
+        record.finished_at = Some(jiff::Timestamp::now().to_string());
+        self.state.in_progress = None;
+        self.save_state()?;
+        std::fs::remove_file(snapshot_path).ok();
+        Ok(TaskVerdict {
+            result: TaskResult::Completed,
+            problems: Vec::new(),
+            message: None,
+        })
+    }
+
+    /// Asks the human what to do with a task that still fails verification after its fix
+    /// attempts: instructions for one more attempt in the same session, accepting the task when
+    /// only unit-test findings remain (gates, handoff and commits passed), or stopping. None when
+    /// nobody is there to ask or they chose to stop.
+    fn decide_after_failure(
+        &mut self,
+        id: &str,
+        attempt: u32,
+        problems: &[String],
+        only_test_quality: bool,
+    ) -> Option<Decision> {
+        let mut options = Vec::new();
+        if only_test_quality {
+            options.push(ACCEPT_FINDINGS.to_string());
+        }
+        options.push(STOP_RUN.to_string());
+        let mut text = format!(
+            "Task {id} still fails verification after {attempt} attempt{}:\n",
+            if attempt == 1 { "" } else { "s" }
+        );
+        for problem in problems {
+            text.push_str(&format!(
+                "- {}\n",
+                problem.lines().next().unwrap_or_default()
+            ));
+        }
+        text.push_str(
+            "Type instructions for one more attempt in the same session, or pick an option.",
+        );
+        let question = Question {
+            text,
+            options,
+            recommendation: None,
+        };
+        self.emit(EventKind::DecisionNeeded {
+            id: id.to_string(),
+            question: question.clone(),
+        });
+        let answer = self.human.ask(&question)?;
+        match answer.as_str() {
+            STOP_RUN => None,
+            ACCEPT_FINDINGS if only_test_quality => Some(Decision::Accept),
+            _ => Some(Decision::Guidance(answer)),
         }
     }
 

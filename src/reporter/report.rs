@@ -75,6 +75,7 @@ impl ReportBuilder {
             | EventKind::CheckFinished { .. }
             | EventKind::VerificationFailed { .. }
             | EventKind::Question { .. }
+            | EventKind::DecisionNeeded { .. }
             | EventKind::WaitingForLimit { .. } => {}
         }
     }
@@ -188,6 +189,12 @@ pub fn render_markdown(report: &RunReport) -> String {
         totals.usage.cache_read_input_tokens,
         totals.usage.cache_creation_input_tokens
     ));
+    for task in report.tasks.iter().filter(|t| !t.findings.is_empty()) {
+        md.push_str(&format!("\n## Task {}: unit-test findings\n\n", task.id));
+        for finding in &task.findings {
+            md.push_str(&format!("- {finding}\n"));
+        }
+    }
     for task in report.tasks.iter().filter(|t| !t.problems.is_empty()) {
         md.push_str(&format!("\n## Task {}: what was still wrong\n\n", task.id));
         for problem in &task.problems {

@@ -161,6 +161,27 @@ impl<W: Write> Terminal<W> {
         }
     }
 
+    /// A question for the human, with its numbered options; the status line waits meanwhile.
+    fn show_question(&mut self, heading: &str, question: &crate::agent::Question) {
+        if let Some(live) = &mut self.live {
+            live.paused = true;
+        }
+        self.line("");
+        self.line(heading);
+        for line in question.text.lines() {
+            self.line(&format!("  {line}"));
+        }
+        if !question.options.is_empty() {
+            self.line("  Options:");
+            for (n, option) in question.options.iter().enumerate() {
+                self.line(&format!("    {}. {option}", n + 1));
+            }
+        }
+        if let Some(recommendation) = &question.recommendation {
+            self.line(&format!("  Recommendation: {recommendation}"));
+        }
+    }
+
     fn line(&mut self, text: &str) {
         self.clear_status();
         writeln!(self.out, "{text}").ok();
@@ -510,23 +531,10 @@ impl<W: Write> Terminal<W> {
                 }
             }
             EventKind::Question { id, question, .. } => {
-                if let Some(live) = &mut self.live {
-                    live.paused = true;
-                }
-                self.line("");
-                self.line(&format!("? The agent asks (task {id}):"));
-                for line in question.text.lines() {
-                    self.line(&format!("  {line}"));
-                }
-                if !question.options.is_empty() {
-                    self.line("  Options:");
-                    for (n, option) in question.options.iter().enumerate() {
-                        self.line(&format!("    {}. {option}", n + 1));
-                    }
-                }
-                if let Some(recommendation) = &question.recommendation {
-                    self.line(&format!("  Recommendation: {recommendation}"));
-                }
+                self.show_question(&format!("? The agent asks (task {id}):"), question);
+            }
+            EventKind::DecisionNeeded { id, question } => {
+                self.show_question(&format!("? Your decision (task {id}):"), question);
             }
             EventKind::WaitingForLimit {
                 message,

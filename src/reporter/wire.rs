@@ -121,6 +121,10 @@ pub enum WireKind {
         question: WireQuestion,
         session_id: String,
     },
+    DecisionNeeded {
+        id: String,
+        question: WireQuestion,
+    },
     WaitingForLimit {
         id: String,
         message: String,
@@ -365,6 +369,14 @@ impl From<&EventKind> for WireKind {
                     recommendation: question.recommendation,
                 },
                 session_id,
+            },
+            EventKind::DecisionNeeded { id, question } => WireKind::DecisionNeeded {
+                id,
+                question: WireQuestion {
+                    text: question.text,
+                    options: question.options,
+                    recommendation: question.recommendation,
+                },
             },
             EventKind::WaitingForLimit {
                 id,
@@ -635,6 +647,14 @@ impl From<WireKind> for EventKind {
                     recommendation: question.recommendation,
                 },
                 session_id,
+            },
+            WireKind::DecisionNeeded { id, question } => EventKind::DecisionNeeded {
+                id,
+                question: Question {
+                    text: question.text,
+                    options: question.options,
+                    recommendation: question.recommendation,
+                },
             },
             WireKind::WaitingForLimit {
                 id,

@@ -478,9 +478,9 @@ fn report_shows_the_last_run_and_json_events_parse() {
     assert_eq!(run_dirs.len(), 1);
 }
 
-#[test]
-fn a_slow_sleep_in_a_new_unit_test_goes_back_and_is_fixed() {
-    let project = Project::new(PLAN_3);
+/// A first attempt that leaves a 5-second sleep in a new unit test, and a second one that
+/// removes it.
+fn slow_sleep_then_fixed(project: &Project) {
     project.scenario(json!({
         "invocations": [{"actions": [
             {"write": "tests/test_greet.py", "content": "import time\n\nfrom greeter import greet\n\n\ndef test_greet():\n    time.sleep(5)\n    assert greet(\"Ada\") == \"Hello, Ada!\"\n"},
@@ -492,6 +492,12 @@ fn a_slow_sleep_in_a_new_unit_test_goes_back_and_is_fixed() {
             {"sh": "git add -A && git commit -qm 'Drop the sleep'"}
         ]}]
     }));
+}
+
+#[test]
+fn a_slow_sleep_in_a_new_unit_test_goes_back_and_is_fixed() {
+    let project = Project::new(PLAN_3);
+    slow_sleep_then_fixed(&project);
     let run = project.kmilestone_run(&["--only", "1.1"]);
     assert_eq!(run.code(), Some(0), "{}", run.describe());
     let calls = project.calls();
@@ -678,4 +684,92 @@ fn a_rerun_says_when_a_task_complete_in_the_handoff_failed_verification() {
         run.describe()
     );
     assert!(run.stdout.contains("--from 1.1"), "{}", run.describe());
+}
+
+/// A project whose config allows no automatic quality fix, so the human is asked at once, with
+/// the scenario of `slow_sleep_then_fixed`.
+fn slow_sleep_project() -> Project {
+    let project = Project::new(PLAN_3);
+    project.write("kmilestone.toml", "[run]\nquality_retries = 0\n");
+    project.commit_all("No automatic quality fixes");
+    slow_sleep_then_fixed(&project);
+    project
+}
+
+#[test]
+fn without_a_terminal_remaining_findings_stop_the_run_with_exit_1() {
+    let project = slow_sleep_project();
+    let run = project.kmilestone_run(&["--only", "1.1"]);
+    assert_eq!(run.code(), Some(1), "{}", run.describe());
+    assert_eq!(project.calls().len(), 1);
+    assert!(
+        run.stdout
+            .contains("Task 1.1 failed verification after 1 attempt"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stdout.contains("tests/test_greet.py:7"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(project.state()["tasks"]["1.1"]["result"], "failed");
+}
+
+#[test]
+fn at_a_terminal_the_human_may_accept_remaining_test_findings() {
+    let project = slow_sleep_project();
+    let (status, shown) =
+        project.run_on_a_terminal(&["run", "M1_greeter.md", "--only", "1.1"], "1\n", false);
+    assert_eq!(status.code(), Some(0), "{shown}");
+    assert!(shown.contains("? Your decision (task 1.1):"), "{shown}");
+    assert!(
+        shown.contains("1. Accept the task with these unit-test findings"),
+        "{shown}"
+    );
+    assert!(shown.contains("2. Stop the run here"), "{shown}");
+    assert_eq!(project.calls().len(), 1, "accepting starts no new attempt");
+    assert_eq!(project.state()["tasks"]["1.1"]["result"], "completed");
+    // The accepted finding stays on record.
+    let report = project.read(".kmilestone/M1/report.md");
+    assert!(report.contains("tests/test_greet.py:7"), "{report}");
+}
+
+#[test]
+fn at_a_terminal_the_humans_instructions_go_to_the_same_session() {
+    let project = slow_sleep_project();
+    let (status, shown) = project.run_on_a_terminal(
+        &["run", "M1_greeter.md", "--only", "1.1"],
+        "Drop the sleep, the greeting does not wait for anything\n",
+        false,
+    );
+    assert_eq!(status.code(), Some(0), "{shown}");
+    let calls = project.calls();
+    assert_eq!(calls.len(), 2, "{shown}");
+    assert_eq!(calls[1]["resume"], calls[0]["session"]);
+    let fix = prompt_of(&calls[1]);
+    assert!(fix.contains("tests/test_greet.py:7"), "{fix}");
+    assert!(
+        fix.contains("Drop the sleep, the greeting does not wait for anything"),
+        "{fix}"
+    );
+    assert_eq!(project.state()["tasks"]["1.1"]["result"], "completed");
+}
+
+#[test]
+fn at_a_terminal_a_failing_gate_cannot_be_accepted_and_stop_ends_the_run() {
+    let project = Project::new(PLAN_3);
+    project.write(
+        "kmilestone.toml",
+        "[gates]\ncommands = [\"echo 'FAILED test_greet'; exit 1\"]\n[run]\nretries = 0\n",
+    );
+    project.commit_all("Failing gate");
+    let (status, shown) =
+        project.run_on_a_terminal(&["run", "M1_greeter.md", "--only", "1.1"], "1\n", false);
+    assert_eq!(status.code(), Some(1), "{shown}");
+    assert!(shown.contains("? Your decision (task 1.1):"), "{shown}");
+    assert!(shown.contains("1. Stop the run here"), "{shown}");
+    assert!(!shown.contains("Accept the task"), "{shown}");
+    assert_eq!(project.calls().len(), 1);
+    assert_eq!(project.state()["tasks"]["1.1"]["result"], "failed");
 }

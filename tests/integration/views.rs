@@ -2,7 +2,6 @@
 //! against the events, costs across a resumed session, and the live view on a terminal.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Stdio;
 
 use kmilestone::reporter::wire::{SchemaLine, WireEvent, WireKind, WireResult};
 use serde_json::{Value, json};
@@ -323,48 +322,11 @@ fn without_a_terminal_the_view_is_plain_lines() {
     );
 }
 
-/// `kmilestone run` with its stdout on a pseudo-terminal (`script`), returning what it wrote.
+/// `kmilestone run` on a pseudo-terminal, returning what it showed.
 fn run_on_a_terminal(project: &Project, ci: bool) -> String {
-    let base = project.command(&[]);
-    let mut script = std::process::Command::new("script");
-    script
-        .args(["-q", "-e", "-c"])
-        .arg(format!(
-            "{} run M1_greeter.md --to 1.1",
-            env!("CARGO_BIN_EXE_kmilestone")
-        ))
-        .arg("/dev/null")
-        .current_dir(project.root())
-        .stdin(Stdio::null());
-    for (key, value) in base.get_envs() {
-        match value {
-            Some(value) => script.env(key, value),
-            None => script.env_remove(key),
-        };
-    }
-    for name in kmilestone::env_vars::CI_MARKERS {
-        script.env_remove(name);
-    }
-    if ci {
-        script.env("CI", "true");
-    }
-    script.env("TERM", "xterm");
-    let mut child = script
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script(1) runs");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            child.kill().ok();
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
-    let shown = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
-    assert!(output.status.success(), "{output:?}\n{shown}");
+    let (status, shown) =
+        project.run_on_a_terminal(&["run", "M1_greeter.md", "--to", "1.1"], "", ci);
+    assert!(status.success(), "{status:?}\n{shown}");
     shown
 }
 

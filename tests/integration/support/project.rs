@@ -194,6 +194,63 @@ impl Project {
         self.run(&all)
     }
 
+    /// `kmilestone <args>` with stdin, stdout and stderr on a pseudo-terminal (`script`), as a
+    /// person at a terminal runs it; `typed` is what they type (buffered by the terminal until
+    /// read). Returns the exit status and everything the terminal showed.
+    pub fn run_on_a_terminal(
+        &self,
+        args: &[&str],
+        typed: &str,
+        ci: bool,
+    ) -> (std::process::ExitStatus, String) {
+        use std::io::Write as _;
+        let base = self.command(&[]);
+        let mut line = env!("CARGO_BIN_EXE_kmilestone").to_string();
+        for arg in args {
+            line.push_str(&format!(" '{}'", arg.replace('\'', "'\\''")));
+        }
+        let mut script = Command::new("script");
+        script
+            .args(["-q", "-e", "-c", &line, "/dev/null"])
+            .current_dir(self.root());
+        for (key, value) in base.get_envs() {
+            match value {
+                Some(value) => script.env(key, value),
+                None => script.env_remove(key),
+            };
+        }
+        for name in kmilestone::env_vars::CI_MARKERS {
+            script.env_remove(name);
+        }
+        if ci {
+            script.env("CI", "true");
+        }
+        script.env("TERM", "xterm");
+        let mut child = script
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script(1) runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(typed.as_bytes())
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().ok();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().unwrap();
+        let shown = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
+        (output.status, shown)
+    }
+
     pub fn state(&self) -> Value {
         serde_json::from_str(&self.read(".kmilestone/M1/state.json")).unwrap_or(Value::Null)
     }
