@@ -380,6 +380,29 @@ fn a_question_without_a_terminal_exits_4_and_answer_resumes_the_session() {
 }
 
 #[test]
+fn at_a_terminal_a_question_is_answered_there_and_the_session_goes_on() {
+    let project = Project::new(PLAN_3);
+    project.scenario(json!({
+        "invocations": [{"result": {"text": "QUESTION: Should greetings be localized?\nOPTIONS:\n- yes\n- no\nRECOMMENDATION: no"}}],
+        "default": {"actions": good_actions()}
+    }));
+    // "2" picks the second option.
+    let (status, shown) =
+        project.run_on_a_terminal(&["run", "M1_greeter.md", "--to", "1.1"], "2\n", false);
+    assert_eq!(status.code(), Some(0), "{shown}");
+    assert!(shown.contains("? The agent asks (task 1.1):"), "{shown}");
+    assert!(shown.contains("2. no"), "{shown}");
+    let calls = project.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1]["resume"], calls[0]["session"]);
+    assert!(
+        prompt_of(&calls[1]).contains("The human answered your question:\n\nno\n"),
+        "{}",
+        prompt_of(&calls[1])
+    );
+}
+
+#[test]
 fn a_missing_agent_exits_5() {
     let project = Project::new(PLAN_3);
     let run = project.run(&["run", "M1_greeter.md"]);
