@@ -78,12 +78,13 @@ pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckRepo
     // Workers take the next unchecked file as they finish one, so a few large files do not
     // leave the other cores idle.
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let crates = CrateNames::default();
     let mut results: Vec<Option<Result<Vec<Finding>, CheckError>>> =
         (0..files.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let (files, next) = (&files, &next);
+                let (files, next, crates) = (&files, &next, &crates);
                 scope.spawn(move || {
                     let mut done = Vec::new();
                     loop {
@@ -93,7 +94,7 @@ pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckRepo
                         };
                         // One bad file must not take the whole report down with it.
                         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            check_file(path, config)
+                            check_file(path, config, crates)
                         }))
                         .unwrap_or_else(|_| Err(CheckError::Crashed { path: path.clone() }));
                         done.push((index, result));
@@ -119,14 +120,54 @@ pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckRepo
     Ok(report)
 }
 
+/// The crate name of each folder asked about, read once per folder from the nearest
+/// `Cargo.toml` above it.
+#[derive(Default)]
+struct CrateNames {
+    by_folder: std::sync::Mutex<std::collections::HashMap<PathBuf, Option<String>>>,
+}
+
+impl CrateNames {
+    fn of(&self, file: &Path) -> Option<String> {
+        let folder = file.parent()?.to_path_buf();
+        if let Some(known) = self.by_folder.lock().ok()?.get(&folder) {
+            return known.clone();
+        }
+        let name = folder
+            .ancestors()
+            .map(|dir| dir.join("Cargo.toml"))
+            .find(|manifest| manifest.is_file())
+            .and_then(|manifest| std::fs::read_to_string(manifest).ok())
+            .and_then(|text| crate_name_in(&text));
+        self.by_folder.lock().ok()?.insert(folder, name.clone());
+        name
+    }
+}
+
+/// `[package] name` of a Cargo manifest, as Rust code spells it (`mysql-async` is `mysql_async`).
+/// A workspace manifest without a package names no crate.
+fn crate_name_in(manifest: &str) -> Option<String> {
+    let value: toml::Table = manifest.parse().ok()?;
+    let name = value.get("package")?.get("name")?.as_str()?;
+    Some(name.replace('-', "_"))
+}
+
 /// Checks one file.
-fn check_file(path: &Path, config: &ChecksConfig) -> Result<Vec<Finding>, CheckError> {
-    let context = Context {
-        assertion_helpers: &config.assertion_helpers,
-    };
+fn check_file(
+    path: &Path,
+    config: &ChecksConfig,
+    crates: &CrateNames,
+) -> Result<Vec<Finding>, CheckError> {
     let language = Language::of(path).ok_or_else(|| CheckError::UnsupportedLanguage {
         path: path.to_path_buf(),
     })?;
+    let crate_name = (language == Language::Rust)
+        .then(|| crates.of(path))
+        .flatten();
+    let context = Context {
+        assertion_helpers: &config.assertion_helpers,
+        crate_name: crate_name.as_deref(),
+    };
     let bytes = std::fs::read(path).map_err(|source| CheckError::Unreadable {
         path: path.to_path_buf(),
         source,

@@ -18,7 +18,8 @@ fn fixtures() -> Vec<PathBuf> {
             let path = entry.expect("fixture entry is readable").path();
             if path.is_dir() {
                 pending.push(path);
-            } else {
+            } else if super::lang::Language::of(&path).is_some() {
+                // Manifests beside the fixtures (a `Cargo.toml` naming a crate) are context.
                 out.push(path);
             }
         }
@@ -375,7 +376,7 @@ mod no_panic {
                 (Language::Rust, "x.rs"),
                 (Language::Go, "x_test.go"),
             ][language];
-            let context = Context { assertion_helpers: &[] };
+            let context = Context { assertion_helpers: &[], crate_name: None };
             let facts = lang::facts(Path::new(name), language, &source, &context).expect("parses");
             let treatment = Treatment { integration_path: false, policy: IntegrationPolicy::Skip };
             let _ = rules::findings(Path::new(name), &facts, treatment);

@@ -148,6 +148,9 @@ const DATABASE_SCHEMES: &[&str] = &[
     "neo4j",
     "bolt",
     "memcached",
+    "memcache",
+    "memcache+tls",
+    "memcache+udp",
     "nats",
 ];
 

@@ -58,9 +58,12 @@ impl Language {
     }
 }
 
-/// What front ends need from the configuration.
+/// What front ends need from the configuration and the file's surroundings.
 pub(crate) struct Context<'c> {
     pub assertion_helpers: &'c [String],
+    /// The Rust crate the file belongs to (from the nearest `Cargo.toml`, `-` read as `_`):
+    /// inside a client crate, `crate::Conn` is that client's `Conn`.
+    pub crate_name: Option<&'c str>,
 }
 
 impl Context<'_> {

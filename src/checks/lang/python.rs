@@ -40,6 +40,8 @@ const REAL_DB: &[&str] = &[
     "mysql.connector.connect",
     "aiomysql.connect",
     "aiomysql.create_pool",
+    "aiomysql.sa.create_engine",
+    "aiopg.sa.create_engine",
     "redis.Redis",
     "redis.StrictRedis",
     "redis.from_url",
@@ -872,8 +874,23 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             }
             "call" => self.call(node, unit),
             "assignment" => {
-                // `psycopg2._connect = stub`: the client module itself is replaced.
-                let target = node.field("left").filter(|l| l.node_kind() == "attribute");
+                // `psycopg2._connect = stub`: the client module itself is replaced. A constant
+                // (`pymysql.connections.DEFAULT_PLUGIN = "…"`) is a setting, not a stub.
+                let constant = node.field("right").is_some_and(|value| {
+                    matches!(
+                        value.node_kind(),
+                        "string"
+                            | "integer"
+                            | "float"
+                            | "true"
+                            | "false"
+                            | "none"
+                            | "concatenated_string"
+                    )
+                });
+                let target = node
+                    .field("left")
+                    .filter(|l| l.node_kind() == "attribute" && !constant);
                 let root = target
                     .and_then(|t| t.field("object"))
                     .and_then(|o| self.path(o, 0));

@@ -60,8 +60,69 @@ const REAL_DB: &[&str] = &[
     "scylla.*SessionBuilder*",
     "fred.*",
     "memcache.connect",
+    "memcache.Client.connect",
+    "r2d2_mysql.*",
+    // A connection manager exists to fill a pool; inside its own crate only these names show it.
+    "r2d2_mysql.MySqlConnectionManager.new",
+    "r2d2_postgres.PostgresConnectionManager.new",
+    "r2d2_redis.RedisConnectionManager.new",
+    "bb8_postgres.PostgresConnectionManager.new*",
+    "bb8_redis.RedisConnectionManager.new",
     "rdkafka.*",
 ];
+
+/// Marks a path that names an item of the file's own crate (`crate::mysql.Conn.new` inside the
+/// `mysql` crate). Such paths match only the knowledge entries that name an item, not a whole
+/// crate (`fred.*`), since everything inside a client crate is that crate's.
+const INTERNAL: &str = "crate::";
+
+/// A path as Rust spells it, for messages.
+fn rust_path(path: &str) -> String {
+    path.trim_start_matches(INTERNAL).replace('.', "::")
+}
+
+/// `Opts::from_url(…)`, `PoolOptions::from_url(…)`: reading settings from a URL connects nothing.
+fn parses_settings(path: &str) -> bool {
+    let mut segments = path.rsplit('.');
+    let _call = segments.next();
+    segments.next().is_some_and(|receiver| {
+        ["Opts", "Options", "Config", "Settings", "Params"]
+            .iter()
+            .any(|suffix| receiver.ends_with(suffix))
+    })
+}
+
+/// True when a call path opens a database connection.
+fn is_real_db_path(path: &str) -> bool {
+    if path.contains("Sqlite") {
+        return false;
+    }
+    match path.strip_prefix(INTERNAL) {
+        Some(own) => {
+            // Crates re-export their client types at the root: `mysql_async::conn::Conn` is
+            // known as `mysql_async::Conn`.
+            let (name, rest) = own.split_once('.').unwrap_or((own, ""));
+            let from_type = rest
+                .split('.')
+                .skip_while(|segment| !segment.starts_with(|c: char| c.is_ascii_uppercase()))
+                .collect::<Vec<_>>()
+                .join(".");
+            let re_exported = format!("{name}.{from_type}");
+            REAL_DB
+                .iter()
+                .filter(|pattern| {
+                    pattern
+                        .split_once('.')
+                        .is_some_and(|(_, item)| !item.starts_with('*'))
+                })
+                .any(|pattern| {
+                    matches_any(&[pattern], own)
+                        || (!from_type.is_empty() && matches_any(&[pattern], &re_exported))
+                })
+        }
+        None => matches_any(REAL_DB, path),
+    }
+}
 
 /// True when `value` names a database server that a connect call given it would reach. Key/value
 /// strings are read as rust-postgres reads them: one it refuses before connecting (hosts and
@@ -158,6 +219,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         uses: HashMap::new(),
         bindings: HashMap::new(),
         static_checks: HashSet::new(),
+        crate_glob: false,
     };
     let all = descendants(root, |_| false);
     for node in &all {
@@ -196,6 +258,17 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                     && empty
                     && let Some(name) = node.field("name")
                 {
+                    file.static_checks.insert(file.text(name));
+                }
+            }
+            "struct_item" => {
+                // `struct A<T: Send + Sync>(T);` then `A(value)`: a compile-time bound check.
+                let bounded = node.field("type_parameters").is_some_and(|parameters| {
+                    descendants(parameters, |_| false)
+                        .iter()
+                        .any(|n| n.node_kind() == "trait_bounds")
+                });
+                if bounded && let Some(name) = node.field("name") {
                     file.static_checks.insert(file.text(name));
                 }
             }
@@ -263,11 +336,45 @@ struct RustFile<'s, 't, 'c> {
     /// Empty generic functions whose type parameters carry bounds (`fn is_send<T: Send>() {}`):
     /// calling one asserts at compile time that a type meets the bounds.
     static_checks: HashSet<&'s str>,
+    /// `use super::*` or `use crate::…::*`: names the file does not define or import come from
+    /// its own crate.
+    crate_glob: bool,
 }
 
 impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
     fn text(&self, node: Node<'_>) -> &'s str {
         text(node, self.source)
+    }
+
+    /// A path as it compares with the knowledge lists. A path through `crate`, `super` or
+    /// `self` names an item of the file's own crate: with the crate known it becomes
+    /// `crate::<name>.<rest>` (see [`INTERNAL`]), without it the keywords are dropped.
+    fn normalize(&self, path: &str) -> String {
+        let segments: Vec<&str> = path
+            .split('.')
+            .filter(|segment| !matches!(*segment, "" | "::"))
+            .collect();
+        let keyword = |segment: &&str| matches!(*segment, "crate" | "self" | "super");
+        let kept: Vec<&str> = segments.iter().copied().filter(|s| !keyword(s)).collect();
+        match (self.context.crate_name, segments.first()) {
+            (Some(name), Some(first)) if keyword(first) && !kept.is_empty() => {
+                format!("{INTERNAL}{name}.{}", kept.join("."))
+            }
+            _ => kept.join("."),
+        }
+    }
+
+    /// A type name the file neither defines nor imports, under a glob import from its own crate
+    /// (`use super::*`), is that crate's item.
+    fn own_crate_item(&self, name: &str) -> String {
+        match self.context.crate_name {
+            Some(crate_name)
+                if self.crate_glob && name.starts_with(|c: char| c.is_ascii_uppercase()) =>
+            {
+                format!("{INTERNAL}{crate_name}.{name}")
+            }
+            _ => name.to_string(),
+        }
     }
 
     fn use_tree(&mut self, node: Node<'_>, prefix: &str) {
@@ -284,17 +391,17 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 let full = join(prefix, self.text(node));
                 let local = full.rsplit('.').next().unwrap_or(&full).to_string();
                 if local != "self" {
-                    self.uses.insert(local, normalize(&full));
+                    self.uses.insert(local, self.normalize(&full));
                 } else if let Some(module) = full.strip_suffix(".self") {
                     let local = module.rsplit('.').next().unwrap_or(module).to_string();
-                    self.uses.insert(local, normalize(module));
+                    self.uses.insert(local, self.normalize(module));
                 }
             }
             "use_as_clause" => {
                 if let (Some(path), Some(alias)) = (node.field("path"), node.field("alias")) {
                     self.uses.insert(
                         self.text(alias).to_string(),
-                        normalize(&join(prefix, self.text(path))),
+                        self.normalize(&join(prefix, self.text(path))),
                     );
                 }
             }
@@ -307,13 +414,26 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                     self.use_tree(list, &path);
                 }
             }
+            "use_wildcard" => {
+                let path = node
+                    .named_child(0)
+                    .map(|p| self.text(p))
+                    .unwrap_or_default();
+                let first = join(prefix, path);
+                if prefix.is_empty()
+                    && matches!(first.split('.').next(), Some("crate" | "super" | "self"))
+                    || matches!(prefix.split('.').next(), Some("crate" | "super" | "self"))
+                {
+                    self.crate_glob = true;
+                }
+            }
             "use_list" => {
                 let mut cursor = node.walk();
                 let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
                 for child in children {
                     if child.node_kind() == "self" {
                         let local = prefix.rsplit('.').next().unwrap_or(prefix).to_string();
-                        self.uses.insert(local, normalize(prefix));
+                        self.uses.insert(local, self.normalize(prefix));
                     } else {
                         self.use_tree(child, prefix);
                     }
@@ -344,18 +464,17 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 {
                     return self.path(*value, depth + 1);
                 }
-                Some(name.to_string())
+                Some(self.own_crate_item(name))
             }
             "scoped_identifier" => {
                 let full = self.text(node).replace("::", ".");
                 let full: String = full.split('<').next().unwrap_or(&full).to_string();
                 let (first, rest) = full.split_once('.').unwrap_or((&full, ""));
-                let base = self
-                    .uses
-                    .get(first)
-                    .cloned()
-                    .unwrap_or_else(|| first.to_string());
-                Some(normalize(&if rest.is_empty() {
+                let base = match self.uses.get(first) {
+                    Some(path) => path.clone(),
+                    None => self.own_crate_item(first),
+                };
+                Some(self.normalize(&if rest.is_empty() {
                     base
                 } else {
                     format!("{base}.{rest}")
@@ -663,12 +782,22 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                     } else {
                         None
                     };
-                    if let Some(target) = address
+                    let address = address
                         .filter(|a| a.node_kind() == "string_literal")
-                        .and_then(|a| self.string(a, 0))
-                        .and_then(|a| target_of(&a))
-                    {
-                        unit.see(Fact::Network(target), line(*token));
+                        .and_then(|a| self.string(a, 0));
+                    if let Some(address) = address {
+                        if name == "connect" && connects_to_database(&address) {
+                            // `vec![Client::connect("memcache://localhost:12345")?]`.
+                            let client = previous
+                                .filter(|p| *p == "::")
+                                .and_then(|_| index.checked_sub(2))
+                                .and_then(|i| children.get(i))
+                                .map(|n| format!("{}::connect", self.text(*n)))
+                                .unwrap_or_else(|| "connect".to_string());
+                            unit.see(Fact::RealDb(client), line(*token));
+                        } else if let Some(target) = target_of(&address) {
+                            unit.see(Fact::Network(target), line(*token));
+                        }
                     }
                 }
             }
@@ -743,11 +872,12 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             unit.calls.push(last.to_string());
         }
 
-        if function.node_kind() == "generic_function"
-            && function
-                .field("function")
-                .is_some_and(|f| self.static_checks.contains(self.text(f)))
-        {
+        let static_check = match function.node_kind() {
+            "generic_function" => function.field("function"),
+            "identifier" => Some(function),
+            _ => None,
+        };
+        if static_check.is_some_and(|f| self.static_checks.contains(self.text(f))) {
             unit.see(Fact::Assertion { weak: false }, at);
         }
         if matches_any(SLEEPS, &path) {
@@ -756,15 +886,16 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             }
         } else if matches_any(DOCKER, &path) {
             unit.see(Fact::Docker(path.replace('.', "::")), at);
-        } else if matches_any(REAL_DB, &path) && !path.contains("Sqlite") {
+        } else if is_real_db_path(&path) {
             let refused = path.contains("postgres")
                 && first
                     .and_then(|a| self.string(a, 0))
                     .is_some_and(|s| postgres_rejects_before_connecting(&s, true));
             if !refused {
-                unit.see(Fact::RealDb(path.replace('.', "::")), at);
+                unit.see(Fact::RealDb(rust_path(&path)), at);
             }
         } else if CONNECTORS.contains(&last)
+            && !parses_settings(&path)
             && (first
                 .and_then(|a| self.string(a, 0))
                 .is_some_and(|s| connects_to_database(&s))
@@ -772,7 +903,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         {
             // `Client::connect("host=localhost user=postgres", NoTls)` whatever `Client` is, or
             // `Config::from_str("host=localhost user=postgres")?.connect(NoTls)`.
-            unit.see(Fact::RealDb(path.replace('.', "::")), at);
+            unit.see(Fact::RealDb(rust_path(&path)), at);
         } else if matches_any(
             &[
                 "std.process.Command.new",
@@ -861,14 +992,6 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             unit.see(Fact::Assertion { weak: false }, at);
         }
     }
-}
-
-/// Drops `crate`, `self` and `super` so paths compare by what they name.
-fn normalize(path: &str) -> String {
-    path.split('.')
-        .filter(|segment| !matches!(*segment, "crate" | "self" | "super" | "" | "::"))
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 /// Splits macro arguments at top-level commas.
