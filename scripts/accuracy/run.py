@@ -219,13 +219,18 @@ def main() -> int:
             predicted[key].add(finding["rule"])
 
     print_scores("Whole corpus", labels, predicted, len(manifest["packages"]), len(files), args.show)
-    blind_packages = [p for p in manifest["packages"] if p.get("labelled_blind")]
-    if blind_packages:
-        blind_roots = tuple(str(CACHE / p["registry"] / f"{p['name']}-{p['version']}") + "/" for p in blind_packages)
-        blind_labels = {key: rules for key, rules in labels.items() if key[0].startswith(blind_roots)}
-        blind_files = len({key[0] for key in blind_labels})
+    subsets = [
+        ("labelled_blind", "Labelled blind (labels written before the check's answers were read)"),
+        ("held_out", "Held out (labelled blind and never used to change the check)"),
+    ]
+    for field, title in subsets:
+        chosen = [p for p in manifest["packages"] if p.get(field)]
+        if not chosen:
+            continue
+        roots = tuple(str(CACHE / p["registry"] / f"{p['name']}-{p['version']}") + "/" for p in chosen)
+        subset = {key: rules for key, rules in labels.items() if key[0].startswith(roots)}
         print()
-        print_scores("Labelled blind (before the check's answers were read)", blind_labels, predicted, len(blind_packages), blind_files, False)
+        print_scores(title, subset, predicted, len(chosen), len({key[0] for key in subset}), False)
 
     print()
     command = [str(args.binary), "check-tests", "--json"]
