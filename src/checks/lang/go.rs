@@ -428,9 +428,10 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             .unwrap_or("t");
         let mut unit = Unit::new(name, kind, line(function));
         if let Some(body) = function.field("body") {
+            // Comments before the first statement sit beside the statement list.
             let statements = body
-                .named_child(0)
-                .filter(|s| s.node_kind() == "statement_list")
+                .named_children(&mut body.walk())
+                .find(|s| s.node_kind() == "statement_list")
                 .unwrap_or(body);
             let mut cursor = statements.walk();
             for statement in statements.named_children(&mut cursor) {
