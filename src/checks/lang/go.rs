@@ -115,8 +115,19 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         imports: HashMap::new(),
         bindings: HashMap::new(),
         functions: HashSet::new(),
+        scopes: Vec::new(),
     };
     let all = descendants(root, |_| false);
+    file.scopes = all
+        .iter()
+        .filter(|node| {
+            matches!(
+                node.node_kind(),
+                "function_declaration" | "method_declaration"
+            )
+        })
+        .map(|node| node.byte_range())
+        .collect();
     for node in &all {
         match node.node_kind() {
             "import_spec" => file.import(*node),
@@ -173,8 +184,12 @@ struct GoFile<'s, 't, 'c> {
     source: &'s str,
     context: &'c Context<'c>,
     imports: HashMap<String, String>,
-    bindings: HashMap<String, Node<'t>>,
+    /// Assigned name → every value bound to it, with the function it is bound in.
+    bindings: HashMap<String, Vec<(Option<usize>, Node<'t>)>>,
     functions: HashSet<String>,
+    /// Byte ranges of the file's functions and methods: a name bound in one means nothing
+    /// in another.
+    scopes: Vec<std::ops::Range<usize>>,
 }
 
 impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
@@ -235,11 +250,40 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 None
             });
             if let (Some(value), "identifier") = (value, name.node_kind()) {
+                let scope = self.scope_of(name.start_byte());
                 self.bindings
                     .entry(self.text(*name).to_string())
-                    .or_insert(*value);
+                    .or_default()
+                    .push((scope, *value));
             }
         }
+    }
+
+    /// Start of the function or method holding `byte`, or `None` at package level.
+    fn scope_of(&self, byte: usize) -> Option<usize> {
+        self.scopes
+            .iter()
+            .find(|range| range.contains(&byte))
+            .map(|range| range.start)
+    }
+
+    /// The value the identifier `at` holds: the last binding before it in the same function,
+    /// else the first one there (a closure may run after a later assignment), else the
+    /// package-level one.
+    fn binding(&self, at: Node<'_>) -> Option<Node<'t>> {
+        let candidates = self.bindings.get(self.text(at))?;
+        let scope = self.scope_of(at.start_byte());
+        let local = || {
+            candidates
+                .iter()
+                .filter(|(s, _)| scope.is_some() && *s == scope)
+        };
+        local()
+            .rev()
+            .find(|(_, value)| value.start_byte() < at.start_byte())
+            .or_else(|| local().next())
+            .or_else(|| candidates.iter().find(|(s, _)| s.is_none()))
+            .map(|(_, value)| *value)
     }
 
     fn path(&self, node: Node<'_>, depth: usize) -> Option<String> {
@@ -252,7 +296,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 if let Some(path) = self.imports.get(name) {
                     return Some(path.clone());
                 }
-                if let Some(value) = self.bindings.get(name)
+                if let Some(value) = self.binding(node)
                     && matches!(
                         value.node_kind(),
                         "call_expression"
@@ -261,7 +305,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                             | "selector_expression"
                     )
                 {
-                    return self.path(*value, depth + 1);
+                    return self.path(value, depth + 1);
                 }
                 Some(name.to_string())
             }
@@ -298,7 +342,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 )
             }
             "binary_expression" => self.string(node.field("left")?, depth + 1),
-            "identifier" => self.string(*self.bindings.get(self.text(node))?, depth + 1),
+            "identifier" => self.string(self.binding(node)?, depth + 1),
             "call_expression" => {
                 // fmt.Sprintf("http://host:%d", port) keeps its static prefix.
                 let function = self.path(node.field("function")?, 0)?;
@@ -365,7 +409,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 self.duration(node.field("arguments")?.named_child(0)?, depth + 1)
             }
             "parenthesized_expression" => self.duration(node.named_child(0)?, depth + 1),
-            "identifier" => self.duration(*self.bindings.get(self.text(node))?, depth + 1),
+            "identifier" => self.duration(self.binding(node)?, depth + 1),
             _ => None,
         }
     }
@@ -384,9 +428,8 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 .named_child(0)
                 .is_some_and(|n| self.is_unitless(n, depth + 1)),
             "identifier" => self
-                .bindings
-                .get(self.text(node))
-                .is_some_and(|v| self.is_unitless(*v, depth + 1)),
+                .binding(node)
+                .is_some_and(|v| self.is_unitless(v, depth + 1)),
             _ => false,
         }
     }
@@ -399,7 +442,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             "int_literal" | "float_literal" => self.text(node).replace('_', "").parse().ok(),
             "call_expression" => self.scalar(node.field("arguments")?.named_child(0)?, depth + 1),
             "parenthesized_expression" => self.scalar(node.named_child(0)?, depth + 1),
-            "identifier" => self.scalar(*self.bindings.get(self.text(node))?, depth + 1),
+            "identifier" => self.scalar(self.binding(node)?, depth + 1),
             _ => None,
         }
     }
