@@ -27,21 +27,40 @@ const REAL_DB: &[&str] = &[
     "*go-redis*.NewClusterClient",
     "*go-redis*.NewUniversalClient",
     "*go-redis*.NewFailoverClient",
-    "*gomodule/redigo*.Dial*",
-    "*garyburd/redigo*.Dial*",
+    // redigo's connect calls; its options (`DialReadTimeout`, `DialNetDial`...) connect nothing.
+    "*/redigo/redis.Dial",
+    "*/redigo/redis.DialContext",
+    "*/redigo/redis.DialURL",
+    "*/redigo/redis.DialURLContext",
+    "*/redigo/redis.DialTimeout",
+    "*/redigo/redis.DialDefaultServer",
     "*mongo-driver*mongo.Connect",
     "*mongo-driver*mongo.NewClient",
     "*lib/pq.NewConnector",
+    "*lib/pq.DialOpen",
+    "*lib/pq.Open",
+    "*jackc/pgconn.Connect",
+    "*jackc/pgconn.ConnectConfig",
+    "*go-sql-driver/mysql.NewConnector",
+    "*go-sql-driver/mysql.MySQLDriver.Open",
     "*segmentio/kafka-go.Dial*",
     "*amqp*.Dial",
     "*olivere/elastic*.NewClient",
     "*elastic/go-elasticsearch*.NewClient",
-    "*bradfitz/gomemcache*.New",
+    "*bradfitz/gomemcache/memcache.New",
     "*nats-io/nats.go.Connect",
-    "*gocql/gocql.NewCluster",
+    // NewCluster only builds a configuration: the session connects.
+    "*gocql/gocql.NewCluster*.CreateSession",
     "*IBM/sarama.New*",
     "*Shopify/sarama.New*",
     "*rueidis.NewClient",
+];
+/// `sql.Open`-like calls whose first argument names the driver.
+const SQL_OPENS: &[&str] = &[
+    "database/sql.Open",
+    "*jmoiron/sqlx.Open",
+    "*jmoiron/sqlx.Connect",
+    "*jmoiron/sqlx.MustConnect",
 ];
 const SERVER_DRIVERS: &[&str] = &[
     "postgres",
@@ -67,6 +86,8 @@ const HTTP: &[&str] = &[
     "*coder/websocket.Dial",
     "*grpc.Dial*",
     "*grpc.NewClient",
+    // resty: `client.R().Get(url)`, whatever the request was configured with in between.
+    "*go-resty/resty*.R.*",
 ];
 const HTTP_METHODS: &[&str] = &[
     "Get",
@@ -76,6 +97,10 @@ const HTTP_METHODS: &[&str] = &[
     "Dial",
     "DialContext",
     "NewClient",
+    "Put",
+    "Patch",
+    "Delete",
+    "Options",
 ];
 const DIALS: &[&str] = &[
     "net.Dial",
@@ -107,6 +132,46 @@ const FAKE_CLOCKS: &[&str] = &[
     "*k8s.io/utils/clock/testing*",
 ];
 
+/// Client calls an unqualified name stands for inside the client's own package.
+const OWN_PACKAGE_CLIENTS: &[&[&str]] = &[REAL_DB, SQL_OPENS, HTTP];
+
+/// The name a package is known by when imported without an alias: the import path's last
+/// element, less a major-version suffix and `go-`/`-go`/`.go` decorations.
+fn default_package_name(path: &str) -> String {
+    let mut segments = path.rsplit('/');
+    let last = segments.next().unwrap_or(path);
+    let is_version =
+        last.len() > 1 && last.starts_with('v') && last[1..].chars().all(|c| c.is_ascii_digit());
+    let name = if is_version {
+        segments.next().unwrap_or(last)
+    } else {
+        last
+    };
+    name.trim_start_matches("go-")
+        .trim_end_matches(".go")
+        .trim_end_matches("-go")
+        .replace('-', "_")
+}
+
+/// The import path a client pattern names (`*lib/pq.NewConnector` → `lib/pq`, wildcards
+/// dropped) and that package's name, for patterns whose member starts with a capital.
+fn pattern_package(pattern: &str) -> Option<(String, String)> {
+    let after_slash = pattern.rfind('/').map_or(0, |at| at + 1);
+    let member = pattern[after_slash..]
+        .match_indices('.')
+        .map(|(at, _)| after_slash + at)
+        .find(|at| {
+            pattern[at + 1..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase() || c == '*')
+        })?;
+    let import = &pattern[..member];
+    let trimmed = import.trim_end_matches('*');
+    let last = trimmed.rsplit(['/', '*']).next().unwrap_or(trimmed);
+    Some((import.replace('*', ""), default_package_name(last)))
+}
+
 /// Reads a parsed Go test file into facts.
 pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> FileFacts {
     let mut file = GoFile {
@@ -115,9 +180,29 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         imports: HashMap::new(),
         bindings: HashMap::new(),
         functions: HashSet::new(),
+        types: HashSet::new(),
         scopes: Vec::new(),
+        own_package: Vec::new(),
     };
     let all = descendants(root, |_| false);
+    // A test file inside a client library calls the client's functions without a qualifier.
+    let mut cursor = root.walk();
+    if let Some(package) = root
+        .named_children(&mut cursor)
+        .find(|n| n.node_kind() == "package_clause")
+        .and_then(|clause| clause.named_child(0))
+    {
+        let package = file.text(package);
+        let package = package.strip_suffix("_test").unwrap_or(package);
+        for pattern in OWN_PACKAGE_CLIENTS.iter().flat_map(|list| list.iter()) {
+            if let Some((import, name)) = pattern_package(pattern)
+                && name == package
+                && !file.own_package.contains(&import)
+            {
+                file.own_package.push(import);
+            }
+        }
+    }
     file.scopes = all
         .iter()
         .filter(|node| {
@@ -134,6 +219,11 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
             "function_declaration" | "method_declaration" => {
                 if let Some(name) = node.field("name") {
                     file.functions.insert(file.text(name).to_string());
+                }
+            }
+            "type_spec" => {
+                if let Some(name) = node.field("name") {
+                    file.types.insert(file.text(name).to_string());
                 }
             }
             "short_var_declaration" | "assignment_statement" | "var_spec" | "const_spec" => {
@@ -187,6 +277,10 @@ struct GoFile<'s, 't, 'c> {
     /// Assigned name → every value bound to it, with the function it is bound in.
     bindings: HashMap<String, Vec<(Option<usize>, Node<'t>)>>,
     functions: HashSet<String>,
+    /// Types the file declares.
+    types: HashSet<String>,
+    /// Import paths of the client packages the file belongs to (see [`pattern_package`]).
+    own_package: Vec<String>,
     /// Byte ranges of the file's functions and methods: a name bound in one means nothing
     /// in another.
     scopes: Vec<std::ops::Range<usize>>,
@@ -203,21 +297,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         };
         let local = match spec.field("name") {
             Some(name) => self.text(name).to_string(),
-            None => {
-                let mut segments = path.rsplit('/');
-                let last = segments.next().unwrap_or(&path);
-                let is_version = last.len() > 1
-                    && last.starts_with('v')
-                    && last[1..].chars().all(|c| c.is_ascii_digit());
-                let name = if is_version {
-                    segments.next().unwrap_or(last)
-                } else {
-                    last
-                };
-                name.trim_start_matches("go-")
-                    .trim_end_matches(".go")
-                    .replace('-', "_")
-            }
+            None => default_package_name(&path),
         };
         if local != "_" && local != "." {
             self.imports.insert(local, path);
@@ -296,18 +376,22 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 if let Some(path) = self.imports.get(name) {
                     return Some(path.clone());
                 }
-                if let Some(value) = self.binding(node)
-                    && matches!(
+                if let Some(value) = self.binding(node) {
+                    if matches!(
                         value.node_kind(),
                         "call_expression"
                             | "composite_literal"
                             | "unary_expression"
                             | "selector_expression"
-                    )
-                {
-                    return self.path(value, depth + 1);
+                    ) {
+                        return self.path(value, depth + 1);
+                    }
+                    return Some(name.to_string());
                 }
-                Some(name.to_string())
+                Some(
+                    self.own_package_member(node)
+                        .unwrap_or_else(|| name.to_string()),
+                )
             }
             "selector_expression" | "qualified_type" => {
                 let (operand, field) = match node.node_kind() {
@@ -326,6 +410,38 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             "pointer_type" => self.path(node.named_child(0)?, depth + 1),
             _ => None,
         }
+    }
+
+    /// `New` called (or `Driver{}` built) without a qualifier in a file of a client package:
+    /// the client's own `New`, when it is not the file's own function or type.
+    fn own_package_member(&self, node: Node<'_>) -> Option<String> {
+        if self.own_package.is_empty() {
+            return None;
+        }
+        let name = self.text(node);
+        if self.functions.contains(name) || self.types.contains(name) {
+            return None;
+        }
+        let parent = node.parent()?;
+        let field = match parent.node_kind() {
+            "call_expression" => "function",
+            "composite_literal" => "type",
+            _ => return None,
+        };
+        if parent.field(field) != Some(node) {
+            return None;
+        }
+        let member = |import: &String| format!("{import}.{name}");
+        let known = |path: &String| {
+            OWN_PACKAGE_CLIENTS
+                .iter()
+                .any(|list| matches_any(list, path))
+        };
+        self.own_package
+            .iter()
+            .map(member)
+            .find(known)
+            .or_else(|| self.own_package.first().map(member))
     }
 
     fn string(&self, node: Node<'_>, depth: usize) -> Option<String> {
@@ -541,15 +657,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             unit.see(Fact::Docker(path.clone()), at);
         } else if matches_any(REAL_DB, &path) {
             unit.see(Fact::RealDb(path.clone()), at);
-        } else if matches_any(
-            &[
-                "database/sql.Open",
-                "*jmoiron/sqlx.Open",
-                "*jmoiron/sqlx.Connect",
-                "*jmoiron/sqlx.MustConnect",
-            ],
-            &path,
-        ) {
+        } else if matches_any(SQL_OPENS, &path) {
             if let Some(driver) = first.and_then(|a| self.string(a, 0))
                 && SERVER_DRIVERS.contains(&driver.as_str())
             {
