@@ -8,7 +8,7 @@ use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
     is_service_env, looks_like_assertion_helper, spawned_program, target_of,
 };
-use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
+use super::super::syntax::{NodeExt, call_arguments, descendants, line, matches_any, text};
 use super::Context;
 
 const DOCKER: &[&str] = &[
@@ -132,6 +132,14 @@ const FAKE_CLOCKS: &[&str] = &[
     "*k8s.io/utils/clock/testing*",
 ];
 
+/// Options that hand the client a connection the test made itself.
+const INJECTED_CONNECTIONS: &[&str] = &[
+    "*/redigo/redis.DialNetDial",
+    "*/redigo/redis.DialContextFunc",
+];
+/// go-sql-driver/mysql's connect calls, whose DSN or `Config.Net` names a network.
+const MYSQL_CONNECTS: &[&str] = &["*go-sql-driver/mysql.*"];
+
 /// Client calls an unqualified name stands for inside the client's own package.
 const OWN_PACKAGE_CLIENTS: &[&[&str]] = &[REAL_DB, SQL_OPENS, HTTP];
 
@@ -183,6 +191,9 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         types: HashSet::new(),
         scopes: Vec::new(),
         own_package: Vec::new(),
+        function_nodes: HashMap::new(),
+        serving: HashSet::new(),
+        dialers: Vec::new(),
     };
     let all = descendants(root, |_| false);
     // A test file inside a client library calls the client's functions without a qualifier.
@@ -220,6 +231,11 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                 if let Some(name) = node.field("name") {
                     file.functions.insert(file.text(name).to_string());
                 }
+                if let (Some(name), "function_declaration") = (node.field("name"), node.node_kind())
+                {
+                    file.function_nodes
+                        .insert(file.text(name).to_string(), *node);
+                }
             }
             "type_spec" => {
                 if let Some(name) = node.field("name") {
@@ -232,6 +248,12 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
             _ => {}
         }
     }
+    file.serving = file.serving_functions();
+    file.dialers = all
+        .iter()
+        .filter(|node| node.node_kind() == "call_expression")
+        .filter_map(|call| file.registered_dialer(*call))
+        .collect();
     let mut module = Unit::new("<module>", UnitKind::Module, 1);
     let mut cursor = root.walk();
     for comment in root
@@ -281,6 +303,13 @@ struct GoFile<'s, 't, 'c> {
     types: HashSet<String>,
     /// Import paths of the client packages the file belongs to (see [`pattern_package`]).
     own_package: Vec<String>,
+    /// The file's functions by name.
+    function_nodes: HashMap<String, Node<'t>>,
+    /// Functions of the file that start a server, directly or through another one.
+    serving: HashSet<String>,
+    /// Networks registered with go-sql-driver/mysql (`RegisterDialContext("name", dial)`): the
+    /// function they are registered in, the name, and whether the dialer leaves the machine.
+    dialers: Vec<(Option<usize>, String, bool)>,
     /// Byte ranges of the file's functions and methods: a name bound in one means nothing
     /// in another.
     scopes: Vec<std::ops::Range<usize>>,
@@ -563,6 +592,263 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         }
     }
 
+    /// Names of the file's functions that start a server themselves or through another one.
+    fn serving_functions(&self) -> HashSet<String> {
+        let calls: Vec<(&String, Vec<Node<'t>>)> = self
+            .function_nodes
+            .iter()
+            .map(|(name, node)| {
+                let calls = descendants(*node, |_| false)
+                    .into_iter()
+                    .filter(|n| n.node_kind() == "call_expression")
+                    .filter_map(|n| n.field("function"))
+                    .collect();
+                (name, calls)
+            })
+            .collect();
+        let mut serving = HashSet::new();
+        loop {
+            let before = serving.len();
+            for (name, callees) in &calls {
+                if !serving.contains(*name)
+                    && callees.iter().any(|callee| {
+                        serving.contains(self.text(*callee))
+                            || self
+                                .path(*callee, 0)
+                                .is_some_and(|path| matches_any(SERVERS, &path))
+                    })
+                {
+                    serving.insert((*name).clone());
+                }
+            }
+            if serving.len() == before {
+                return serving;
+            }
+        }
+    }
+
+    /// `RegisterDial[Context]("name", dialer)`: where, which name, and whether the dialer
+    /// dials anything itself (a dialer that hands back a fake connection or an error does not).
+    fn registered_dialer(&self, call: Node<'t>) -> Option<(Option<usize>, String, bool)> {
+        let function = call.field("function")?;
+        let path = self.path(function, 0)?;
+        let last = path.rsplit('.').next().unwrap_or(&path);
+        if !matches!(last, "RegisterDial" | "RegisterDialContext") {
+            return None;
+        }
+        let arguments = call.field("arguments")?;
+        let name = self.string(arguments.named_child(0)?, 0)?;
+        let mut dialer = arguments.named_child(1)?;
+        if dialer.node_kind() == "identifier" {
+            dialer = self.binding(dialer)?;
+        }
+        let dials = dialer.node_kind() != "func_literal"
+            || descendants(dialer, |_| false).into_iter().any(|n| {
+                n.node_kind() == "call_expression"
+                    && n.field("function")
+                        .and_then(|f| self.path(f, 0))
+                        .is_some_and(|p| {
+                            p.rsplit('.').next().is_some_and(|l| l.starts_with("Dial"))
+                        })
+            });
+        Some((self.scope_of(call.start_byte()), name, dials))
+    }
+
+    /// True when a call starts a server: a known one, or a function of the file that does.
+    fn starts_server(&self, call: Node<'_>) -> bool {
+        let Some(function) = call.field("function") else {
+            return false;
+        };
+        (function.node_kind() == "identifier" && self.serving.contains(self.text(function)))
+            || self
+                .path(function, 0)
+                .is_some_and(|path| matches_any(SERVERS, &path))
+    }
+
+    /// True when `node`'s value comes from a server the test started itself
+    /// (`l.Addr().String()` after `l, _ := net.Listen(...)`).
+    fn comes_from_own_server(&self, node: Node<'t>, depth: usize) -> bool {
+        if depth > 6 {
+            return false;
+        }
+        descendants(node, |_| false)
+            .into_iter()
+            .any(|n| match n.node_kind() {
+                "call_expression" => self.starts_server(n),
+                "identifier" => self.binding(n).is_some_and(|value| {
+                    value != node && self.comes_from_own_server(value, depth + 1)
+                }),
+                _ => false,
+            })
+    }
+
+    /// True when `identifier` is a parameter of a function literal around it, in a function
+    /// that starts a server: the test hands its own address to the closure.
+    fn closure_gets_own_address(&self, identifier: Node<'t>) -> bool {
+        if identifier.node_kind() != "identifier" || self.binding(identifier).is_some() {
+            return false;
+        }
+        let name = self.text(identifier);
+        let mut node = identifier;
+        let mut is_parameter = false;
+        while let Some(parent) = node.parent() {
+            if parent.node_kind() == "func_literal"
+                && parent.field("parameters").is_some_and(|p| {
+                    descendants(p, |_| false)
+                        .into_iter()
+                        .any(|n| n.node_kind() == "identifier" && self.text(n) == name)
+                })
+            {
+                is_parameter = true;
+            }
+            if matches!(
+                parent.node_kind(),
+                "function_declaration" | "method_declaration"
+            ) {
+                return is_parameter
+                    && descendants(parent, |_| false)
+                        .into_iter()
+                        .any(|n| n.node_kind() == "call_expression" && self.starts_server(n));
+            }
+            node = parent;
+        }
+        false
+    }
+
+    /// The arguments of a call and of the calls its receiver comes from
+    /// (`cluster.CreateSession()` after `cluster := gocql.NewCluster(addr)`).
+    fn connection_args(&self, call: Node<'t>, depth: usize) -> Vec<Node<'t>> {
+        let mut out: Vec<Node<'t>> = call_arguments(call);
+        if depth > 4 {
+            return out;
+        }
+        let receiver = call
+            .field("function")
+            .filter(|f| f.node_kind() == "selector_expression")
+            .and_then(|f| f.field("operand"));
+        let source = match receiver {
+            Some(r) if r.node_kind() == "identifier" => self.binding(r),
+            other => other,
+        };
+        if let Some(source) = source.filter(|s| s.node_kind() == "call_expression") {
+            out.extend(self.connection_args(source, depth + 1));
+        }
+        out
+    }
+
+    /// The text of a string, or the format of a `fmt.Sprintf`, with its `%` verbs.
+    fn template(&self, node: Node<'_>, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        match node.node_kind() {
+            "identifier" => self.template(self.binding(node)?, depth + 1),
+            "call_expression" => {
+                let function = self.path(node.field("function")?, 0)?;
+                (function == "fmt.Sprintf").then_some(())?;
+                self.template(node.field("arguments")?.named_child(0)?, depth + 1)
+            }
+            _ => self.string(node, depth),
+        }
+    }
+
+    /// Networks a go-sql-driver/mysql connection goes through: the `NET` of a DSN's
+    /// `user@NET(addr)/db`, or a `cfg.Net = "NET"` on a configuration passed in.
+    fn mysql_networks(&self, args: &[Node<'t>]) -> Vec<String> {
+        let mut out = Vec::new();
+        for arg in args {
+            if let Some(dsn) = self.template(*arg, 0)
+                && let Some((_, rest)) = dsn.rsplit_once('@')
+                && let Some((network, _)) = rest.split_once('(')
+                && !network.contains('/')
+            {
+                out.push(network.to_string());
+            }
+            if arg.node_kind() != "identifier" {
+                continue;
+            }
+            let name = self.text(*arg);
+            let scope = self.scope_of(arg.start_byte());
+            let Some(function) = self
+                .function_nodes
+                .values()
+                .find(|f| Some(f.start_byte()) == scope)
+            else {
+                continue;
+            };
+            for assignment in descendants(*function, |_| false)
+                .into_iter()
+                .filter(|n| n.node_kind() == "assignment_statement")
+            {
+                if let (Some(left), Some(right)) =
+                    (assignment.field("left"), assignment.field("right"))
+                    && self.text(left) == format!("{name}.Net")
+                    && let Some(network) = right
+                        .named_child(0)
+                        .filter(|_| right.node_kind() == "expression_list")
+                        .or(Some(right))
+                        .and_then(|value| self.string(value, 0))
+                {
+                    out.push(network);
+                }
+            }
+        }
+        out
+    }
+
+    /// False when a client call cannot reach a real server: the test hands it a connection of
+    /// its own, points it at a server it started itself, or routes a MySQL connection through a
+    /// registered dialer that dials nothing.
+    fn connects_for_real(&self, call: Node<'t>, path: &str) -> bool {
+        let args = self.connection_args(call, 0);
+        let injected = |arg: &Node<'t>| {
+            if arg.node_kind() != "call_expression" {
+                return false;
+            }
+            let Some(function) = arg.field("function") else {
+                return false;
+            };
+            let calls_injection = |node: Node<'t>| {
+                descendants(node, |_| false).into_iter().any(|n| {
+                    n.node_kind() == "call_expression"
+                        && n.field("function")
+                            .and_then(|f| self.path(f, 0))
+                            .is_some_and(|p| matches_any(INJECTED_CONNECTIONS, &p))
+                })
+            };
+            calls_injection(*arg)
+                || (function.node_kind() == "identifier"
+                    && self
+                        .function_nodes
+                        .get(self.text(function))
+                        .is_some_and(|f| calls_injection(*f)))
+        };
+        if args.iter().any(injected) {
+            return false;
+        }
+        if args
+            .iter()
+            .any(|arg| self.comes_from_own_server(*arg, 0) || self.closure_gets_own_address(*arg))
+        {
+            return false;
+        }
+        if matches_any(MYSQL_CONNECTS, path) || path.ends_with("(\"mysql\")") {
+            let scope = self.scope_of(call.start_byte());
+            let fake = |network: &String| {
+                let named = || self.dialers.iter().filter(|(_, name, _)| name == network);
+                let dialer = named()
+                    .find(|(s, _, _)| *s == scope)
+                    .or_else(|| named().next());
+                !matches!(network.as_str(), "tcp" | "unix")
+                    && dialer.is_some_and(|(_, _, dials)| !dials)
+            };
+            if self.mysql_networks(&args).iter().any(fake) {
+                return false;
+            }
+        }
+        true
+    }
+
     fn function_unit(&self, function: Node<'t>) -> Unit {
         let name = function.field("name").map(|n| self.text(n)).unwrap_or("");
         let parameters = function.field("parameters");
@@ -632,15 +918,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         let Some(path) = self.path(function, 0) else {
             return;
         };
-        let args: Vec<Node<'t>> = call
-            .field("arguments")
-            .map(|a| {
-                let mut cursor = a.walk();
-                a.named_children(&mut cursor)
-                    .filter(|n| n.node_kind() != "comment")
-                    .collect()
-            })
-            .unwrap_or_default();
+        let args: Vec<Node<'t>> = call_arguments(call);
         let first = args.first().copied();
         let last = path.rsplit('.').next().unwrap_or(&path);
         let local_function =
@@ -656,12 +934,17 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         } else if matches_any(DOCKER, &path) {
             unit.see(Fact::Docker(path.clone()), at);
         } else if matches_any(REAL_DB, &path) {
-            unit.see(Fact::RealDb(path.clone()), at);
+            if self.connects_for_real(call, &path) {
+                unit.see(Fact::RealDb(path.clone()), at);
+            }
         } else if matches_any(SQL_OPENS, &path) {
             if let Some(driver) = first.and_then(|a| self.string(a, 0))
                 && SERVER_DRIVERS.contains(&driver.as_str())
             {
-                unit.see(Fact::RealDb(format!("{path}(\"{driver}\")")), at);
+                let what = format!("{path}(\"{driver}\")");
+                if self.connects_for_real(call, &what) {
+                    unit.see(Fact::RealDb(what), at);
+                }
             }
         } else if matches_any(&["gorm.io/gorm.Open", "*jinzhu/gorm.Open"], &path) {
             let dialector = first
