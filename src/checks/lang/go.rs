@@ -849,6 +849,72 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         true
     }
 
+    /// True when the test waits out a `time.After(d)` on its passing path: `<-time.After(d)` as
+    /// a statement, or a `select` case on it that does not fail the test (a case that fails is
+    /// a timeout guard: the test passes as soon as another case is ready).
+    fn waits_for_timer(&self, call: Node<'_>) -> bool {
+        let Some(receive) = call
+            .parent()
+            .filter(|p| p.node_kind() == "unary_expression" && self.text(*p).starts_with("<-"))
+        else {
+            return false;
+        };
+        let Some(holder) = receive.parent() else {
+            return false;
+        };
+        match holder.node_kind() {
+            "expression_statement" => true,
+            "receive_statement" => {
+                let Some(case) = holder
+                    .parent()
+                    .filter(|c| c.node_kind() == "communication_case")
+                else {
+                    return false;
+                };
+                let mut cursor = case.walk();
+                let body: Vec<Node<'_>> = case
+                    .named_children(&mut cursor)
+                    .filter(|n| n.node_kind() == "statement_list")
+                    .flat_map(|list| {
+                        let mut cursor = list.walk();
+                        list.named_children(&mut cursor).collect::<Vec<_>>()
+                    })
+                    .collect();
+                !body.iter().any(|statement| self.fails_the_test(*statement))
+            }
+            _ => false,
+        }
+    }
+
+    /// True for a statement that fails the test outright: `t.Fatal(...)`, `t.Error(...)`,
+    /// `t.FailNow()`, `panic(...)`.
+    fn fails_the_test(&self, statement: Node<'_>) -> bool {
+        let Some(function) = statement
+            .named_child(0)
+            .filter(|_| statement.node_kind() == "expression_statement")
+            .filter(|c| c.node_kind() == "call_expression")
+            .and_then(|c| c.field("function"))
+        else {
+            return false;
+        };
+        match function.node_kind() {
+            "identifier" => self.text(function) == "panic",
+            "selector_expression" => {
+                let operand = function
+                    .field("operand")
+                    .map(|o| self.text(o))
+                    .unwrap_or("");
+                let field = function.field("field").map(|f| self.text(f)).unwrap_or("");
+                !self.imports.contains_key(operand)
+                    && matches!(
+                        field,
+                        "Fatal" | "Fatalf" | "Error" | "Errorf" | "Fail" | "FailNow"
+                    )
+            }
+            _ => false,
+        }
+    }
+
     fn function_unit(&self, function: Node<'t>) -> Unit {
         let name = function.field("name").map(|n| self.text(n)).unwrap_or("");
         let parameters = function.field("parameters");
@@ -927,7 +993,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             unit.calls.push(self.text(function).to_string());
         }
 
-        if path == "time.Sleep" {
+        if path == "time.Sleep" || (path == "time.After" && self.waits_for_timer(call)) {
             if let Some(seconds) = first.and_then(|a| self.duration(a, 0)) {
                 unit.see(Fact::Sleep(seconds), at);
             }
