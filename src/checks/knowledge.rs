@@ -331,6 +331,20 @@ pub(crate) fn looks_like_assertion_helper(name: &str) -> bool {
         .any(|prefix| lower.starts_with(prefix))
 }
 
+/// True for assertion helper names that only check that a value exists (`assertNotNil`,
+/// `assert_is_not_none`, `assertDefined`, `assertExists`): they cannot fail on a wrong value.
+pub(crate) fn is_existence_assertion(name: &str) -> bool {
+    let lower = name.replace('_', "").to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("assert") else {
+        return false;
+    };
+    let rest = rest.strip_prefix("is").unwrap_or(rest);
+    matches!(
+        rest,
+        "notnil" | "notnull" | "notnone" | "notundefined" | "defined" | "exists"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,6 +436,29 @@ mod tests {
             "host='unterminated",
             true
         ));
+    }
+
+    #[test]
+    fn existence_only_helpers_are_told_apart() {
+        for weak in [
+            "assertNotNil",
+            "assertNotNull",
+            "assertIsNotNone",
+            "assert_is_not_none",
+            "assertDefined",
+            "assertExists",
+        ] {
+            assert!(is_existence_assertion(weak), "{weak}");
+        }
+        for strong in [
+            "assertEqual",
+            "assertNil",
+            "assertNotEqual",
+            "checkExists",
+            "exists",
+        ] {
+            assert!(!is_existence_assertion(strong), "{strong}");
+        }
     }
 
     #[test]

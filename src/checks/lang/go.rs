@@ -6,7 +6,7 @@ use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
-    is_service_env, looks_like_assertion_helper, spawned_program, target_of,
+    is_existence_assertion, is_service_env, looks_like_assertion_helper, spawned_program, target_of,
 };
 use super::super::syntax::{NodeExt, call_arguments, descendants, line, matches_any, text};
 use super::Context;
@@ -1137,13 +1137,13 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                     | "Logf"
             )
         {
-            return Some(false);
+            return Some(is_existence_assertion(last));
         }
         if function.node_kind() == "identifier"
             && !local_function
             && looks_like_assertion_helper(last)
         {
-            return Some(false);
+            return Some(is_existence_assertion(last));
         }
         None
     }

@@ -6,7 +6,8 @@ use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
-    is_service_env, looks_like_assertion_helper, spawned_program, target_of, target_of_host_port,
+    is_existence_assertion, is_service_env, looks_like_assertion_helper, spawned_program,
+    target_of, target_of_host_port,
 };
 use super::super::syntax::{NodeExt, call_arguments, descendants, line, matches_any, text};
 use super::Context;
@@ -936,7 +937,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             && last != "expect"
             && looks_like_assertion_helper(last)
         {
-            return Some(false);
+            return Some(is_existence_assertion(last));
         }
         None
     }
