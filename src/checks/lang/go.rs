@@ -262,11 +262,12 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     {
         let comment_text = file.text(comment);
         if (comment_text.starts_with("//go:build") || comment_text.starts_with("// +build"))
-            && ["integration", "e2e", "functional"].iter().any(|tag| {
-                comment_text
-                    .split(|c: char| !c.is_alphanumeric() && c != '!' && c != '_')
-                    .any(|word| word == *tag)
-            })
+            && comment_text
+                .split(|c: char| !c.is_alphanumeric() && c != '!' && c != '_')
+                .filter(|tag| !tag.starts_with('!'))
+                // `docker_integration` names an integration build as `integration` does.
+                .flat_map(|tag| tag.split('_'))
+                .any(|word| ["integration", "e2e", "functional"].contains(&word))
         {
             module.see(Fact::IntegrationMarker, line(comment));
         }
