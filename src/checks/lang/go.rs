@@ -192,6 +192,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         scopes: Vec::new(),
         own_package: Vec::new(),
         function_nodes: HashMap::new(),
+        method_nodes: Vec::new(),
         serving: HashSet::new(),
         dialers: Vec::new(),
     };
@@ -229,12 +230,13 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
             "import_spec" => file.import(*node),
             "function_declaration" | "method_declaration" => {
                 if let Some(name) = node.field("name") {
-                    file.functions.insert(file.text(name).to_string());
-                }
-                if let (Some(name), "function_declaration") = (node.field("name"), node.node_kind())
-                {
-                    file.function_nodes
-                        .insert(file.text(name).to_string(), *node);
+                    let name = file.text(name).to_string();
+                    file.functions.insert(name.clone());
+                    if node.node_kind() == "function_declaration" {
+                        file.function_nodes.insert(name, *node);
+                    } else {
+                        file.method_nodes.push((name, *node));
+                    }
                 }
             }
             "type_spec" => {
@@ -306,6 +308,8 @@ struct GoFile<'s, 't, 'c> {
     own_package: Vec<String>,
     /// The file's functions by name.
     function_nodes: HashMap<String, Node<'t>>,
+    /// The file's methods by name.
+    method_nodes: Vec<(String, Node<'t>)>,
     /// Functions of the file that start a server, directly or through another one.
     serving: HashSet<String>,
     /// Networks registered with go-sql-driver/mysql (`RegisterDialContext("name", dial)`): the
@@ -595,11 +599,17 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
 
     /// Names of the file's functions that start a server themselves or through another one.
     fn serving_functions(&self) -> HashSet<String> {
-        let calls: Vec<(&String, Vec<Node<'t>>)> = self
+        let calls: Vec<(String, Vec<Node<'t>>)> = self
             .function_nodes
             .iter()
+            .map(|(name, node)| (name.clone(), *node))
+            .chain(
+                self.method_nodes
+                    .iter()
+                    .map(|(name, node)| (format!(".{name}"), *node)),
+            )
             .map(|(name, node)| {
-                let calls = descendants(*node, |_| false)
+                let calls = descendants(node, |_| false)
                     .into_iter()
                     .filter(|n| n.node_kind() == "call_expression")
                     .filter_map(|n| n.field("function"))
@@ -611,20 +621,30 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         loop {
             let before = serving.len();
             for (name, callees) in &calls {
-                if !serving.contains(*name)
+                if !serving.contains(name)
                     && callees.iter().any(|callee| {
-                        serving.contains(self.text(*callee))
+                        self.local_callee(*callee)
+                            .is_some_and(|key| serving.contains(&key))
                             || self
                                 .path(*callee, 0)
                                 .is_some_and(|path| matches_any(SERVERS, &path))
                     })
                 {
-                    serving.insert((*name).clone());
+                    serving.insert(name.clone());
                 }
             }
             if serving.len() == before {
                 return serving;
             }
+        }
+    }
+
+    /// How [`Self::serving_functions`] names a callee: `f` for a function, `.m` for a method.
+    fn local_callee(&self, callee: Node<'_>) -> Option<String> {
+        match callee.node_kind() {
+            "identifier" => Some(self.text(callee).to_string()),
+            "selector_expression" => Some(format!(".{}", self.text(callee.field("field")?))),
+            _ => None,
         }
     }
 
@@ -660,7 +680,8 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         let Some(function) = call.field("function") else {
             return false;
         };
-        (function.node_kind() == "identifier" && self.serving.contains(self.text(function)))
+        self.local_callee(function)
+            .is_some_and(|key| self.serving.contains(&key))
             || self
                 .path(function, 0)
                 .is_some_and(|path| matches_any(SERVERS, &path))
