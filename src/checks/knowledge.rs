@@ -288,11 +288,42 @@ pub(crate) fn is_service_env(name: &str) -> bool {
         "S3",
         "MINIO",
     ];
+    // A connection string is an address only when the name says which database it is for.
+    const CONNECTION_STRING_WORDS: &[&str] = &[
+        "CONN_STRING",
+        "CONNSTRING",
+        "CONNECTION_STRING",
+        "CONNECTIONSTRING",
+        "CONN_STR",
+        "CONNSTR",
+    ];
+    const DATABASE_PREFIXES: &[&str] = &[
+        "DATABASE",
+        "DB",
+        "POSTGRES",
+        "PG",
+        "MYSQL",
+        "MARIADB",
+        "MSSQL",
+        "SQLSERVER",
+        "MONGO",
+        "REDIS",
+        "CASSANDRA",
+        "CLICKHOUSE",
+        "COCKROACH",
+        "ORACLE",
+    ];
     let words: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    let names_database = || {
+        words
+            .iter()
+            .any(|word| DATABASE_PREFIXES.iter().any(|d| word.starts_with(d)))
+    };
     words
         .iter()
         .any(|word| ADDRESS_WORDS.iter().any(|w| word.ends_with(w)))
         || words.iter().any(|word| SERVICE_WORDS.contains(word))
+        || (CONNECTION_STRING_WORDS.iter().any(|w| upper.contains(w)) && names_database())
 }
 
 /// Process-wide knowledge of names that mean "an assertion" in test helpers written elsewhere.
@@ -301,6 +332,20 @@ pub(crate) fn looks_like_assertion_helper(name: &str) -> bool {
     ["assert", "check", "verify", "expect", "validate"]
         .iter()
         .any(|prefix| lower.starts_with(prefix))
+}
+
+/// True for assertion helper names that only check that a value exists (`assertNotNil`,
+/// `assert_is_not_none`, `assertDefined`, `assertExists`): they cannot fail on a wrong value.
+pub(crate) fn is_existence_assertion(name: &str) -> bool {
+    let lower = name.replace('_', "").to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("assert") else {
+        return false;
+    };
+    let rest = rest.strip_prefix("is").unwrap_or(rest);
+    matches!(
+        rest,
+        "notnil" | "notnull" | "notnone" | "notundefined" | "defined" | "exists"
+    )
 }
 
 #[cfg(test)]
@@ -397,10 +442,41 @@ mod tests {
     }
 
     #[test]
+    fn existence_only_helpers_are_told_apart() {
+        for weak in [
+            "assertNotNil",
+            "assertNotNull",
+            "assertIsNotNone",
+            "assert_is_not_none",
+            "assertDefined",
+            "assertExists",
+        ] {
+            assert!(is_existence_assertion(weak), "{weak}");
+        }
+        for strong in [
+            "assertEqual",
+            "assertNil",
+            "assertNotEqual",
+            "checkExists",
+            "exists",
+        ] {
+            assert!(!is_existence_assertion(strong), "{strong}");
+        }
+    }
+
+    #[test]
     fn service_variables_are_recognised() {
         assert!(is_service_env("DATABASE_URL"));
         assert!(is_service_env("REDIS_HOST"));
         assert!(is_service_env("PG_DSN"));
+        assert!(is_service_env("PGX_TEST_CONN_STRING"));
+        assert!(is_service_env("PGX_TEST_UNIX_SOCKET_CONN_STRING"));
+        assert!(is_service_env("MYSQL_CONNECTION_STRING"));
+        assert!(is_service_env("TEST_DB_CONNSTRING"));
+        assert!(is_service_env("MONGODB_DSN"));
+        // A connection string for nothing in particular, and sqlite's local files, are not.
+        assert!(!is_service_env("LOG_CONN_STRING"));
+        assert!(!is_service_env("SQLITE_CONN_STRING"));
         assert!(!is_service_env("HOME"));
         assert!(!is_service_env("HOSTNAME"));
         assert!(!is_service_env("CI"));

@@ -119,6 +119,18 @@ pub(crate) fn descendants<'t>(root: Node<'t>, prune: impl Fn(Node<'t>) -> bool) 
     }
 }
 
+/// The arguments of a call, comments left out.
+pub(crate) fn call_arguments<'t>(call: Node<'t>) -> Vec<Node<'t>> {
+    call.field("arguments")
+        .map(|a| {
+            let mut cursor = a.walk();
+            a.named_children(&mut cursor)
+                .filter(|n| n.node_kind() != "comment")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Matches `path` against a pattern where `*` stands for any run of characters.
 pub(crate) fn glob(pattern: &str, path: &str) -> bool {
     let (pattern, path) = (pattern.as_bytes(), path.as_bytes());

@@ -6,9 +6,9 @@ use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
-    is_service_env, looks_like_assertion_helper, spawned_program, target_of,
+    is_existence_assertion, is_service_env, looks_like_assertion_helper, spawned_program, target_of,
 };
-use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
+use super::super::syntax::{NodeExt, call_arguments, descendants, line, matches_any, text};
 use super::Context;
 
 const DOCKER: &[&str] = &[
@@ -27,21 +27,40 @@ const REAL_DB: &[&str] = &[
     "*go-redis*.NewClusterClient",
     "*go-redis*.NewUniversalClient",
     "*go-redis*.NewFailoverClient",
-    "*gomodule/redigo*.Dial*",
-    "*garyburd/redigo*.Dial*",
+    // redigo's connect calls; its options (`DialReadTimeout`, `DialNetDial`...) connect nothing.
+    "*/redigo/redis.Dial",
+    "*/redigo/redis.DialContext",
+    "*/redigo/redis.DialURL",
+    "*/redigo/redis.DialURLContext",
+    "*/redigo/redis.DialTimeout",
+    "*/redigo/redis.DialDefaultServer",
     "*mongo-driver*mongo.Connect",
     "*mongo-driver*mongo.NewClient",
     "*lib/pq.NewConnector",
+    "*lib/pq.DialOpen",
+    "*lib/pq.Open",
+    "*jackc/pgconn.Connect",
+    "*jackc/pgconn.ConnectConfig",
+    "*go-sql-driver/mysql.NewConnector",
+    "*go-sql-driver/mysql.MySQLDriver.Open",
     "*segmentio/kafka-go.Dial*",
     "*amqp*.Dial",
     "*olivere/elastic*.NewClient",
     "*elastic/go-elasticsearch*.NewClient",
-    "*bradfitz/gomemcache*.New",
+    "*bradfitz/gomemcache/memcache.New",
     "*nats-io/nats.go.Connect",
-    "*gocql/gocql.NewCluster",
+    // NewCluster only builds a configuration: the session connects.
+    "*gocql/gocql.NewCluster*.CreateSession",
     "*IBM/sarama.New*",
     "*Shopify/sarama.New*",
     "*rueidis.NewClient",
+];
+/// `sql.Open`-like calls whose first argument names the driver.
+const SQL_OPENS: &[&str] = &[
+    "database/sql.Open",
+    "*jmoiron/sqlx.Open",
+    "*jmoiron/sqlx.Connect",
+    "*jmoiron/sqlx.MustConnect",
 ];
 const SERVER_DRIVERS: &[&str] = &[
     "postgres",
@@ -67,6 +86,8 @@ const HTTP: &[&str] = &[
     "*coder/websocket.Dial",
     "*grpc.Dial*",
     "*grpc.NewClient",
+    // resty: `client.R().Get(url)`, whatever the request was configured with in between.
+    "*go-resty/resty*.R.*",
 ];
 const HTTP_METHODS: &[&str] = &[
     "Get",
@@ -76,6 +97,10 @@ const HTTP_METHODS: &[&str] = &[
     "Dial",
     "DialContext",
     "NewClient",
+    "Put",
+    "Patch",
+    "Delete",
+    "Options",
 ];
 const DIALS: &[&str] = &[
     "net.Dial",
@@ -107,6 +132,54 @@ const FAKE_CLOCKS: &[&str] = &[
     "*k8s.io/utils/clock/testing*",
 ];
 
+/// Options that hand the client a connection the test made itself.
+const INJECTED_CONNECTIONS: &[&str] = &[
+    "*/redigo/redis.DialNetDial",
+    "*/redigo/redis.DialContextFunc",
+];
+/// go-sql-driver/mysql's connect calls, whose DSN or `Config.Net` names a network.
+const MYSQL_CONNECTS: &[&str] = &["*go-sql-driver/mysql.*"];
+
+/// Client calls an unqualified name stands for inside the client's own package.
+const OWN_PACKAGE_CLIENTS: &[&[&str]] = &[REAL_DB, SQL_OPENS, HTTP];
+
+/// The name a package is known by when imported without an alias: the import path's last
+/// element, less a major-version suffix and `go-`/`-go`/`.go` decorations.
+fn default_package_name(path: &str) -> String {
+    let mut segments = path.rsplit('/');
+    let last = segments.next().unwrap_or(path);
+    let is_version =
+        last.len() > 1 && last.starts_with('v') && last[1..].chars().all(|c| c.is_ascii_digit());
+    let name = if is_version {
+        segments.next().unwrap_or(last)
+    } else {
+        last
+    };
+    name.trim_start_matches("go-")
+        .trim_end_matches(".go")
+        .trim_end_matches("-go")
+        .replace('-', "_")
+}
+
+/// The import path a client pattern names (`*lib/pq.NewConnector` → `lib/pq`, wildcards
+/// dropped) and that package's name, for patterns whose member starts with a capital.
+fn pattern_package(pattern: &str) -> Option<(String, String)> {
+    let after_slash = pattern.rfind('/').map_or(0, |at| at + 1);
+    let member = pattern[after_slash..]
+        .match_indices('.')
+        .map(|(at, _)| after_slash + at)
+        .find(|at| {
+            pattern[at + 1..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase() || c == '*')
+        })?;
+    let import = &pattern[..member];
+    let trimmed = import.trim_end_matches('*');
+    let last = trimmed.rsplit(['/', '*']).next().unwrap_or(trimmed);
+    Some((import.replace('*', ""), default_package_name(last)))
+}
+
 /// Reads a parsed Go test file into facts.
 pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> FileFacts {
     let mut file = GoFile {
@@ -115,14 +188,60 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         imports: HashMap::new(),
         bindings: HashMap::new(),
         functions: HashSet::new(),
+        types: HashSet::new(),
+        scopes: Vec::new(),
+        own_package: Vec::new(),
+        function_nodes: HashMap::new(),
+        method_nodes: Vec::new(),
+        serving: HashSet::new(),
+        dialers: Vec::new(),
     };
     let all = descendants(root, |_| false);
+    // A test file inside a client library calls the client's functions without a qualifier.
+    let mut cursor = root.walk();
+    if let Some(package) = root
+        .named_children(&mut cursor)
+        .find(|n| n.node_kind() == "package_clause")
+        .and_then(|clause| clause.named_child(0))
+    {
+        let package = file.text(package);
+        let package = package.strip_suffix("_test").unwrap_or(package);
+        for pattern in OWN_PACKAGE_CLIENTS.iter().flat_map(|list| list.iter()) {
+            if let Some((import, name)) = pattern_package(pattern)
+                && name == package
+                && !file.own_package.contains(&import)
+            {
+                file.own_package.push(import);
+            }
+        }
+    }
+    file.scopes = all
+        .iter()
+        .filter(|node| {
+            matches!(
+                node.node_kind(),
+                "function_declaration" | "method_declaration"
+            )
+        })
+        .map(|node| node.byte_range())
+        .collect();
     for node in &all {
         match node.node_kind() {
             "import_spec" => file.import(*node),
             "function_declaration" | "method_declaration" => {
                 if let Some(name) = node.field("name") {
-                    file.functions.insert(file.text(name).to_string());
+                    let name = file.text(name).to_string();
+                    file.functions.insert(name.clone());
+                    if node.node_kind() == "function_declaration" {
+                        file.function_nodes.insert(name, *node);
+                    } else {
+                        file.method_nodes.push((name, *node));
+                    }
+                }
+            }
+            "type_spec" => {
+                if let Some(name) = node.field("name") {
+                    file.types.insert(file.text(name).to_string());
                 }
             }
             "short_var_declaration" | "assignment_statement" | "var_spec" | "const_spec" => {
@@ -131,6 +250,12 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
             _ => {}
         }
     }
+    file.serving = file.serving_functions();
+    file.dialers = all
+        .iter()
+        .filter(|node| node.node_kind() == "call_expression")
+        .filter_map(|call| file.registered_dialer(*call))
+        .collect();
     let mut module = Unit::new("<module>", UnitKind::Module, 1);
     let mut cursor = root.walk();
     for comment in root
@@ -139,11 +264,12 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     {
         let comment_text = file.text(comment);
         if (comment_text.starts_with("//go:build") || comment_text.starts_with("// +build"))
-            && ["integration", "e2e", "functional"].iter().any(|tag| {
-                comment_text
-                    .split(|c: char| !c.is_alphanumeric() && c != '!' && c != '_')
-                    .any(|word| word == *tag)
-            })
+            && comment_text
+                .split(|c: char| !c.is_alphanumeric() && c != '!' && c != '_')
+                .filter(|tag| !tag.starts_with('!'))
+                // `docker_integration` names an integration build as `integration` does.
+                .flat_map(|tag| tag.split('_'))
+                .any(|word| ["integration", "e2e", "functional"].contains(&word))
         {
             module.see(Fact::IntegrationMarker, line(comment));
         }
@@ -173,8 +299,25 @@ struct GoFile<'s, 't, 'c> {
     source: &'s str,
     context: &'c Context<'c>,
     imports: HashMap<String, String>,
-    bindings: HashMap<String, Node<'t>>,
+    /// Assigned name → every value bound to it, with the function it is bound in.
+    bindings: HashMap<String, Vec<(Option<usize>, Node<'t>)>>,
     functions: HashSet<String>,
+    /// Types the file declares.
+    types: HashSet<String>,
+    /// Import paths of the client packages the file belongs to (see [`pattern_package`]).
+    own_package: Vec<String>,
+    /// The file's functions by name.
+    function_nodes: HashMap<String, Node<'t>>,
+    /// The file's methods by name.
+    method_nodes: Vec<(String, Node<'t>)>,
+    /// Functions of the file that start a server, directly or through another one.
+    serving: HashSet<String>,
+    /// Networks registered with go-sql-driver/mysql (`RegisterDialContext("name", dial)`): the
+    /// function they are registered in, the name, and whether the dialer leaves the machine.
+    dialers: Vec<(Option<usize>, String, bool)>,
+    /// Byte ranges of the file's functions and methods: a name bound in one means nothing
+    /// in another.
+    scopes: Vec<std::ops::Range<usize>>,
 }
 
 impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
@@ -188,21 +331,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         };
         let local = match spec.field("name") {
             Some(name) => self.text(name).to_string(),
-            None => {
-                let mut segments = path.rsplit('/');
-                let last = segments.next().unwrap_or(&path);
-                let is_version = last.len() > 1
-                    && last.starts_with('v')
-                    && last[1..].chars().all(|c| c.is_ascii_digit());
-                let name = if is_version {
-                    segments.next().unwrap_or(last)
-                } else {
-                    last
-                };
-                name.trim_start_matches("go-")
-                    .trim_end_matches(".go")
-                    .replace('-', "_")
-            }
+            None => default_package_name(&path),
         };
         if local != "_" && local != "." {
             self.imports.insert(local, path);
@@ -235,11 +364,40 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 None
             });
             if let (Some(value), "identifier") = (value, name.node_kind()) {
+                let scope = self.scope_of(name.start_byte());
                 self.bindings
                     .entry(self.text(*name).to_string())
-                    .or_insert(*value);
+                    .or_default()
+                    .push((scope, *value));
             }
         }
+    }
+
+    /// Start of the function or method holding `byte`, or `None` at package level.
+    fn scope_of(&self, byte: usize) -> Option<usize> {
+        self.scopes
+            .iter()
+            .find(|range| range.contains(&byte))
+            .map(|range| range.start)
+    }
+
+    /// The value the identifier `at` holds: the last binding before it in the same function,
+    /// else the first one there (a closure may run after a later assignment), else the
+    /// package-level one.
+    fn binding(&self, at: Node<'_>) -> Option<Node<'t>> {
+        let candidates = self.bindings.get(self.text(at))?;
+        let scope = self.scope_of(at.start_byte());
+        let local = || {
+            candidates
+                .iter()
+                .filter(|(s, _)| scope.is_some() && *s == scope)
+        };
+        local()
+            .rev()
+            .find(|(_, value)| value.start_byte() < at.start_byte())
+            .or_else(|| local().next())
+            .or_else(|| candidates.iter().find(|(s, _)| s.is_none()))
+            .map(|(_, value)| *value)
     }
 
     fn path(&self, node: Node<'_>, depth: usize) -> Option<String> {
@@ -252,18 +410,22 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 if let Some(path) = self.imports.get(name) {
                     return Some(path.clone());
                 }
-                if let Some(value) = self.bindings.get(name)
-                    && matches!(
+                if let Some(value) = self.binding(node) {
+                    if matches!(
                         value.node_kind(),
                         "call_expression"
                             | "composite_literal"
                             | "unary_expression"
                             | "selector_expression"
-                    )
-                {
-                    return self.path(*value, depth + 1);
+                    ) {
+                        return self.path(value, depth + 1);
+                    }
+                    return Some(name.to_string());
                 }
-                Some(name.to_string())
+                Some(
+                    self.own_package_member(node)
+                        .unwrap_or_else(|| name.to_string()),
+                )
             }
             "selector_expression" | "qualified_type" => {
                 let (operand, field) = match node.node_kind() {
@@ -284,6 +446,38 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         }
     }
 
+    /// `New` called (or `Driver{}` built) without a qualifier in a file of a client package:
+    /// the client's own `New`, when it is not the file's own function or type.
+    fn own_package_member(&self, node: Node<'_>) -> Option<String> {
+        if self.own_package.is_empty() {
+            return None;
+        }
+        let name = self.text(node);
+        if self.functions.contains(name) || self.types.contains(name) {
+            return None;
+        }
+        let parent = node.parent()?;
+        let field = match parent.node_kind() {
+            "call_expression" => "function",
+            "composite_literal" => "type",
+            _ => return None,
+        };
+        if parent.field(field) != Some(node) {
+            return None;
+        }
+        let member = |import: &String| format!("{import}.{name}");
+        let known = |path: &String| {
+            OWN_PACKAGE_CLIENTS
+                .iter()
+                .any(|list| matches_any(list, path))
+        };
+        self.own_package
+            .iter()
+            .map(member)
+            .find(known)
+            .or_else(|| self.own_package.first().map(member))
+    }
+
     fn string(&self, node: Node<'_>, depth: usize) -> Option<String> {
         if depth > 8 {
             return None;
@@ -298,7 +492,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 )
             }
             "binary_expression" => self.string(node.field("left")?, depth + 1),
-            "identifier" => self.string(*self.bindings.get(self.text(node))?, depth + 1),
+            "identifier" => self.string(self.binding(node)?, depth + 1),
             "call_expression" => {
                 // fmt.Sprintf("http://host:%d", port) keeps its static prefix.
                 let function = self.path(node.field("function")?, 0)?;
@@ -365,7 +559,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 self.duration(node.field("arguments")?.named_child(0)?, depth + 1)
             }
             "parenthesized_expression" => self.duration(node.named_child(0)?, depth + 1),
-            "identifier" => self.duration(*self.bindings.get(self.text(node))?, depth + 1),
+            "identifier" => self.duration(self.binding(node)?, depth + 1),
             _ => None,
         }
     }
@@ -384,9 +578,8 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 .named_child(0)
                 .is_some_and(|n| self.is_unitless(n, depth + 1)),
             "identifier" => self
-                .bindings
-                .get(self.text(node))
-                .is_some_and(|v| self.is_unitless(*v, depth + 1)),
+                .binding(node)
+                .is_some_and(|v| self.is_unitless(v, depth + 1)),
             _ => false,
         }
     }
@@ -399,8 +592,348 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             "int_literal" | "float_literal" => self.text(node).replace('_', "").parse().ok(),
             "call_expression" => self.scalar(node.field("arguments")?.named_child(0)?, depth + 1),
             "parenthesized_expression" => self.scalar(node.named_child(0)?, depth + 1),
-            "identifier" => self.scalar(*self.bindings.get(self.text(node))?, depth + 1),
+            "identifier" => self.scalar(self.binding(node)?, depth + 1),
             _ => None,
+        }
+    }
+
+    /// Names of the file's functions that start a server themselves or through another one.
+    fn serving_functions(&self) -> HashSet<String> {
+        let calls: Vec<(String, Vec<Node<'t>>)> = self
+            .function_nodes
+            .iter()
+            .map(|(name, node)| (name.clone(), *node))
+            .chain(
+                self.method_nodes
+                    .iter()
+                    .map(|(name, node)| (format!(".{name}"), *node)),
+            )
+            .map(|(name, node)| {
+                let calls = descendants(node, |_| false)
+                    .into_iter()
+                    .filter(|n| n.node_kind() == "call_expression")
+                    .filter_map(|n| n.field("function"))
+                    .collect();
+                (name, calls)
+            })
+            .collect();
+        let mut serving = HashSet::new();
+        loop {
+            let before = serving.len();
+            for (name, callees) in &calls {
+                if !serving.contains(name)
+                    && callees.iter().any(|callee| {
+                        self.local_callee(*callee)
+                            .is_some_and(|key| serving.contains(&key))
+                            || self
+                                .path(*callee, 0)
+                                .is_some_and(|path| matches_any(SERVERS, &path))
+                    })
+                {
+                    serving.insert(name.clone());
+                }
+            }
+            if serving.len() == before {
+                return serving;
+            }
+        }
+    }
+
+    /// How [`Self::serving_functions`] names a callee: `f` for a function, `.m` for a method.
+    fn local_callee(&self, callee: Node<'_>) -> Option<String> {
+        match callee.node_kind() {
+            "identifier" => Some(self.text(callee).to_string()),
+            "selector_expression" => Some(format!(".{}", self.text(callee.field("field")?))),
+            _ => None,
+        }
+    }
+
+    /// `RegisterDial[Context]("name", dialer)`: where, which name, and whether the dialer
+    /// dials anything itself (a dialer that hands back a fake connection or an error does not).
+    fn registered_dialer(&self, call: Node<'t>) -> Option<(Option<usize>, String, bool)> {
+        let function = call.field("function")?;
+        let path = self.path(function, 0)?;
+        let last = path.rsplit('.').next().unwrap_or(&path);
+        if !matches!(last, "RegisterDial" | "RegisterDialContext") {
+            return None;
+        }
+        let arguments = call.field("arguments")?;
+        let name = self.string(arguments.named_child(0)?, 0)?;
+        let mut dialer = arguments.named_child(1)?;
+        if dialer.node_kind() == "identifier" {
+            dialer = self.binding(dialer)?;
+        }
+        let dials = dialer.node_kind() != "func_literal"
+            || descendants(dialer, |_| false).into_iter().any(|n| {
+                n.node_kind() == "call_expression"
+                    && n.field("function")
+                        .and_then(|f| self.path(f, 0))
+                        .is_some_and(|p| {
+                            p.rsplit('.').next().is_some_and(|l| l.starts_with("Dial"))
+                        })
+            });
+        Some((self.scope_of(call.start_byte()), name, dials))
+    }
+
+    /// True when a call starts a server: a known one, or a function of the file that does.
+    fn starts_server(&self, call: Node<'_>) -> bool {
+        let Some(function) = call.field("function") else {
+            return false;
+        };
+        self.local_callee(function)
+            .is_some_and(|key| self.serving.contains(&key))
+            || self
+                .path(function, 0)
+                .is_some_and(|path| matches_any(SERVERS, &path))
+    }
+
+    /// True when `node`'s value comes from a server the test started itself
+    /// (`l.Addr().String()` after `l, _ := net.Listen(...)`).
+    fn comes_from_own_server(&self, node: Node<'t>, depth: usize) -> bool {
+        if depth > 6 {
+            return false;
+        }
+        descendants(node, |_| false)
+            .into_iter()
+            .any(|n| match n.node_kind() {
+                "call_expression" => self.starts_server(n),
+                "identifier" => self.binding(n).is_some_and(|value| {
+                    value != node && self.comes_from_own_server(value, depth + 1)
+                }),
+                _ => false,
+            })
+    }
+
+    /// True when `identifier` is a parameter of a function literal around it, in a function
+    /// that starts a server: the test hands its own address to the closure.
+    fn closure_gets_own_address(&self, identifier: Node<'t>) -> bool {
+        if identifier.node_kind() != "identifier" || self.binding(identifier).is_some() {
+            return false;
+        }
+        let name = self.text(identifier);
+        let mut node = identifier;
+        let mut is_parameter = false;
+        while let Some(parent) = node.parent() {
+            if parent.node_kind() == "func_literal"
+                && parent.field("parameters").is_some_and(|p| {
+                    descendants(p, |_| false)
+                        .into_iter()
+                        .any(|n| n.node_kind() == "identifier" && self.text(n) == name)
+                })
+            {
+                is_parameter = true;
+            }
+            if matches!(
+                parent.node_kind(),
+                "function_declaration" | "method_declaration"
+            ) {
+                return is_parameter
+                    && descendants(parent, |_| false)
+                        .into_iter()
+                        .any(|n| n.node_kind() == "call_expression" && self.starts_server(n));
+            }
+            node = parent;
+        }
+        false
+    }
+
+    /// The arguments of a call and of the calls its receiver comes from
+    /// (`cluster.CreateSession()` after `cluster := gocql.NewCluster(addr)`).
+    fn connection_args(&self, call: Node<'t>, depth: usize) -> Vec<Node<'t>> {
+        let mut out: Vec<Node<'t>> = call_arguments(call);
+        if depth > 4 {
+            return out;
+        }
+        let receiver = call
+            .field("function")
+            .filter(|f| f.node_kind() == "selector_expression")
+            .and_then(|f| f.field("operand"));
+        let source = match receiver {
+            Some(r) if r.node_kind() == "identifier" => self.binding(r),
+            other => other,
+        };
+        if let Some(source) = source.filter(|s| s.node_kind() == "call_expression") {
+            out.extend(self.connection_args(source, depth + 1));
+        }
+        out
+    }
+
+    /// The text of a string, or the format of a `fmt.Sprintf`, with its `%` verbs.
+    fn template(&self, node: Node<'_>, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        match node.node_kind() {
+            "identifier" => self.template(self.binding(node)?, depth + 1),
+            "call_expression" => {
+                let function = self.path(node.field("function")?, 0)?;
+                (function == "fmt.Sprintf").then_some(())?;
+                self.template(node.field("arguments")?.named_child(0)?, depth + 1)
+            }
+            _ => self.string(node, depth),
+        }
+    }
+
+    /// Networks a go-sql-driver/mysql connection goes through: the `NET` of a DSN's
+    /// `user@NET(addr)/db`, or a `cfg.Net = "NET"` on a configuration passed in.
+    fn mysql_networks(&self, args: &[Node<'t>]) -> Vec<String> {
+        let mut out = Vec::new();
+        for arg in args {
+            if let Some(dsn) = self.template(*arg, 0)
+                && let Some((_, rest)) = dsn.rsplit_once('@')
+                && let Some((network, _)) = rest.split_once('(')
+                && !network.contains('/')
+            {
+                out.push(network.to_string());
+            }
+            if arg.node_kind() != "identifier" {
+                continue;
+            }
+            let name = self.text(*arg);
+            let scope = self.scope_of(arg.start_byte());
+            let Some(function) = self
+                .function_nodes
+                .values()
+                .find(|f| Some(f.start_byte()) == scope)
+            else {
+                continue;
+            };
+            for assignment in descendants(*function, |_| false)
+                .into_iter()
+                .filter(|n| n.node_kind() == "assignment_statement")
+            {
+                if let (Some(left), Some(right)) =
+                    (assignment.field("left"), assignment.field("right"))
+                    && self.text(left) == format!("{name}.Net")
+                    && let Some(network) = right
+                        .named_child(0)
+                        .filter(|_| right.node_kind() == "expression_list")
+                        .or(Some(right))
+                        .and_then(|value| self.string(value, 0))
+                {
+                    out.push(network);
+                }
+            }
+        }
+        out
+    }
+
+    /// False when a client call cannot reach a real server: the test hands it a connection of
+    /// its own, points it at a server it started itself, or routes a MySQL connection through a
+    /// registered dialer that dials nothing.
+    fn connects_for_real(&self, call: Node<'t>, path: &str) -> bool {
+        let args = self.connection_args(call, 0);
+        let injected = |arg: &Node<'t>| {
+            if arg.node_kind() != "call_expression" {
+                return false;
+            }
+            let Some(function) = arg.field("function") else {
+                return false;
+            };
+            let calls_injection = |node: Node<'t>| {
+                descendants(node, |_| false).into_iter().any(|n| {
+                    n.node_kind() == "call_expression"
+                        && n.field("function")
+                            .and_then(|f| self.path(f, 0))
+                            .is_some_and(|p| matches_any(INJECTED_CONNECTIONS, &p))
+                })
+            };
+            calls_injection(*arg)
+                || (function.node_kind() == "identifier"
+                    && self
+                        .function_nodes
+                        .get(self.text(function))
+                        .is_some_and(|f| calls_injection(*f)))
+        };
+        if args.iter().any(injected) {
+            return false;
+        }
+        if args
+            .iter()
+            .any(|arg| self.comes_from_own_server(*arg, 0) || self.closure_gets_own_address(*arg))
+        {
+            return false;
+        }
+        if matches_any(MYSQL_CONNECTS, path) || path.ends_with("(\"mysql\")") {
+            let scope = self.scope_of(call.start_byte());
+            let fake = |network: &String| {
+                let named = || self.dialers.iter().filter(|(_, name, _)| name == network);
+                let dialer = named()
+                    .find(|(s, _, _)| *s == scope)
+                    .or_else(|| named().next());
+                !matches!(network.as_str(), "tcp" | "unix")
+                    && dialer.is_some_and(|(_, _, dials)| !dials)
+            };
+            if self.mysql_networks(&args).iter().any(fake) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// True when the test waits out a `time.After(d)` on its passing path: `<-time.After(d)` as
+    /// a statement, or a `select` case on it that does not fail the test (a case that fails is
+    /// a timeout guard: the test passes as soon as another case is ready).
+    fn waits_for_timer(&self, call: Node<'_>) -> bool {
+        let Some(receive) = call
+            .parent()
+            .filter(|p| p.node_kind() == "unary_expression" && self.text(*p).starts_with("<-"))
+        else {
+            return false;
+        };
+        let Some(holder) = receive.parent() else {
+            return false;
+        };
+        match holder.node_kind() {
+            "expression_statement" => true,
+            "receive_statement" => {
+                let Some(case) = holder
+                    .parent()
+                    .filter(|c| c.node_kind() == "communication_case")
+                else {
+                    return false;
+                };
+                let mut cursor = case.walk();
+                let body: Vec<Node<'_>> = case
+                    .named_children(&mut cursor)
+                    .filter(|n| n.node_kind() == "statement_list")
+                    .flat_map(|list| {
+                        let mut cursor = list.walk();
+                        list.named_children(&mut cursor).collect::<Vec<_>>()
+                    })
+                    .collect();
+                !body.iter().any(|statement| self.fails_the_test(*statement))
+            }
+            _ => false,
+        }
+    }
+
+    /// True for a statement that fails the test outright: `t.Fatal(...)`, `t.Error(...)`,
+    /// `t.FailNow()`, `panic(...)`.
+    fn fails_the_test(&self, statement: Node<'_>) -> bool {
+        let Some(function) = statement
+            .named_child(0)
+            .filter(|_| statement.node_kind() == "expression_statement")
+            .filter(|c| c.node_kind() == "call_expression")
+            .and_then(|c| c.field("function"))
+        else {
+            return false;
+        };
+        match function.node_kind() {
+            "identifier" => self.text(function) == "panic",
+            "selector_expression" => {
+                let operand = function
+                    .field("operand")
+                    .map(|o| self.text(o))
+                    .unwrap_or("");
+                let field = function.field("field").map(|f| self.text(f)).unwrap_or("");
+                !self.imports.contains_key(operand)
+                    && matches!(
+                        field,
+                        "Fatal" | "Fatalf" | "Error" | "Errorf" | "Fail" | "FailNow"
+                    )
+            }
+            _ => false,
         }
     }
 
@@ -428,9 +961,10 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             .unwrap_or("t");
         let mut unit = Unit::new(name, kind, line(function));
         if let Some(body) = function.field("body") {
+            // Comments before the first statement sit beside the statement list.
             let statements = body
-                .named_child(0)
-                .filter(|s| s.node_kind() == "statement_list")
+                .named_children(&mut body.walk())
+                .find(|s| s.node_kind() == "statement_list")
                 .unwrap_or(body);
             let mut cursor = statements.walk();
             for statement in statements.named_children(&mut cursor) {
@@ -472,15 +1006,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         let Some(path) = self.path(function, 0) else {
             return;
         };
-        let args: Vec<Node<'t>> = call
-            .field("arguments")
-            .map(|a| {
-                let mut cursor = a.walk();
-                a.named_children(&mut cursor)
-                    .filter(|n| n.node_kind() != "comment")
-                    .collect()
-            })
-            .unwrap_or_default();
+        let args: Vec<Node<'t>> = call_arguments(call);
         let first = args.first().copied();
         let last = path.rsplit('.').next().unwrap_or(&path);
         let local_function =
@@ -489,27 +1015,24 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             unit.calls.push(self.text(function).to_string());
         }
 
-        if path == "time.Sleep" {
+        if path == "time.Sleep" || (path == "time.After" && self.waits_for_timer(call)) {
             if let Some(seconds) = first.and_then(|a| self.duration(a, 0)) {
                 unit.see(Fact::Sleep(seconds), at);
             }
         } else if matches_any(DOCKER, &path) {
             unit.see(Fact::Docker(path.clone()), at);
         } else if matches_any(REAL_DB, &path) {
-            unit.see(Fact::RealDb(path.clone()), at);
-        } else if matches_any(
-            &[
-                "database/sql.Open",
-                "*jmoiron/sqlx.Open",
-                "*jmoiron/sqlx.Connect",
-                "*jmoiron/sqlx.MustConnect",
-            ],
-            &path,
-        ) {
+            if self.connects_for_real(call, &path) {
+                unit.see(Fact::RealDb(path.clone()), at);
+            }
+        } else if matches_any(SQL_OPENS, &path) {
             if let Some(driver) = first.and_then(|a| self.string(a, 0))
                 && SERVER_DRIVERS.contains(&driver.as_str())
             {
-                unit.see(Fact::RealDb(format!("{path}(\"{driver}\")")), at);
+                let what = format!("{path}(\"{driver}\")");
+                if self.connects_for_real(call, &what) {
+                    unit.see(Fact::RealDb(what), at);
+                }
             }
         } else if matches_any(&["gorm.io/gorm.Open", "*jinzhu/gorm.Open"], &path) {
             let dialector = first
@@ -636,13 +1159,13 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                     | "Logf"
             )
         {
-            return Some(false);
+            return Some(is_existence_assertion(last));
         }
         if function.node_kind() == "identifier"
             && !local_function
             && looks_like_assertion_helper(last)
         {
-            return Some(false);
+            return Some(is_existence_assertion(last));
         }
         None
     }

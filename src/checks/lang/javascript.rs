@@ -6,9 +6,10 @@ use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
-    is_service_env, looks_like_assertion_helper, spawned_program, target_of, target_of_host_port,
+    is_existence_assertion, is_service_env, looks_like_assertion_helper, spawned_program,
+    target_of, target_of_host_port,
 };
-use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
+use super::super::syntax::{NodeExt, call_arguments, descendants, line, matches_any, text};
 use super::Context;
 
 const TEST_FUNCTIONS: &[&str] = &["it", "test", "specify", "xit", "xtest", "fit", "xspecify"];
@@ -683,15 +684,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         let Some(path) = self.path(function, 0) else {
             return;
         };
-        let args: Vec<Node<'t>> = call
-            .field("arguments")
-            .map(|a| {
-                let mut cursor = a.walk();
-                a.named_children(&mut cursor)
-                    .filter(|n| n.node_kind() != "comment")
-                    .collect()
-            })
-            .unwrap_or_default();
+        let args: Vec<Node<'t>> = call_arguments(call);
         let first = args.first().copied();
         let last = path.rsplit('.').next().unwrap_or(&path);
         if function.node_kind() == "identifier" {
@@ -944,7 +937,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             && last != "expect"
             && looks_like_assertion_helper(last)
         {
-            return Some(false);
+            return Some(is_existence_assertion(last));
         }
         None
     }

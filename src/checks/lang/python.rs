@@ -6,8 +6,9 @@ use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
-    is_database_connection_string, is_service_env, looks_like_assertion_helper,
-    postgres_rejects_before_connecting, spawned_program, target_of, target_of_host_port,
+    is_database_connection_string, is_existence_assertion, is_service_env,
+    looks_like_assertion_helper, postgres_rejects_before_connecting, spawned_program, target_of,
+    target_of_host_port,
 };
 use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
@@ -1133,7 +1134,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 "assertTrue" | "assert_" | "failUnless" => positional
                     .first()
                     .is_some_and(|c| self.is_weak_condition(*c)),
-                "assertIsNotNone" => true,
+                _ if is_existence_assertion(last) => true,
                 "assertEqual" | "assertEquals" | "assertIs" => {
                     match (positional.first(), positional.get(1)) {
                         (Some(a), Some(b)) => self.text(*a) == self.text(*b),
@@ -1153,8 +1154,10 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 .map(|a| self.text(a)),
             _ => None,
         };
-        if local_name.is_some_and(looks_like_assertion_helper) && !path.contains("subprocess") {
-            return Some(false);
+        if let Some(name) = local_name.filter(|name| looks_like_assertion_helper(name))
+            && !path.contains("subprocess")
+        {
+            return Some(is_existence_assertion(name));
         }
         None
     }

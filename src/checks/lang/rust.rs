@@ -6,8 +6,8 @@ use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
-    is_database_connection_string, is_service_env, looks_like_assertion_helper,
-    postgres_rejects_before_connecting, spawned_program, target_of,
+    is_database_connection_string, is_existence_assertion, is_service_env,
+    looks_like_assertion_helper, postgres_rejects_before_connecting, spawned_program, target_of,
 };
 use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
@@ -989,7 +989,10 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             || self.context.is_configured_helper(&path, last)
             || (function.node_kind() == "identifier" && looks_like_assertion_helper(last))
         {
-            unit.see(Fact::Assertion { weak: false }, at);
+            let weak = function.node_kind() == "identifier"
+                && !self.context.is_configured_helper(&path, last)
+                && is_existence_assertion(last);
+            unit.see(Fact::Assertion { weak }, at);
         }
     }
 }
