@@ -210,13 +210,18 @@ fn rules_for_unit(unit: &Unit, seen: &[&Seen], scope: &FileScope, out: &mut Vec<
                 line,
                 format!("calls the real host {host} with no mock in scope"),
             )),
-            Fact::Network(Target::LoopbackPort(address)) if !network_mock && !starts_server => out
-                .push((
+            // A test that already connects a real database or container is reported for that;
+            // the local port it also dials is the same missing service.
+            Fact::Network(Target::LoopbackPort(address))
+                if !network_mock && !starts_server && !uses_real_service =>
+            {
+                out.push((
                     Rule::NeedsService,
                     Severity::High,
                     line,
                     format!("needs a service already listening on {address}"),
-                )),
+                ))
+            }
             Fact::ServiceFromEnv(variable) if !sets_env && !uses_real_service => out.push((
                 Rule::NeedsService,
                 Severity::High,
