@@ -29,6 +29,16 @@ const DOCKER: &[&str] = &[
     "testcontainers.*",
     "python_on_whales.*",
 ];
+/// Libraries that start a real server process for the test, and the program they run.
+const SERVICE_LAUNCHERS: &[(&str, &str)] = &[
+    ("testing.postgresql.Postgresql", "postgres"),
+    ("testing.postgresql.PostgresqlFactory", "postgres"),
+    ("testing.mysqld.Mysqld", "mysqld"),
+    ("testing.mysqld.MysqldFactory", "mysqld"),
+    ("testing.redis.RedisServer", "redis-server"),
+    ("testing.memcached.Memcached", "memcached"),
+    ("testing.elasticsearch.Elasticsearch", "elasticsearch"),
+];
 const REAL_DB: &[&str] = &[
     "psycopg2.connect",
     "psycopg.connect",
@@ -36,6 +46,9 @@ const REAL_DB: &[&str] = &[
     "psycopg_pool.*Pool",
     "asyncpg.connect",
     "asyncpg.create_pool",
+    "pg8000.connect",
+    "pg8000.dbapi.connect",
+    "pg8000.native.Connection",
     "pymysql.connect",
     "MySQLdb.connect",
     "mysql.connector.connect",
@@ -645,7 +658,10 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                         .field("superclasses")
                         .map(|b| self.text(b))
                         .unwrap_or("");
-                    let is_test_class = name.starts_with("Test") || bases.contains("TestCase");
+                    // `test_*` classes are collected by projects that set `python_classes = test_*` (kombu, celery).
+                    let is_test_class = name.starts_with("Test")
+                        || name.starts_with("test_")
+                        || bases.contains("TestCase");
                     let mut marker_unit = Unit::new(name, UnitKind::Setup, line(definition));
                     for decorator in &decorators {
                         self.decorator(*decorator, &mut marker_unit);
@@ -935,6 +951,63 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         self.classify(call, function, &path, positional, keywords, unit);
     }
 
+    /// The shortest timeout around `node`: `with env.timeout(0.15):`, `async with
+    /// asyncio.timeout(1):`, `asyncio.wait_for(…, timeout=0.5)`. A sleep inside is cut short there.
+    fn enclosing_timeout(&self, node: Node<'_>) -> Option<f64> {
+        let is_timeout = |call: Node<'_>| {
+            call.field("function").is_some_and(|f| {
+                let name = match f.node_kind() {
+                    "attribute" => f.field("attribute").map(|a| self.text(a)),
+                    _ => Some(self.text(f)),
+                };
+                name.is_some_and(|n| n == "timeout" || n == "wait_for")
+            })
+        };
+        let duration = |call: Node<'_>| {
+            let arguments = call.field("arguments")?;
+            let mut cursor = arguments.walk();
+            let children: Vec<Node<'_>> = arguments.named_children(&mut cursor).collect();
+            children
+                .iter()
+                .find_map(|argument| match argument.node_kind() {
+                    "keyword_argument"
+                        if argument.field("name").is_some_and(|n| {
+                            matches!(self.text(n), "timeout" | "seconds" | "delay")
+                        }) =>
+                    {
+                        argument.field("value").and_then(|v| self.number(v, 0))
+                    }
+                    "keyword_argument" => None,
+                    _ => self.number(*argument, 0),
+                })
+        };
+        let mut bound: Option<f64> = None;
+        let mut current = node.parent();
+        while let Some(parent) = current {
+            let timeout = match parent.node_kind() {
+                "with_statement" => descendants(parent, |n| n.node_kind() == "block")
+                    .into_iter()
+                    .filter(|n| n.node_kind() == "with_item")
+                    .filter_map(|item| item.named_child(0))
+                    .filter_map(|value| match value.node_kind() {
+                        "as_pattern" => value.named_child(0),
+                        _ => Some(value),
+                    })
+                    .filter(|value| value.node_kind() == "call" && is_timeout(*value))
+                    .filter_map(duration)
+                    .reduce(f64::min),
+                "call" if is_timeout(parent) => duration(parent),
+                "function_definition" => break,
+                _ => None,
+            };
+            if let Some(timeout) = timeout {
+                bound = Some(bound.map_or(timeout, |b| b.min(timeout)));
+            }
+            current = parent.parent();
+        }
+        bound
+    }
+
     /// Records what calling `function` with these arguments means.
     fn classify(
         &self,
@@ -970,7 +1043,8 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 .or(keyword("delay"))
                 .and_then(|a| self.number(a, 0))
             {
-                unit.see(Fact::Sleep(seconds), at);
+                let bound = self.enclosing_timeout(call).unwrap_or(f64::INFINITY);
+                unit.see(Fact::Sleep(seconds.min(bound)), at);
             }
         } else if matches_any(DOCKER, path) {
             unit.see(Fact::Docker(path.to_string()), at);
@@ -1003,6 +1077,16 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 !url.is_empty() && !url.starts_with("sqlite") && url.contains("://")
             }) {
                 unit.see(Fact::RealDb(path.to_string()), at);
+            }
+        } else if let Some((_, program)) = SERVICE_LAUNCHERS
+            .iter()
+            .find(|(pattern, _)| matches_any(&[pattern], path))
+        {
+            // `Postgresql(auto_start=0)` only describes the server it could start.
+            let started = keyword("auto_start")
+                .is_none_or(|value| !matches!(self.text(value), "0" | "False"));
+            if started {
+                unit.see(Fact::ServiceSubprocess((*program).to_string()), at);
             }
         } else if matches_any(SUBPROCESS, path) {
             let command = first.or(keyword("args")).and_then(|a| match a.node_kind() {

@@ -17,6 +17,8 @@ const SLEEPS: &[&str] = &[
     "tokio.time.sleep",
     "async_std.task.sleep",
     "tokio.time.delay_for",
+    // tokio 0.2's sleep, re-exported by pool crates (`mobc::delay_for`).
+    "*.delay_for",
     "smol.Timer.after",
     "async_io.Timer.after",
     "futures_timer.Delay.new",
@@ -92,6 +94,12 @@ fn parses_settings(path: &str) -> bool {
     })
 }
 
+/// True when a call path drives Docker: a client of a Docker crate, not its mock transport
+/// (`Docker::connect_with_mock`).
+fn is_docker_path(path: &str) -> bool {
+    matches_any(DOCKER, path) && !path.to_ascii_lowercase().contains("mock")
+}
+
 /// True when a call path opens a database connection.
 fn is_real_db_path(path: &str) -> bool {
     if path.contains("Sqlite") {
@@ -130,6 +138,35 @@ fn is_real_db_path(path: &str) -> bool {
 fn connects_to_database(value: &str) -> bool {
     is_database_connection_string(value) && !postgres_rejects_before_connecting(value, true)
 }
+
+/// Types of connected clients: a helper taking or returning one works against the service.
+const CLIENT_TYPES: &[&str] = &[
+    "bollard.Docker",
+    "redis.Client",
+    "redis.Connection",
+    "redis.aio.*Connection*",
+    "redis.cluster.ClusterConnection",
+    "tokio_postgres.Client",
+    "postgres.Client",
+    "sqlx.*Pool",
+    "sqlx.*Connection",
+    "mongodb.Client",
+    "mongodb.Database",
+    "mongodb.Collection",
+    "deadpool_postgres.Pool",
+    "deadpool_postgres.Client",
+    "deadpool_redis.*Pool",
+    "deadpool_redis.Connection",
+    "mysql.Pool",
+    "mysql.Conn",
+    "mysql.PooledConn",
+    "mysql_async.Pool",
+    "mysql_async.Conn",
+    "lapin.Connection",
+    "lapin.Channel",
+    "scylla.Session",
+    "memcache.Client",
+];
 
 /// Calls that open a connection to the server their first argument names.
 const CONNECTORS: &[&str] = &["connect", "establish", "open", "with_uri_str", "from_url"];
@@ -215,6 +252,7 @@ const ASSERTION_METHODS: &[&str] = &[
 pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> FileFacts {
     let mut file = RustFile {
         source,
+        timeout_bound: std::cell::Cell::new(None),
         context,
         uses: HashMap::new(),
         bindings: HashMap::new(),
@@ -330,6 +368,8 @@ fn is_integration_cfg(attribute: &str) -> bool {
 
 struct RustFile<'s, 't, 'c> {
     source: &'s str,
+    /// The shortest timeout the function being read sets (see `shortest_timeout`).
+    timeout_bound: std::cell::Cell<Option<f64>>,
     context: &'c Context<'c>,
     uses: HashMap<String, String>,
     bindings: HashMap<String, Node<'t>>,
@@ -444,7 +484,8 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
     }
 
     fn path(&self, node: Node<'_>, depth: usize) -> Option<String> {
-        if depth > 8 {
+        // Builder chains are deep: each `.method()` is two levels.
+        if depth > 40 {
             return None;
         }
         match node.node_kind() {
@@ -682,15 +723,86 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 unit.see(Fact::IntegrationMarker, at);
             }
         }
+        let in_impl = function
+            .parent()
+            .and_then(|list| list.parent())
+            .is_some_and(|owner| matches!(owner.node_kind(), "impl_item" | "trait_item"));
+        if !is_test && !in_impl {
+            self.client_signature(function, &mut unit);
+        }
         if let Some(body) = function.field("body") {
+            let nodes = descendants(body, |n| n.node_kind() == "function_item");
+            self.timeout_bound.set(self.shortest_timeout(&nodes));
             // Nested functions are their own units; closures belong to the test.
-            for node in descendants(body, |n| n.node_kind() == "function_item") {
+            for node in nodes {
                 if node.node_kind() != "function_item" {
                     self.observe(node, &mut unit);
                 }
             }
         }
         unit
+    }
+
+    /// A helper that takes or returns a real client (`fn create_network_test(docker: Docker)`,
+    /// `fn create_pool() -> Pool`) works against that service, however the client is made
+    /// (often in a support file or a macro the check cannot see).
+    fn client_signature(&self, function: Node<'t>, unit: &mut Unit) {
+        let mut types = Vec::new();
+        if let Some(parameters) = function.field("parameters") {
+            let mut cursor = parameters.walk();
+            for parameter in parameters.named_children(&mut cursor) {
+                if let Some(kind) = parameter.field("type") {
+                    types.push(kind);
+                }
+            }
+        }
+        types.extend(function.field("return_type"));
+        for kind in types {
+            let Some(path) = self.type_path(kind, 0) else {
+                continue;
+            };
+            // Inside the client's own crate its types are everywhere: only a client used
+            // from outside says something about a helper.
+            if path.starts_with(INTERNAL) {
+                continue;
+            }
+            let bare = path.as_str();
+            if matches_any(CLIENT_TYPES, bare) && !bare.contains("Sqlite") {
+                let fact = if matches_any(DOCKER, bare) {
+                    Fact::Docker(rust_path(&path))
+                } else {
+                    Fact::RealDb(rust_path(&path))
+                };
+                unit.see(fact, line(kind));
+            }
+        }
+    }
+
+    /// The path of a type, through references and generics (`&mut Pool<M>` is `Pool`).
+    fn type_path(&self, node: Node<'_>, depth: usize) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        match node.node_kind() {
+            "type_identifier" => {
+                let name = self.text(node);
+                Some(match self.uses.get(name) {
+                    Some(path) => path.clone(),
+                    None => self.own_crate_item(name),
+                })
+            }
+            "scoped_type_identifier" => {
+                let full = self.text(node).replace("::", ".");
+                let (first, rest) = full.split_once('.').unwrap_or((&full, ""));
+                let base = match self.uses.get(first) {
+                    Some(path) => path.clone(),
+                    None => first.to_string(),
+                };
+                Some(self.normalize(&format!("{base}.{rest}")))
+            }
+            "reference_type" | "generic_type" => self.type_path(node.field("type")?, depth + 1),
+            _ => None,
+        }
     }
 
     fn observe(&self, node: Node<'t>, unit: &mut Unit) {
@@ -770,6 +882,27 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                     } else if next != Some("!") && previous != Some(".") {
                         unit.calls.push(name.to_string());
                     }
+                    // `rt_exec!(Docker::connect_with_defaults().unwrap().version(), …)`: a
+                    // client's constructor called inside a macro's arguments.
+                    if next == Some("::")
+                        && let Some(item) = children
+                            .get(index + 2)
+                            .filter(|n| n.node_kind() == "identifier")
+                        && children
+                            .get(index + 3)
+                            .is_some_and(|n| n.node_kind() == "token_tree")
+                    {
+                        let base = match self.uses.get(name) {
+                            Some(path) => path.clone(),
+                            None => self.own_crate_item(name),
+                        };
+                        let path = format!("{base}.{}", self.text(*item));
+                        if is_docker_path(&path) {
+                            unit.see(Fact::Docker(rust_path(&path)), line(*token));
+                        } else if is_real_db_path(&path) {
+                            unit.see(Fact::RealDb(rust_path(&path)), line(*token));
+                        }
+                    }
                     // `TcpStream::connect("host:443")` and `"host:443".to_socket_addrs()`
                     // written inside a macro such as `t!(...)`.
                     let address = if matches!(name, "connect" | "get" | "post" | "connect_async") {
@@ -802,6 +935,86 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 }
             }
         }
+    }
+
+    /// `client.post(url).json(&body).build()`: the request is built and inspected, never sent.
+    fn built_but_not_sent(&self, call: Node<'_>) -> bool {
+        let mut methods = Vec::new();
+        let mut node = call;
+        for _ in 0..64 {
+            let Some(parent) = node.parent() else { break };
+            match parent.node_kind() {
+                "field_expression" if parent.field("value") == Some(node) => {
+                    if let Some(field) = parent.field("field") {
+                        methods.push(self.text(field));
+                    }
+                    node = parent;
+                }
+                "call_expression" | "try_expression" | "await_expression" => node = parent,
+                _ => break,
+            }
+        }
+        methods.contains(&"build")
+            && !methods.iter().any(|m| {
+                matches!(
+                    *m,
+                    "send" | "call" | "execute" | "send_string" | "send_json"
+                )
+            })
+    }
+
+    /// True when `node` sits in a closure or async block that the function hands to someone else
+    /// (a server's handler, a spawned task), not one it runs as its own body (`rt.block_on(async {
+    /// … })`).
+    fn in_closure(&self, node: Node<'_>) -> bool {
+        let mut current = node.parent();
+        while let Some(parent) = current {
+            match parent.node_kind() {
+                "closure_expression" | "async_block" => {
+                    let runner = parent
+                        .parent()
+                        .filter(|p| p.node_kind() == "arguments")
+                        .and_then(|arguments| arguments.parent())
+                        .and_then(|call| call.field("function"))
+                        .map(|function| self.text(function))
+                        .is_some_and(|text| text.ends_with("block_on") || text.ends_with("run"));
+                    if !runner {
+                        return true;
+                    }
+                    current = parent.parent();
+                }
+                "function_item" => return false,
+                _ => current = parent.parent(),
+            }
+        }
+        false
+    }
+
+    /// The shortest timeout set among these nodes: `.timeout(Duration::from_millis(500))`,
+    /// `.read_timeout(…)`, `tokio::time::timeout(d, future)`.
+    fn shortest_timeout(&self, nodes: &[Node<'_>]) -> Option<f64> {
+        nodes
+            .iter()
+            .filter(|n| n.node_kind() == "call_expression")
+            .filter_map(|call| {
+                let function = call.field("function")?;
+                let name = match function.node_kind() {
+                    "field_expression" => function.field("field").map(|f| self.text(f)),
+                    _ => self.path(function, 0).map(|p| {
+                        let last = p.rsplit('.').next().unwrap_or_default().to_string();
+                        if last == "timeout" { "timeout" } else { "" }
+                    }),
+                }?;
+                if !matches!(
+                    name,
+                    "timeout" | "read_timeout" | "write_timeout" | "connect_timeout"
+                ) {
+                    return None;
+                }
+                let first = call.field("arguments")?.named_child(0)?;
+                self.duration(first, 0)
+            })
+            .reduce(f64::min)
     }
 
     /// True when the receiver chain of a method call (`a(..).b(..).connect`) starts from a
@@ -843,9 +1056,17 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         let Some(function) = call.field("function") else {
             return;
         };
-        let Some(path) = self.path(function, 0) else {
+        let Some(mut path) = self.path(function, 0) else {
             return;
         };
+        // `use super::super::*;` then `get("https://…")`: a function of the file's own crate.
+        if function.node_kind() == "identifier"
+            && self.crate_glob
+            && path == self.text(function)
+            && let Some(crate_name) = self.context.crate_name
+        {
+            path = format!("{INTERNAL}{crate_name}.{path}");
+        }
         let arguments = call.field("arguments");
         let args: Vec<Node<'t>> = arguments
             .map(|a| {
@@ -881,10 +1102,17 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             unit.see(Fact::Assertion { weak: false }, at);
         }
         if matches_any(SLEEPS, &path) {
-            if let Some(seconds) = first.and_then(|a| self.duration(a, 0)) {
+            if let Some(mut seconds) = first.and_then(|a| self.duration(a, 0)) {
+                // A sleep in a closure (a server's handler, a spawned task) holds the test up
+                // only until the test's own timeout gives up on it.
+                if let Some(bound) = self.timeout_bound.get()
+                    && self.in_closure(call)
+                {
+                    seconds = seconds.min(bound);
+                }
                 unit.see(Fact::Sleep(seconds), at);
             }
-        } else if matches_any(DOCKER, &path) {
+        } else if is_docker_path(&path) {
             unit.see(Fact::Docker(path.replace('.', "::")), at);
         } else if is_real_db_path(&path) {
             let refused = path.contains("postgres")
@@ -921,7 +1149,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             {
                 unit.see(fact, at);
             }
-        } else if matches_any(HTTP, &path)
+        } else if matches_any(HTTP, path.trim_start_matches(INTERNAL))
             && (HTTP_VERBS.contains(&last)
                 || matches_any(
                     &[
@@ -933,10 +1161,11 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                         "attohttpc.*",
                         "minreq.*",
                     ],
-                    &path,
+                    path.trim_start_matches(INTERNAL),
                 ))
         {
             if let Some(target) = first
+                .filter(|_| !self.built_but_not_sent(call))
                 .and_then(|a| self.string(a, 0))
                 .and_then(|u| target_of(&u))
             {
