@@ -10,6 +10,7 @@ use super::super::knowledge::{
 };
 use super::super::syntax::{NodeExt, call_arguments, descendants, line, matches_any, text};
 use super::Context;
+use super::scope::Bindings;
 
 const DOCKER: &[&str] = &[
     "*testcontainers-go*",
@@ -186,7 +187,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         source,
         context,
         imports: HashMap::new(),
-        bindings: HashMap::new(),
+        bindings: Bindings::new(Vec::new()),
         functions: HashSet::new(),
         types: HashSet::new(),
         scopes: Vec::new(),
@@ -225,6 +226,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         })
         .map(|node| node.byte_range())
         .collect();
+    file.bindings = Bindings::new(file.scopes.clone());
     for node in &all {
         match node.node_kind() {
             "import_spec" => file.import(*node),
@@ -300,7 +302,7 @@ struct GoFile<'s, 't, 'c> {
     context: &'c Context<'c>,
     imports: HashMap<String, String>,
     /// Assigned name → every value bound to it, with the function it is bound in.
-    bindings: HashMap<String, Vec<(Option<usize>, Node<'t>)>>,
+    bindings: Bindings<'t>,
     functions: HashSet<String>,
     /// Types the file declares.
     types: HashSet<String>,
@@ -364,11 +366,8 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                 None
             });
             if let (Some(value), "identifier") = (value, name.node_kind()) {
-                let scope = self.scope_of(name.start_byte());
                 self.bindings
-                    .entry(self.text(*name).to_string())
-                    .or_default()
-                    .push((scope, *value));
+                    .bind(self.text(*name), name.start_byte(), *value);
             }
         }
     }
@@ -381,23 +380,9 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             .map(|range| range.start)
     }
 
-    /// The value the identifier `at` holds: the last binding before it in the same function,
-    /// else the first one there (a closure may run after a later assignment), else the
-    /// package-level one.
+    /// The value the identifier `at` holds where it is used.
     fn binding(&self, at: Node<'_>) -> Option<Node<'t>> {
-        let candidates = self.bindings.get(self.text(at))?;
-        let scope = self.scope_of(at.start_byte());
-        let local = || {
-            candidates
-                .iter()
-                .filter(|(s, _)| scope.is_some() && *s == scope)
-        };
-        local()
-            .rev()
-            .find(|(_, value)| value.start_byte() < at.start_byte())
-            .or_else(|| local().next())
-            .or_else(|| candidates.iter().find(|(s, _)| s.is_none()))
-            .map(|(_, value)| *value)
+        self.bindings.lookup(self.text(at), at.start_byte())
     }
 
     fn path(&self, node: Node<'_>, depth: usize) -> Option<String> {

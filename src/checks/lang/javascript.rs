@@ -213,6 +213,9 @@ struct JsFile<'s, 't, 'c> {
     source: &'s str,
     context: &'c Context<'c>,
     imports: HashMap<String, String>,
+    /// Name → the first value bound to it anywhere in the file. Unlike the other languages these
+    /// are not kept per function: suites declare `let client;` in a `describe` and assign it in a
+    /// `beforeEach` callback, so the value a test sees is bound in a sibling closure.
     bindings: HashMap<String, Node<'t>>,
 }
 

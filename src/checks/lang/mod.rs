@@ -4,6 +4,7 @@ pub(crate) mod go;
 pub(crate) mod javascript;
 pub(crate) mod python;
 pub(crate) mod rust;
+pub(crate) mod scope;
 
 use std::path::Path;
 

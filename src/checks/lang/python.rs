@@ -12,6 +12,7 @@ use super::super::knowledge::{
 };
 use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
+use super::scope::Bindings;
 
 const SLEEPS: &[&str] = &[
     "time.sleep",
@@ -316,18 +317,19 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         source,
         context,
         imports: HashMap::new(),
-        bindings: HashMap::new(),
-        functions: Vec::new(),
+        bindings: Bindings::new(Vec::new()),
     };
     // Imports and bindings are statements: expressions need not be entered to find them.
     let statements = descendants(root, |node| {
         !STATEMENT_CONTAINERS.contains(&node.node_kind())
     });
-    file.functions = statements
-        .iter()
-        .filter(|node| node.node_kind() == "function_definition")
-        .map(|node| node.byte_range())
-        .collect();
+    file.bindings = Bindings::new(
+        statements
+            .iter()
+            .filter(|node| node.node_kind() == "function_definition")
+            .map(|node| node.byte_range())
+            .collect(),
+    );
     for node in &statements {
         match node.node_kind() {
             "import_statement" | "import_from_statement" => file.import(*node),
@@ -353,11 +355,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         }
         file.observe(node, &mut module);
     }
-    if let Some(marker) = file
-        .bindings
-        .get("pytestmark")
-        .and_then(|b| b.first())
-        .map(|b| b.1)
+    if let Some(marker) = file.bindings.first("pytestmark")
         && is_integration_mark(text(marker, source))
     {
         module.see(Fact::IntegrationMarker, line(marker));
@@ -391,10 +389,8 @@ struct PythonFile<'s, 't, 'c> {
     context: &'c Context<'c>,
     /// Local name → dotted import path.
     imports: HashMap<String, String>,
-    /// Assigned name (or `self.attr`) → the first value bound to it.
-    bindings: HashMap<String, Vec<(Option<usize>, Node<'t>)>>,
-    /// Byte ranges of every function, to tell which bindings a use can see.
-    functions: Vec<std::ops::Range<usize>>,
+    /// Assigned names (and `self.attr`) and their values, per function.
+    bindings: Bindings<'t>,
 }
 
 /// The class a definition sits in, as far as test discovery cares.
@@ -408,41 +404,13 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         text(node, self.source)
     }
 
-    /// Start of the innermost function holding `byte`, or `None` at module level.
-    fn scope_of(&self, byte: usize) -> Option<usize> {
-        self.functions
-            .iter()
-            .filter(|range| range.contains(&byte))
-            .max_by_key(|range| range.start)
-            .map(|range| range.start)
-    }
-
     fn bind(&mut self, name: &str, value: Node<'t>) {
-        let scope = self.scope_of(value.start_byte());
-        self.bindings
-            .entry(name.to_string())
-            .or_default()
-            .push((scope, value));
+        self.bindings.bind(name, value.start_byte(), value);
     }
 
-    /// The value `name` holds where `at` uses it: the last binding before it in the same
-    /// function, else the module-level one.
+    /// The value `name` holds where `at` uses it.
     fn binding(&self, name: &str, at: Node<'_>) -> Option<Node<'t>> {
-        let candidates = self.bindings.get(name)?;
-        let scope = self.scope_of(at.start_byte());
-        let before = |value: &Node<'t>| value.start_byte() < at.start_byte();
-        candidates
-            .iter()
-            .rev()
-            .find(|(s, value)| scope.is_some() && *s == scope && before(value))
-            .or_else(|| {
-                candidates
-                    .iter()
-                    .rev()
-                    .find(|(s, value)| s.is_none() && before(value))
-            })
-            .or_else(|| candidates.iter().find(|(s, _)| s.is_none()))
-            .map(|(_, value)| *value)
+        self.bindings.lookup(name, at.start_byte())
     }
 
     fn import(&mut self, node: Node<'t>) {

@@ -11,6 +11,7 @@ use super::super::knowledge::{
 };
 use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
+use super::scope::Bindings;
 
 const SLEEPS: &[&str] = &[
     "std.thread.sleep",
@@ -181,6 +182,7 @@ const HTTP: &[&str] = &[
     "ureq.request",
     "ureq.agent*",
     "ureq.Agent*",
+    "ureq.builder*",
     "surf.get",
     "surf.post",
     "isahc.get",
@@ -255,11 +257,17 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         timeout_bound: std::cell::Cell::new(None),
         context,
         uses: HashMap::new(),
-        bindings: HashMap::new(),
+        bindings: Bindings::new(Vec::new()),
         static_checks: HashSet::new(),
         crate_glob: false,
     };
     let all = descendants(root, |_| false);
+    file.bindings = Bindings::new(
+        all.iter()
+            .filter(|node| node.node_kind() == "function_item")
+            .map(|node| node.byte_range())
+            .collect(),
+    );
     for node in &all {
         match node.node_kind() {
             "use_declaration" => {
@@ -276,8 +284,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                     };
                     if name.node_kind() == "identifier" {
                         file.bindings
-                            .entry(file.text(name).to_string())
-                            .or_insert(value);
+                            .bind(file.text(name), name.start_byte(), value);
                     }
                 }
             }
@@ -313,8 +320,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
             "const_item" | "static_item" => {
                 if let (Some(name), Some(value)) = (node.field("name"), node.field("value")) {
                     file.bindings
-                        .entry(file.text(name).to_string())
-                        .or_insert(value);
+                        .bind(file.text(name), name.start_byte(), value);
                 }
             }
             _ => {}
@@ -372,7 +378,8 @@ struct RustFile<'s, 't, 'c> {
     timeout_bound: std::cell::Cell<Option<f64>>,
     context: &'c Context<'c>,
     uses: HashMap<String, String>,
-    bindings: HashMap<String, Node<'t>>,
+    /// `let` and `const` values, per function.
+    bindings: Bindings<'t>,
     /// Empty generic functions whose type parameters carry bounds (`fn is_send<T: Send>() {}`):
     /// calling one asserts at compile time that a type meets the bounds.
     static_checks: HashSet<&'s str>,
@@ -494,7 +501,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 if let Some(path) = self.uses.get(name) {
                     return Some(path.clone());
                 }
-                if let Some(value) = self.bindings.get(name)
+                if let Some(value) = self.bindings.lookup(name, node.start_byte())
                     && matches!(
                         value.node_kind(),
                         "call_expression"
@@ -503,9 +510,20 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                             | "field_expression"
                     )
                 {
-                    return self.path(*value, depth + 1);
+                    return self.path(value, depth + 1);
                 }
-                Some(self.own_crate_item(name))
+                // `use super::super::*;` then `get("https://…")` or `builder().build()`: a
+                // function of the file's own crate.
+                let called = node.parent().is_some_and(|parent| {
+                    parent.node_kind() == "call_expression"
+                        && parent.field("function") == Some(node)
+                });
+                match self.context.crate_name {
+                    Some(crate_name) if called && self.crate_glob => {
+                        Some(format!("{INTERNAL}{crate_name}.{name}"))
+                    }
+                    _ => Some(self.own_crate_item(name)),
+                }
             }
             "scoped_identifier" => {
                 let full = self.text(node).replace("::", ".");
@@ -569,8 +587,8 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                     let name = name.split(':').next().unwrap_or(name);
                     if let Some(value) = self
                         .bindings
-                        .get(name)
-                        .and_then(|v| self.string(*v, depth + 1))
+                        .lookup(name, node.start_byte())
+                        .and_then(|v| self.string(v, depth + 1))
                     {
                         return Some(value + tail);
                     }
@@ -580,7 +598,10 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             "reference_expression" | "parenthesized_expression" => {
                 self.string(node.named_child(0)?, depth + 1)
             }
-            "identifier" => self.string(*self.bindings.get(self.text(node))?, depth + 1),
+            "identifier" => self.string(
+                self.bindings.lookup(self.text(node), node.start_byte())?,
+                depth + 1,
+            ),
             "call_expression" => {
                 // `"...".to_string()`, `String::from("...")`.
                 let function = node.field("function")?;
@@ -619,7 +640,10 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                     _ => None,
                 }
             }
-            "identifier" => self.number(*self.bindings.get(self.text(node))?, depth + 1),
+            "identifier" => self.number(
+                self.bindings.lookup(self.text(node), node.start_byte())?,
+                depth + 1,
+            ),
             _ => None,
         }
     }
@@ -670,7 +694,10 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                     _ => None,
                 }
             }
-            "identifier" => self.duration(*self.bindings.get(self.text(node))?, depth + 1),
+            "identifier" => self.duration(
+                self.bindings.lookup(self.text(node), node.start_byte())?,
+                depth + 1,
+            ),
             "reference_expression" | "parenthesized_expression" => {
                 self.duration(node.named_child(0)?, depth + 1)
             }
@@ -1056,17 +1083,9 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         let Some(function) = call.field("function") else {
             return;
         };
-        let Some(mut path) = self.path(function, 0) else {
+        let Some(path) = self.path(function, 0) else {
             return;
         };
-        // `use super::super::*;` then `get("https://…")`: a function of the file's own crate.
-        if function.node_kind() == "identifier"
-            && self.crate_glob
-            && path == self.text(function)
-            && let Some(crate_name) = self.context.crate_name
-        {
-            path = format!("{INTERNAL}{crate_name}.{path}");
-        }
         let arguments = call.field("arguments");
         let args: Vec<Node<'t>> = arguments
             .map(|a| {
