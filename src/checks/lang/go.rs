@@ -927,7 +927,9 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         let parameters = function.field("parameters");
         let parameters_text = parameters.map(|p| self.text(p)).unwrap_or("");
         let is_method = function.node_kind() == "method_declaration";
-        let kind = if !is_method && name == "TestMain" {
+        // `TestMain` and a test file's `init` run before its tests, like a fixture: what they do
+        // (`init() { ConnectAll() }`) is reported once, under their name.
+        let kind = if !is_method && matches!(name, "TestMain" | "init") {
             UnitKind::Setup
         } else if !is_method
             && name.starts_with("Test")
