@@ -90,9 +90,9 @@ def extract(package: dict) -> Path:
     """Downloads the package once and extracts its labelled files under .cache/."""
     target = CACHE / package["registry"] / f"{package['name']}-{package['version']}"
     wanted = {f["path"] for f in package["files"]}
-    if package["registry"] == "crates":
-        # The check reads the crate's name from its manifest, as in a checkout.
-        wanted.add("Cargo.toml")
+    if package["registry"] in ("crates", "npm"):
+        # The check reads the package's name from its manifest, as in a checkout.
+        wanted.add("Cargo.toml" if package["registry"] == "crates" else "package.json")
     if all((target / path).is_file() for path in wanted):
         return target
     data = fetch(archive_url(package))

@@ -78,13 +78,13 @@ pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckRepo
     // Workers take the next unchecked file as they finish one, so a few large files do not
     // leave the other cores idle.
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let crates = CrateNames::default();
+    let packages = PackageNames::default();
     let mut results: Vec<Option<Result<Vec<Finding>, CheckError>>> =
         (0..files.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let (files, next, crates) = (&files, &next, &crates);
+                let (files, next, packages) = (&files, &next, &packages);
                 scope.spawn(move || {
                     let mut done = Vec::new();
                     loop {
@@ -94,7 +94,7 @@ pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckRepo
                         };
                         // One bad file must not take the whole report down with it.
                         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            check_file(path, config, crates)
+                            check_file(path, config, packages)
                         }))
                         .unwrap_or_else(|_| Err(CheckError::Crashed { path: path.clone() }));
                         done.push((index, result));
@@ -120,26 +120,31 @@ pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckRepo
     Ok(report)
 }
 
-/// The crate name of each folder asked about, read once per folder from the nearest
-/// `Cargo.toml` above it.
+/// The package each folder belongs to, read once per folder from the nearest manifest above
+/// it: `Cargo.toml` for Rust, `package.json` for JavaScript and TypeScript.
 #[derive(Default)]
-struct CrateNames {
-    by_folder: std::sync::Mutex<std::collections::HashMap<PathBuf, Option<String>>>,
+struct PackageNames {
+    by_folder: std::sync::Mutex<std::collections::HashMap<(PathBuf, &'static str), Option<String>>>,
 }
 
-impl CrateNames {
-    fn of(&self, file: &Path) -> Option<String> {
+impl PackageNames {
+    fn of(&self, file: &Path, manifest: &'static str) -> Option<String> {
         let folder = file.parent()?.to_path_buf();
-        if let Some(known) = self.by_folder.lock().ok()?.get(&folder) {
+        let key = (folder, manifest);
+        if let Some(known) = self.by_folder.lock().ok()?.get(&key) {
             return known.clone();
         }
-        let name = folder
+        let name = key
+            .0
             .ancestors()
-            .map(|dir| dir.join("Cargo.toml"))
-            .find(|manifest| manifest.is_file())
-            .and_then(|manifest| std::fs::read_to_string(manifest).ok())
-            .and_then(|text| crate_name_in(&text));
-        self.by_folder.lock().ok()?.insert(folder, name.clone());
+            .map(|dir| dir.join(manifest))
+            .find(|path| path.is_file())
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|text| match manifest {
+                "Cargo.toml" => crate_name_in(&text),
+                _ => npm_name_in(&text),
+            });
+        self.by_folder.lock().ok()?.insert(key, name.clone());
         name
     }
 }
@@ -152,21 +157,31 @@ fn crate_name_in(manifest: &str) -> Option<String> {
     Some(name.replace('-', "_"))
 }
 
+/// `name` of a `package.json`.
+fn npm_name_in(manifest: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(manifest).ok()?;
+    Some(value.get("name")?.as_str()?.to_string())
+}
+
 /// Checks one file.
 fn check_file(
     path: &Path,
     config: &ChecksConfig,
-    crates: &CrateNames,
+    packages: &PackageNames,
 ) -> Result<Vec<Finding>, CheckError> {
     let language = Language::of(path).ok_or_else(|| CheckError::UnsupportedLanguage {
         path: path.to_path_buf(),
     })?;
-    let crate_name = (language == Language::Rust)
-        .then(|| crates.of(path))
-        .flatten();
+    let package_name = match language {
+        Language::Rust => packages.of(path, "Cargo.toml"),
+        Language::JavaScript | Language::TypeScript | Language::Tsx => {
+            packages.of(path, "package.json")
+        }
+        Language::Python | Language::Go => None,
+    };
     let context = Context {
         assertion_helpers: &config.assertion_helpers,
-        crate_name: crate_name.as_deref(),
+        package_name: package_name.as_deref(),
     };
     let bytes = std::fs::read(path).map_err(|source| CheckError::Unreadable {
         path: path.to_path_buf(),

@@ -376,7 +376,7 @@ mod no_panic {
                 (Language::Rust, "x.rs"),
                 (Language::Go, "x_test.go"),
             ][language];
-            let context = Context { assertion_helpers: &[], crate_name: None };
+            let context = Context { assertion_helpers: &[], package_name: None };
             let facts = lang::facts(Path::new(name), language, &source, &context).expect("parses");
             let treatment = Treatment { integration_path: false, policy: IntegrationPolicy::Skip };
             let _ = rules::findings(Path::new(name), &facts, treatment);

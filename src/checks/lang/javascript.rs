@@ -89,6 +89,14 @@ const HTTP_FUNCTIONS: &[&str] = &[
     "cross-fetch",
     "undici.fetch",
     "undici.request",
+    "needle",
+    "needle.get",
+    "needle.head",
+    "needle.post",
+    "needle.put",
+    "needle.patch",
+    "needle.delete",
+    "needle.request",
     "axios",
     "axios.get",
     "axios.post",
@@ -226,6 +234,15 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
 
     fn module_name(&self, string: Node<'_>) -> Option<String> {
         let name = self.string(string, 0)?;
+        // A test of a client package requires the client by a path that climbs out of the
+        // test folder (`require('../')`, `require('../../lib/redis')`): that is the package.
+        // Paths inside the test folder (`./helpers`) stay what they are.
+        let climbs = name.trim_start_matches("./");
+        if (climbs.starts_with("../") || climbs == "..")
+            && let Some(package) = self.context.package_name
+        {
+            return Some(package.to_string());
+        }
         Some(name.strip_prefix("node:").unwrap_or(&name).to_string())
     }
 

@@ -62,9 +62,10 @@ impl Language {
 /// What front ends need from the configuration and the file's surroundings.
 pub(crate) struct Context<'c> {
     pub assertion_helpers: &'c [String],
-    /// The Rust crate the file belongs to (from the nearest `Cargo.toml`, `-` read as `_`):
-    /// inside a client crate, `crate::Conn` is that client's `Conn`.
-    pub crate_name: Option<&'c str>,
+    /// The package the file belongs to, from the nearest manifest: a Rust crate (`Cargo.toml`,
+    /// `-` read as `_`; inside a client crate, `crate::Conn` is that client's `Conn`) or an npm
+    /// package (`package.json`; inside it, `require('../lib/redis')` is the package itself).
+    pub package_name: Option<&'c str>,
 }
 
 impl Context<'_> {

@@ -8,6 +8,7 @@ use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
 use super::super::knowledge::{
     is_database_connection_string, is_existence_assertion, is_service_env,
     looks_like_assertion_helper, postgres_rejects_before_connecting, spawned_program, target_of,
+    target_of_host_port,
 };
 use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
@@ -78,6 +79,24 @@ const REAL_DB: &[&str] = &[
 /// `mysql` crate). Such paths match only the knowledge entries that name an item, not a whole
 /// crate (`fred.*`), since everything inside a client crate is that crate's.
 const INTERNAL: &str = "crate::";
+
+/// `a.B.<C<D>>.f` as `a.B.f`: drops type arguments and the separators left around them.
+fn without_type_arguments(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut depth = 0usize;
+    for c in path.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.split('.')
+        .filter(|segment| !segment.is_empty())
+        .collect::<Vec<_>>()
+        .join(".")
+}
 
 /// A path as Rust spells it, for messages.
 fn rust_path(path: &str) -> String {
@@ -403,7 +422,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             .collect();
         let keyword = |segment: &&str| matches!(*segment, "crate" | "self" | "super");
         let kept: Vec<&str> = segments.iter().copied().filter(|s| !keyword(s)).collect();
-        match (self.context.crate_name, segments.first()) {
+        match (self.context.package_name, segments.first()) {
             (Some(name), Some(first)) if keyword(first) && !kept.is_empty() => {
                 format!("{INTERNAL}{name}.{}", kept.join("."))
             }
@@ -414,7 +433,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
     /// A type name the file neither defines nor imports, under a glob import from its own crate
     /// (`use super::*`), is that crate's item.
     fn own_crate_item(&self, name: &str) -> String {
-        match self.context.crate_name {
+        match self.context.package_name {
             Some(crate_name)
                 if self.crate_glob && name.starts_with(|c: char| c.is_ascii_uppercase()) =>
             {
@@ -518,7 +537,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                     parent.node_kind() == "call_expression"
                         && parent.field("function") == Some(node)
                 });
-                match self.context.crate_name {
+                match self.context.package_name {
                     Some(crate_name) if called && self.crate_glob => {
                         Some(format!("{INTERNAL}{crate_name}.{name}"))
                     }
@@ -527,7 +546,8 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             }
             "scoped_identifier" => {
                 let full = self.text(node).replace("::", ".");
-                let full: String = full.split('<').next().unwrap_or(&full).to_string();
+                // `AsyncSmtpTransport::<Tokio1Executor>::relay`: type arguments name no item.
+                let full = without_type_arguments(&full);
                 let (first, rest) = full.split_once('.').unwrap_or((&full, ""));
                 let base = match self.uses.get(first) {
                     Some(path) => path.clone(),
@@ -718,6 +738,21 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 || head == "quickcheck"
                 || head == "proptest"
         });
+        // A method of a type defined here is a helper reached as `Type::method()`.
+        let owner = function
+            .parent()
+            .and_then(|list| list.parent())
+            .filter(|owner| owner.node_kind() == "impl_item")
+            .and_then(|owner| owner.field("type"))
+            .map(|kind| self.text(kind).split('<').next().unwrap_or_default().trim());
+        let qualified;
+        let name = match owner {
+            Some(owner) if !is_test => {
+                qualified = format!("{owner}::{name}");
+                qualified.as_str()
+            }
+            _ => name,
+        };
         let mut unit = Unit::new(
             name,
             if is_test {
@@ -964,6 +999,30 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         }
     }
 
+    /// The number given to a later method of the same chain: `.port(2525)` in
+    /// `builder(host).port(2525).build()`.
+    fn chained_argument(&self, call: Node<'_>, method: &str) -> Option<f64> {
+        let mut node = call;
+        for _ in 0..64 {
+            let parent = node.parent()?;
+            match parent.node_kind() {
+                "field_expression" if parent.field("value") == Some(node) => {
+                    if parent
+                        .field("field")
+                        .is_some_and(|f| self.text(f) == method)
+                    {
+                        let arguments = parent.parent()?.field("arguments")?;
+                        return self.number(arguments.named_child(0)?, 0);
+                    }
+                    node = parent;
+                }
+                "call_expression" | "try_expression" | "await_expression" => node = parent,
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// `client.post(url).json(&body).build()`: the request is built and inspected, never sent.
     fn built_but_not_sent(&self, call: Node<'_>) -> bool {
         let mut methods = Vec::new();
@@ -1104,6 +1163,9 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         let last = path.rsplit('.').next().unwrap_or(&path);
         if function.node_kind() == "identifier" {
             unit.calls.push(self.text(function).to_string());
+        } else if function.node_kind() == "scoped_identifier" {
+            // `RedisEnv::new()`: a method of a type of this file.
+            unit.calls.push(self.text(function).to_string());
         } else if function.node_kind() == "field_expression"
             && function
                 .field("value")
@@ -1189,6 +1251,21 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 .and_then(|u| target_of(&u))
             {
                 unit.see(Fact::Network(target), at);
+            }
+        } else if matches_any(
+            &[
+                "lettre.*SmtpTransport*.builder_dangerous",
+                "lettre.*SmtpTransport*.relay",
+                "lettre.*SmtpTransport*.starttls_relay",
+            ],
+            &path,
+        ) {
+            // A mail server: `builder_dangerous("127.0.0.1").port(2525)` (25 unless told).
+            if let Some(host) = first.and_then(|a| self.string(a, 0)) {
+                let port = self.chained_argument(call, "port").unwrap_or(25.0);
+                if let Some(target) = target_of_host_port(&host, Some(port as u32)) {
+                    unit.see(Fact::Network(target), at);
+                }
             }
         } else if matches_any(NETWORK_MOCKS, &path) {
             unit.see(Fact::NetworkMock, at);
