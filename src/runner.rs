@@ -54,6 +54,13 @@ const STOP_RUN: &str = "Stop the run here";
 /// Someone who can answer the agent's questions now (a terminal), or nobody.
 pub trait Human {
     fn ask(&mut self, question: &Question) -> Option<String>;
+
+    /// Whether someone is there to be asked at all (a terminal). The agent's questions are
+    /// saved for `--answer` either way; the runner's own decisions are only offered to someone
+    /// present.
+    fn is_present(&self) -> bool {
+        true
+    }
 }
 
 /// Errors that stop a run before or between tasks; each maps to an exit code.
@@ -730,6 +737,9 @@ impl Runner<'_> {
         problems: &[String],
         only_test_quality: bool,
     ) -> Option<Decision> {
+        if !self.human.is_present() {
+            return None;
+        }
         let mut options = Vec::new();
         if only_test_quality {
             options.push(ACCEPT_FINDINGS.to_string());

@@ -83,6 +83,10 @@ impl Human for NoHuman {
     fn ask(&mut self, _question: &Question) -> Option<String> {
         None
     }
+
+    fn is_present(&self) -> bool {
+        false
+    }
 }
 
 pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {

@@ -737,6 +737,11 @@ fn without_a_terminal_remaining_findings_stop_the_run_with_exit_1() {
         run.describe()
     );
     assert_eq!(project.state()["tasks"]["1.1"]["result"], "failed");
+    assert!(
+        !run.stdout.contains("Your decision"),
+        "nobody is asked without a terminal: {}",
+        run.describe()
+    );
 }
 
 #[test]
