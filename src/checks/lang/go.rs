@@ -980,8 +980,17 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
     }
 
     fn observe(&self, node: Node<'t>, unit: &mut Unit, t_name: &str) {
-        if node.node_kind() == "call_expression" {
-            self.call(node, unit, t_name);
+        match node.node_kind() {
+            "call_expression" => self.call(node, unit, t_name),
+            // `var _ Interface = value`: the compiler checks that the value implements it.
+            "var_spec"
+                if node.field("type").is_some()
+                    && node.field("value").is_some()
+                    && node.field("name").is_some_and(|n| self.text(n) == "_") =>
+            {
+                unit.see(Fact::Assertion { weak: false }, line(node));
+            }
+            _ => {}
         }
     }
 
