@@ -334,8 +334,9 @@ pub(crate) fn looks_like_assertion_helper(name: &str) -> bool {
         .any(|prefix| lower.starts_with(prefix))
 }
 
-/// True for assertion helper names that only check that a value exists (`assertNotNil`,
-/// `assert_is_not_none`, `assertDefined`, `assertExists`): they cannot fail on a wrong value.
+/// True for assertion helper names that only check that a value is not null (`assertNotNil`,
+/// `assert_is_not_none`, `assertDefined`): they cannot fail on a wrong value. `assertExists`
+/// is not one of them: a file or a record that should exist can be missing.
 pub(crate) fn is_existence_assertion(name: &str) -> bool {
     let lower = name.replace('_', "").to_ascii_lowercase();
     let Some(rest) = lower.strip_prefix("assert") else {
@@ -344,7 +345,7 @@ pub(crate) fn is_existence_assertion(name: &str) -> bool {
     let rest = rest.strip_prefix("is").unwrap_or(rest);
     matches!(
         rest,
-        "notnil" | "notnull" | "notnone" | "notundefined" | "defined" | "exists"
+        "notnil" | "notnull" | "notnone" | "notundefined" | "defined"
     )
 }
 
@@ -449,7 +450,6 @@ mod tests {
             "assertIsNotNone",
             "assert_is_not_none",
             "assertDefined",
-            "assertExists",
         ] {
             assert!(is_existence_assertion(weak), "{weak}");
         }
@@ -458,6 +458,8 @@ mod tests {
             "assertNil",
             "assertNotEqual",
             "checkExists",
+            "assertExists",
+            "assert_exists",
             "exists",
         ] {
             assert!(!is_existence_assertion(strong), "{strong}");

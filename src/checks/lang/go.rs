@@ -52,8 +52,13 @@ const REAL_DB: &[&str] = &[
     "*nats-io/nats.go.Connect",
     // NewCluster only builds a configuration: the session connects.
     "*gocql/gocql.NewCluster*.CreateSession",
-    "*IBM/sarama.New*",
-    "*Shopify/sarama.New*",
+    // sarama's connecting constructors (`NewConfig`, `NewMockBroker` connect nothing).
+    "*/sarama.NewClient",
+    "*/sarama.NewSyncProducer",
+    "*/sarama.NewAsyncProducer",
+    "*/sarama.NewConsumer",
+    "*/sarama.NewConsumerGroup",
+    "*/sarama.NewClusterAdmin",
     "*rueidis.NewClient",
 ];
 /// `sql.Open`-like calls whose first argument names the driver.
@@ -143,6 +148,20 @@ const MYSQL_CONNECTS: &[&str] = &["*go-sql-driver/mysql.*"];
 
 /// Client calls an unqualified name stands for inside the client's own package.
 const OWN_PACKAGE_CLIENTS: &[&[&str]] = &[REAL_DB, SQL_OPENS, HTTP];
+
+/// `github.com/redis/go-redis/v9` as `github.com/redis/go-redis`.
+fn without_version_suffix(path: &str) -> &str {
+    match path.rsplit_once('/') {
+        Some((rest, last))
+            if last.len() > 1
+                && last.starts_with('v')
+                && last[1..].chars().all(|c| c.is_ascii_digit()) =>
+        {
+            rest
+        }
+        _ => path,
+    }
+}
 
 /// The name a package is known by when imported without an alias: the import path's last
 /// element, less a major-version suffix and `go-`/`-go`/`.go` decorations.
@@ -252,6 +271,14 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
             _ => {}
         }
     }
+    // A package that imports the client it is named after wraps it: its own calls are its own.
+    let imported: Vec<String> = file
+        .imports
+        .values()
+        .map(|path| without_version_suffix(path).to_string())
+        .collect();
+    file.own_package
+        .retain(|own| !imported.iter().any(|path| path.ends_with(own.as_str())));
     file.serving = file.serving_functions();
     file.dialers = all
         .iter()
@@ -675,7 +702,18 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
     /// True when `node`'s value comes from a server the test started itself
     /// (`l.Addr().String()` after `l, _ := net.Listen(...)`).
     fn comes_from_own_server(&self, node: Node<'t>, depth: usize) -> bool {
-        if depth > 6 {
+        // Each bound value is explored once: names used many times over would otherwise make
+        // the search exponential.
+        self.comes_from_own_server_seen(node, depth, &mut HashSet::new())
+    }
+
+    fn comes_from_own_server_seen(
+        &self,
+        node: Node<'t>,
+        depth: usize,
+        seen: &mut HashSet<usize>,
+    ) -> bool {
+        if depth > 6 || !seen.insert(node.start_byte()) {
             return false;
         }
         descendants(node, |_| false)
@@ -683,7 +721,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             .any(|n| match n.node_kind() {
                 "call_expression" => self.starts_server(n),
                 "identifier" => self.binding(n).is_some_and(|value| {
-                    value != node && self.comes_from_own_server(value, depth + 1)
+                    value != node && self.comes_from_own_server_seen(value, depth + 1, seen)
                 }),
                 _ => false,
             })
@@ -895,31 +933,40 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
 
     /// True for a statement that fails the test outright: `t.Fatal(...)`, `t.Error(...)`,
     /// `t.FailNow()`, `panic(...)`.
+    /// True when the statement reports a failure: `t.Fatal(…)`, `require.FailNow(t, …)`,
+    /// `assert.Fail(t, …)`, ginkgo's `Fail(…)`, `panic(…)`, or a helper handed the test's `t`.
     fn fails_the_test(&self, statement: Node<'_>) -> bool {
-        let Some(function) = statement
+        let Some(call) = statement
             .named_child(0)
             .filter(|_| statement.node_kind() == "expression_statement")
             .filter(|c| c.node_kind() == "call_expression")
-            .and_then(|c| c.field("function"))
         else {
             return false;
         };
-        match function.node_kind() {
-            "identifier" => self.text(function) == "panic",
-            "selector_expression" => {
-                let operand = function
-                    .field("operand")
-                    .map(|o| self.text(o))
-                    .unwrap_or("");
-                let field = function.field("field").map(|f| self.text(f)).unwrap_or("");
-                !self.imports.contains_key(operand)
-                    && matches!(
-                        field,
-                        "Fatal" | "Fatalf" | "Error" | "Errorf" | "Fail" | "FailNow"
-                    )
+        let Some(function) = call.field("function") else {
+            return false;
+        };
+        const FAILING: &[&str] = &["Fatal", "Fatalf", "Error", "Errorf", "Fail", "FailNow"];
+        let hands_over_t = call_arguments(call)
+            .iter()
+            .any(|argument| matches!(self.text(*argument), "t" | "b"));
+        hands_over_t
+            || match function.node_kind() {
+                "identifier" => matches!(self.text(function), "panic" | "Fail"),
+                "selector_expression" => {
+                    let operand = function
+                        .field("operand")
+                        .map(|o| self.text(o))
+                        .unwrap_or("");
+                    let field = function.field("field").map(|f| self.text(f)).unwrap_or("");
+                    let testify = self
+                        .imports
+                        .get(operand)
+                        .is_some_and(|path| path.contains("testify/"));
+                    testify || (!self.imports.contains_key(operand) && FAILING.contains(&field))
+                }
+                _ => false,
             }
-            _ => false,
-        }
     }
 
     fn function_unit(&self, function: Node<'t>) -> Unit {
