@@ -129,7 +129,9 @@ struct PackageNames {
 
 impl PackageNames {
     fn of(&self, file: &Path, manifest: &'static str) -> Option<String> {
-        let folder = file.parent()?.to_path_buf();
+        // Relative to where the check runs, so `mod.rs` finds the same manifest as
+        // `src/conn/mod.rs` does.
+        let folder = std::path::absolute(file).ok()?.parent()?.to_path_buf();
         let key = (folder, manifest);
         if let Some(known) = self.by_folder.lock().ok()?.get(&key) {
             return known.clone();

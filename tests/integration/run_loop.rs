@@ -801,3 +801,29 @@ fn at_a_terminal_a_failing_gate_cannot_be_accepted_and_stop_ends_the_run() {
     assert_eq!(project.calls().len(), 1);
     assert_eq!(project.state()["tasks"]["1.1"]["result"], "failed");
 }
+
+#[test]
+fn check_tests_reads_the_crate_name_whatever_the_working_folder() {
+    let project = Project::new(PLAN_3);
+    project.write(
+        "client/Cargo.toml",
+        "[package]\nname = \"mysql\"\nversion = \"0.1.0\"\n",
+    );
+    project.write(
+        "client/src/conn/mod.rs",
+        "#[cfg(test)]\nmod tests {\n    use crate::{Conn, Opts};\n\n    #[test]\n    fn connects() {\n        let mut conn = Conn::new(Opts::default()).unwrap();\n        assert!(conn.ping());\n    }\n}\n",
+    );
+    for (folder, file) in [("client", "src/conn/mod.rs"), ("client/src/conn", "mod.rs")] {
+        let output = project
+            .command(&["check-tests", "--json", file])
+            .current_dir(project.path(folder))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "from {folder}: {stdout}");
+        assert!(
+            stdout.contains("connects to a real database or cache (mysql::Conn::new)"),
+            "from {folder}: {stdout}"
+        );
+    }
+}

@@ -124,6 +124,15 @@ const HTTP_FUNCTIONS: &[&str] = &[
     "WebSocket",
     "ws.WebSocket",
 ];
+/// True when `package` is itself a client the knowledge lists name exactly (`ioredis`,
+/// `needle`), not merely one a wildcard would match (`pg-promise*` for `pg-promise-extras`).
+fn is_known_client(package: &str) -> bool {
+    [REAL_DB, HTTP_FUNCTIONS, DOCKER].iter().any(|list| {
+        list.iter()
+            .any(|pattern| pattern.split('.').next() == Some(package))
+    })
+}
+
 const SOCKET_CONNECTS: &[&str] = &["net.connect", "net.createConnection", "tls.connect"];
 const NETWORK_MOCKS: &[&str] = &[
     "nock*",
@@ -240,6 +249,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         let climbs = name.trim_start_matches("./");
         if (climbs.starts_with("../") || climbs == "..")
             && let Some(package) = self.context.package_name
+            && is_known_client(package)
         {
             return Some(package.to_string());
         }

@@ -19,8 +19,8 @@ const SLEEPS: &[&str] = &[
     "tokio.time.sleep",
     "async_std.task.sleep",
     "tokio.time.delay_for",
-    // tokio 0.2's sleep, re-exported by pool crates (`mobc::delay_for`).
-    "*.delay_for",
+    // tokio 0.2's sleep, re-exported by mobc.
+    "mobc.delay_for",
     "smol.Timer.after",
     "async_io.Timer.after",
     "futures_timer.Delay.new",
@@ -152,6 +152,24 @@ fn is_real_db_path(path: &str) -> bool {
     }
 }
 
+/// True when `node` sits in a module marked `#[cfg(test)]`.
+fn in_test_module(node: Node<'_>, source: &str) -> bool {
+    let mut current = node.parent();
+    while let Some(parent) = current {
+        if parent.node_kind() == "mod_item" {
+            let mut sibling = parent.prev_named_sibling();
+            while let Some(attribute) = sibling.filter(|s| s.node_kind() == "attribute_item") {
+                if text(attribute, source).contains("cfg(test)") {
+                    return true;
+                }
+                sibling = attribute.prev_named_sibling();
+            }
+        }
+        current = parent.parent();
+    }
+    false
+}
+
 /// True when `value` names a database server that a connect call given it would reach. Key/value
 /// strings are read as rust-postgres reads them: one it refuses before connecting (hosts and
 /// ports that do not match, no host at all) makes a test of the configuration, not of a server.
@@ -279,6 +297,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         bindings: Bindings::new(Vec::new()),
         static_checks: HashSet::new(),
         crate_glob: false,
+        test_types: HashSet::new(),
     };
     let all = descendants(root, |_| false);
     file.bindings = Bindings::new(
@@ -345,6 +364,18 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
             _ => {}
         }
     }
+    let all_tests = !all
+        .iter()
+        .any(|n| n.node_kind() == "attribute_item" && file.text(*n).contains("cfg(test)"));
+    for node in all.iter().filter(|n| n.node_kind() == "impl_item") {
+        if (all_tests || in_test_module(*node, source))
+            && let Some(kind) = node.field("type")
+        {
+            let name = file.text(kind);
+            file.test_types
+                .insert(name.split('<').next().unwrap_or(name).trim());
+        }
+    }
     let mut units = vec![];
     let mut module = Unit::new("<module>", UnitKind::Module, 1);
     for node in &all {
@@ -405,6 +436,9 @@ struct RustFile<'s, 't, 'c> {
     /// `use super::*` or `use crate::…::*`: names the file does not define or import come from
     /// its own crate.
     crate_glob: bool,
+    /// Types whose `impl` is test support: inside a `#[cfg(test)]` module, or anywhere in a file
+    /// that is all tests (no `#[cfg(test)]`, as under `tests/`).
+    test_types: HashSet<&'s str>,
 }
 
 impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
@@ -738,21 +772,6 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 || head == "quickcheck"
                 || head == "proptest"
         });
-        // A method of a type defined here is a helper reached as `Type::method()`.
-        let owner = function
-            .parent()
-            .and_then(|list| list.parent())
-            .filter(|owner| owner.node_kind() == "impl_item")
-            .and_then(|owner| owner.field("type"))
-            .map(|kind| self.text(kind).split('<').next().unwrap_or_default().trim());
-        let qualified;
-        let name = match owner {
-            Some(owner) if !is_test => {
-                qualified = format!("{owner}::{name}");
-                qualified.as_str()
-            }
-            _ => name,
-        };
         let mut unit = Unit::new(
             name,
             if is_test {
@@ -999,6 +1018,46 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         }
     }
 
+    /// The duration of a `timeout(d, future)` call whose arguments hold `node`.
+    fn enclosing_timeout_call(&self, node: Node<'_>) -> Option<f64> {
+        let mut current = node.parent();
+        while let Some(parent) = current {
+            match parent.node_kind() {
+                "call_expression" => {
+                    let is_timeout = parent
+                        .field("function")
+                        .and_then(|f| self.path(f, 0))
+                        .is_some_and(|p| p.rsplit('.').next() == Some("timeout"));
+                    if is_timeout {
+                        let first = parent.field("arguments")?.named_child(0)?;
+                        return self.duration(first, 0);
+                    }
+                }
+                "function_item" | "closure_expression" => return None,
+                _ => {}
+            }
+            current = parent.parent();
+        }
+        None
+    }
+
+    /// True when the function around `node` sends mail or tests the connection.
+    fn function_sends_mail(&self, node: Node<'_>) -> bool {
+        let mut current = node.parent();
+        while let Some(parent) = current {
+            if parent.node_kind() == "function_item" {
+                // Read as text: the call is often inside `assert!(…)`, whose tokens are not
+                // parsed as expressions.
+                let body = self.text(parent);
+                return [".send(", ".send_raw(", ".test_connection("]
+                    .iter()
+                    .any(|call| body.contains(call));
+            }
+            current = parent.parent();
+        }
+        false
+    }
+
     /// The number given to a later method of the same chain: `.port(2525)` in
     /// `builder(host).port(2525).build()`.
     fn chained_argument(&self, call: Node<'_>, method: &str) -> Option<f64> {
@@ -1063,7 +1122,13 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                         .and_then(|arguments| arguments.parent())
                         .and_then(|call| call.field("function"))
                         .map(|function| self.text(function))
-                        .is_some_and(|text| text.ends_with("block_on") || text.ends_with("run"));
+                        // The test waits for its own body (`rt.block_on(async { … })`) and for
+                        // what it spawns (`thread::spawn(…)`, usually joined).
+                        .is_some_and(|text| {
+                            ["block_on", "run", "spawn", "spawn_blocking", "scope"]
+                                .iter()
+                                .any(|runner| text.ends_with(runner))
+                        });
                     if !runner {
                         return true;
                     }
@@ -1163,9 +1228,14 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         let last = path.rsplit('.').next().unwrap_or(&path);
         if function.node_kind() == "identifier" {
             unit.calls.push(self.text(function).to_string());
-        } else if function.node_kind() == "scoped_identifier" {
-            // `RedisEnv::new()`: a method of a type of this file.
-            unit.calls.push(self.text(function).to_string());
+        } else if function.node_kind() == "scoped_identifier"
+            && let (Some(owner), Some(method)) = (function.field("path"), function.field("name"))
+            && (self.text(owner) == "Self" || self.test_types.contains(self.text(owner)))
+        {
+            // `RedisEnv::new()` on a test-support type of this file, or `Self::open()` inside
+            // one. Production types in the same file are not followed: a test that calls
+            // `Config::from_env()` checks it, it does not run what it reads.
+            unit.calls.push(self.text(method).to_string());
         } else if function.node_kind() == "field_expression"
             && function
                 .field("value")
@@ -1189,6 +1259,10 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 if let Some(bound) = self.timeout_bound.get()
                     && self.in_closure(call)
                 {
+                    seconds = seconds.min(bound);
+                }
+                // `timeout(Duration::from_millis(10), sleep(Duration::from_secs(5)))`.
+                if let Some(bound) = self.enclosing_timeout_call(call) {
                     seconds = seconds.min(bound);
                 }
                 unit.see(Fact::Sleep(seconds), at);
@@ -1260,9 +1334,18 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             ],
             &path,
         ) {
-            // A mail server: `builder_dangerous("127.0.0.1").port(2525)` (25 unless told).
-            if let Some(host) = first.and_then(|a| self.string(a, 0)) {
-                let port = self.chained_argument(call, "port").unwrap_or(25.0);
+            // A mail server: `builder_dangerous("127.0.0.1").port(2525)`. lettre connects only
+            // when the function sends (or tests the connection); the port is 25, 465 for
+            // `relay`, 587 for `starttls_relay` unless set.
+            if let Some(host) = first.and_then(|a| self.string(a, 0))
+                && self.function_sends_mail(call)
+            {
+                let default_port = match last {
+                    "relay" => 465.0,
+                    "starttls_relay" => 587.0,
+                    _ => 25.0,
+                };
+                let port = self.chained_argument(call, "port").unwrap_or(default_port);
                 if let Some(target) = target_of_host_port(&host, Some(port as u32)) {
                     unit.see(Fact::Network(target), at);
                 }
