@@ -55,6 +55,12 @@ const STOP_RUN: &str = "Stop the run here";
 pub trait Human {
     fn ask(&mut self, question: &Question) -> Option<String>;
 
+    /// Asks for a decision of the runner's own (what to do with a task that still fails):
+    /// an option, or instructions; None to stop. Nothing is saved for later.
+    fn decide(&mut self, question: &Question) -> Option<String> {
+        self.ask(question)
+    }
+
     /// Whether someone is there to be asked at all (a terminal). The agent's questions are
     /// saved for `--answer` either way; the runner's own decisions are only offered to someone
     /// present.
@@ -767,7 +773,7 @@ impl Runner<'_> {
             id: id.to_string(),
             question: question.clone(),
         });
-        let answer = self.human.ask(&question)?;
+        let answer = self.human.decide(&question)?;
         match answer.as_str() {
             STOP_RUN => None,
             ACCEPT_FINDINGS if only_test_quality => Some(Decision::Accept),

@@ -49,29 +49,54 @@ fn terminal_width() -> Option<usize> {
 /// Asks on the terminal.
 struct TerminalHuman;
 
-impl Human for TerminalHuman {
-    fn ask(&mut self, question: &Question) -> Option<String> {
+impl TerminalHuman {
+    /// One line from the terminal, trimmed; None at end of input.
+    fn read_line(prompt: &str) -> Option<String> {
         let mut stderr = std::io::stderr();
-        let hint = if question.options.is_empty() {
-            String::new()
-        } else {
-            " (a number picks an option)".to_string()
-        };
-        write!(
-            stderr,
-            "Your answer{hint}, empty to stop and answer later: "
-        )
-        .ok();
+        write!(stderr, "{prompt}").ok();
         stderr.flush().ok();
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).ok()?;
-        let answer = line.trim();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line.trim().to_string()),
+        }
+    }
+}
+
+impl Human for TerminalHuman {
+    fn ask(&mut self, question: &Question) -> Option<String> {
+        let hint = if question.options.is_empty() {
+            ""
+        } else {
+            " (a number picks an option)"
+        };
+        let answer = Self::read_line(&format!(
+            "Your answer{hint}, empty to stop and answer later: "
+        ))?;
         if answer.is_empty() {
             return None;
         }
         match answer.parse::<usize>() {
             Ok(n) if n >= 1 && n <= question.options.len() => Some(question.options[n - 1].clone()),
-            _ => Some(answer.to_string()),
+            _ => Some(answer),
+        }
+    }
+
+    fn decide(&mut self, question: &Question) -> Option<String> {
+        let count = question.options.len();
+        loop {
+            let answer = Self::read_line(&format!(
+                "Instructions for the agent, or 1-{count} for an option; empty or \"stop\" stops: "
+            ))?;
+            if answer.is_empty() || answer.eq_ignore_ascii_case("stop") {
+                return None;
+            }
+            match answer.parse::<usize>() {
+                Ok(n) if n >= 1 && n <= count => return Some(question.options[n - 1].clone()),
+                // A bare number that is no option is a slip, not instructions for the agent.
+                Ok(_) => continue,
+                Err(_) => return Some(answer),
+            }
         }
     }
 }

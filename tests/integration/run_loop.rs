@@ -827,3 +827,27 @@ fn check_tests_reads_the_crate_name_whatever_the_working_folder() {
         );
     }
 }
+
+#[test]
+fn at_a_terminal_a_number_that_is_no_option_is_asked_again_and_stop_stops() {
+    let project = slow_sleep_project();
+    let (status, shown) = project.run_on_a_terminal(
+        &["run", "M1_greeter.md", "--only", "1.1"],
+        "7\nstop\n",
+        false,
+    );
+    assert_eq!(status.code(), Some(1), "{shown}");
+    assert_eq!(
+        shown
+            .matches("or 1-2 for an option; empty or \"stop\" stops")
+            .count(),
+        2,
+        "{shown}"
+    );
+    assert_eq!(
+        project.calls().len(),
+        1,
+        "no instructions went to the agent"
+    );
+    assert_eq!(project.state()["tasks"]["1.1"]["result"], "failed");
+}
