@@ -204,6 +204,26 @@ pub struct WireQuestion {
     pub recommendation: Option<String>,
 }
 
+impl From<Question> for WireQuestion {
+    fn from(question: Question) -> Self {
+        WireQuestion {
+            text: question.text,
+            options: question.options,
+            recommendation: question.recommendation,
+        }
+    }
+}
+
+impl From<WireQuestion> for Question {
+    fn from(question: WireQuestion) -> Self {
+        Question {
+            text: question.text,
+            options: question.options,
+            recommendation: question.recommendation,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct WireUsage {
     pub input_tokens: u64,
@@ -363,20 +383,12 @@ impl From<&EventKind> for WireKind {
                 session_id,
             } => WireKind::Question {
                 id,
-                question: WireQuestion {
-                    text: question.text,
-                    options: question.options,
-                    recommendation: question.recommendation,
-                },
+                question: question.into(),
                 session_id,
             },
             EventKind::DecisionNeeded { id, question } => WireKind::DecisionNeeded {
                 id,
-                question: WireQuestion {
-                    text: question.text,
-                    options: question.options,
-                    recommendation: question.recommendation,
-                },
+                question: question.into(),
             },
             EventKind::WaitingForLimit {
                 id,
@@ -641,20 +653,12 @@ impl From<WireKind> for EventKind {
                 session_id,
             } => EventKind::Question {
                 id,
-                question: Question {
-                    text: question.text,
-                    options: question.options,
-                    recommendation: question.recommendation,
-                },
+                question: question.into(),
                 session_id,
             },
             WireKind::DecisionNeeded { id, question } => EventKind::DecisionNeeded {
                 id,
-                question: Question {
-                    text: question.text,
-                    options: question.options,
-                    recommendation: question.recommendation,
-                },
+                question: question.into(),
             },
             WireKind::WaitingForLimit {
                 id,

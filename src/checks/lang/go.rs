@@ -166,15 +166,8 @@ fn without_version_suffix(path: &str) -> &str {
 /// The name a package is known by when imported without an alias: the import path's last
 /// element, less a major-version suffix and `go-`/`-go`/`.go` decorations.
 fn default_package_name(path: &str) -> String {
-    let mut segments = path.rsplit('/');
-    let last = segments.next().unwrap_or(path);
-    let is_version =
-        last.len() > 1 && last.starts_with('v') && last[1..].chars().all(|c| c.is_ascii_digit());
-    let name = if is_version {
-        segments.next().unwrap_or(last)
-    } else {
-        last
-    };
+    let path = without_version_suffix(path);
+    let name = path.rsplit('/').next().unwrap_or(path);
     name.trim_start_matches("go-")
         .trim_end_matches(".go")
         .trim_end_matches("-go")

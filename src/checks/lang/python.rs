@@ -929,7 +929,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
 
     /// The shortest timeout around `node`: `with env.timeout(0.15):`, `async with
     /// asyncio.timeout(1):`, `asyncio.wait_for(…, timeout=0.5)`. A sleep inside is cut short there.
-    fn enclosing_timeout(&self, node: Node<'_>) -> Option<f64> {
+    fn enclosing_timeout(&self, node: Node<'t>) -> Option<f64> {
         let is_timeout = |call: Node<'_>| {
             call.field("function").is_some_and(|f| {
                 let name = match f.node_kind() {
@@ -939,22 +939,17 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 name.is_some_and(|n| n == "timeout" || n == "wait_for")
             })
         };
-        let duration = |call: Node<'_>| {
-            let arguments = call.field("arguments")?;
-            let mut cursor = arguments.walk();
-            let children: Vec<Node<'_>> = arguments.named_children(&mut cursor).collect();
-            children
+        // Positional arguments come before keywords in Python, so this is source order.
+        let duration = |call: Node<'t>| {
+            let (positional, keywords) = self.arguments(call);
+            positional
                 .iter()
-                .find_map(|argument| match argument.node_kind() {
-                    "keyword_argument"
-                        if argument.field("name").is_some_and(|n| {
-                            matches!(self.text(n), "timeout" | "seconds" | "delay")
-                        }) =>
-                    {
-                        argument.field("value").and_then(|v| self.number(v, 0))
-                    }
-                    "keyword_argument" => None,
-                    _ => self.number(*argument, 0),
+                .find_map(|argument| self.number(*argument, 0))
+                .or_else(|| {
+                    keywords
+                        .iter()
+                        .filter(|(name, _)| matches!(*name, "timeout" | "seconds" | "delay"))
+                        .find_map(|(_, value)| self.number(*value, 0))
                 })
         };
         let mut bound: Option<f64> = None;

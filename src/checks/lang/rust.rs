@@ -152,6 +152,15 @@ fn is_real_db_path(path: &str) -> bool {
     }
 }
 
+/// True when the type parameters of a function or struct carry bounds (`<T: Send>`).
+fn has_trait_bounds(item: Node<'_>) -> bool {
+    item.field("type_parameters").is_some_and(|parameters| {
+        descendants(parameters, |_| false)
+            .iter()
+            .any(|n| n.node_kind() == "trait_bounds")
+    })
+}
+
 /// True when `node` sits in a module marked `#[cfg(test)]`.
 fn in_test_module(node: Node<'_>, source: &str) -> bool {
     let mut current = node.parent();
@@ -327,13 +336,10 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                 }
             }
             "function_item" => {
-                let bounded = node.field("type_parameters").is_some_and(|parameters| {
-                    descendants(parameters, |_| false)
-                        .iter()
-                        .any(|n| n.node_kind() == "trait_bounds")
-                }) || node
-                    .named_children(&mut node.walk())
-                    .any(|n| n.node_kind() == "where_clause");
+                let bounded = has_trait_bounds(*node)
+                    || node
+                        .named_children(&mut node.walk())
+                        .any(|n| n.node_kind() == "where_clause");
                 let empty = node
                     .field("body")
                     .is_some_and(|b| b.named_child_count() == 0);
@@ -346,12 +352,9 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
             }
             "struct_item" => {
                 // `struct A<T: Send + Sync>(T);` then `A(value)`: a compile-time bound check.
-                let bounded = node.field("type_parameters").is_some_and(|parameters| {
-                    descendants(parameters, |_| false)
-                        .iter()
-                        .any(|n| n.node_kind() == "trait_bounds")
-                });
-                if bounded && let Some(name) = node.field("name") {
+                if has_trait_bounds(*node)
+                    && let Some(name) = node.field("name")
+                {
                     file.static_checks.insert(file.text(name));
                 }
             }
@@ -461,6 +464,15 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 format!("{INTERNAL}{name}.{}", kept.join("."))
             }
             _ => kept.join("."),
+        }
+    }
+
+    /// What a name stands for: its `use`, else (under a glob import from the file's own crate)
+    /// that crate's item, else itself.
+    fn resolve_name(&self, name: &str) -> String {
+        match self.uses.get(name) {
+            Some(path) => path.clone(),
+            None => self.own_crate_item(name),
         }
     }
 
@@ -583,10 +595,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 // `AsyncSmtpTransport::<Tokio1Executor>::relay`: type arguments name no item.
                 let full = without_type_arguments(&full);
                 let (first, rest) = full.split_once('.').unwrap_or((&full, ""));
-                let base = match self.uses.get(first) {
-                    Some(path) => path.clone(),
-                    None => self.own_crate_item(first),
-                };
+                let base = self.resolve_name(first);
                 Some(self.normalize(&if rest.is_empty() {
                     base
                 } else {
@@ -865,13 +874,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             return None;
         }
         match node.node_kind() {
-            "type_identifier" => {
-                let name = self.text(node);
-                Some(match self.uses.get(name) {
-                    Some(path) => path.clone(),
-                    None => self.own_crate_item(name),
-                })
-            }
+            "type_identifier" => Some(self.resolve_name(self.text(node))),
             "scoped_type_identifier" => {
                 let full = self.text(node).replace("::", ".");
                 let (first, rest) = full.split_once('.').unwrap_or((&full, ""));
@@ -973,11 +976,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                             .get(index + 3)
                             .is_some_and(|n| n.node_kind() == "token_tree")
                     {
-                        let base = match self.uses.get(name) {
-                            Some(path) => path.clone(),
-                            None => self.own_crate_item(name),
-                        };
-                        let path = format!("{base}.{}", self.text(*item));
+                        let path = format!("{}.{}", self.resolve_name(name), self.text(*item));
                         if is_docker_path(&path) {
                             unit.see(Fact::Docker(rust_path(&path)), line(*token));
                         } else if is_real_db_path(&path) {
@@ -1058,47 +1057,51 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         false
     }
 
-    /// The number given to a later method of the same chain: `.port(2525)` in
-    /// `builder(host).port(2525).build()`.
-    fn chained_argument(&self, call: Node<'_>, method: &str) -> Option<f64> {
-        let mut node = call;
-        for _ in 0..64 {
-            let parent = node.parent()?;
-            match parent.node_kind() {
-                "field_expression" if parent.field("value") == Some(node) => {
-                    if parent
-                        .field("field")
-                        .is_some_and(|f| self.text(f) == method)
-                    {
-                        let arguments = parent.parent()?.field("arguments")?;
-                        return self.number(arguments.named_child(0)?, 0);
-                    }
-                    node = parent;
-                }
-                "call_expression" | "try_expression" | "await_expression" => node = parent,
-                _ => return None,
-            }
-        }
-        None
-    }
-
-    /// `client.post(url).json(&body).build()`: the request is built and inspected, never sent.
-    fn built_but_not_sent(&self, call: Node<'_>) -> bool {
+    /// The method accesses made on what `call` returns, in chain order: `.port` and `.build` in
+    /// `builder(host).port(2525).build()` (through `?` and `.await`).
+    fn chain_after<'n>(&self, call: Node<'n>) -> Vec<Node<'n>> {
         let mut methods = Vec::new();
         let mut node = call;
         for _ in 0..64 {
             let Some(parent) = node.parent() else { break };
             match parent.node_kind() {
                 "field_expression" if parent.field("value") == Some(node) => {
-                    if let Some(field) = parent.field("field") {
-                        methods.push(self.text(field));
-                    }
+                    methods.push(parent);
                     node = parent;
                 }
                 "call_expression" | "try_expression" | "await_expression" => node = parent,
                 _ => break,
             }
         }
+        methods
+    }
+
+    /// The name of a method access (`port` in `.port`).
+    fn method_name(&self, access: Node<'_>) -> &'s str {
+        access
+            .field("field")
+            .map(|f| self.text(f))
+            .unwrap_or_default()
+    }
+
+    /// The number given to a later method of the same chain: `.port(2525)` in
+    /// `builder(host).port(2525).build()`.
+    fn chained_argument(&self, call: Node<'_>, method: &str) -> Option<f64> {
+        let access = self
+            .chain_after(call)
+            .into_iter()
+            .find(|access| self.method_name(*access) == method)?;
+        let arguments = access.parent()?.field("arguments")?;
+        self.number(arguments.named_child(0)?, 0)
+    }
+
+    /// `client.post(url).json(&body).build()`: the request is built and inspected, never sent.
+    fn built_but_not_sent(&self, call: Node<'_>) -> bool {
+        let methods: Vec<&str> = self
+            .chain_after(call)
+            .into_iter()
+            .map(|access| self.method_name(access))
+            .collect();
         methods.contains(&"build")
             && !methods.iter().any(|m| {
                 matches!(
@@ -1149,13 +1152,12 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             .filter(|n| n.node_kind() == "call_expression")
             .filter_map(|call| {
                 let function = call.field("function")?;
+                // A method sets one (`.read_timeout(d)`); of free functions only `timeout(d, …)`.
                 let name = match function.node_kind() {
-                    "field_expression" => function.field("field").map(|f| self.text(f)),
-                    _ => self.path(function, 0).map(|p| {
-                        let last = p.rsplit('.').next().unwrap_or_default().to_string();
-                        if last == "timeout" { "timeout" } else { "" }
-                    }),
-                }?;
+                    "field_expression" => self.text(function.field("field")?),
+                    _ if self.path(function, 0)?.rsplit('.').next() == Some("timeout") => "timeout",
+                    _ => return None,
+                };
                 if !matches!(
                     name,
                     "timeout" | "read_timeout" | "write_timeout" | "connect_timeout"
@@ -1268,7 +1270,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 unit.see(Fact::Sleep(seconds), at);
             }
         } else if is_docker_path(&path) {
-            unit.see(Fact::Docker(path.replace('.', "::")), at);
+            unit.see(Fact::Docker(rust_path(&path)), at);
         } else if is_real_db_path(&path) {
             let refused = path.contains("postgres")
                 && first
