@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use kmilestone::handoff::Handoff;
 use kmilestone::plan::Plan;
-use kmilestone::progress::Progress;
+use kmilestone::plan::handoff::Handoff;
+use kmilestone::plan::progress::Progress;
 
 fn main() {
     divan::main();

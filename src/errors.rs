@@ -1,7 +1,7 @@
 //! The errors that end a command before or outside a run, each with its exit code.
 
 use crate::exit_codes;
-use crate::milestone::MilestoneError;
+use crate::plan::milestone::MilestoneError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -12,17 +12,11 @@ pub mod errors;
 pub mod events;
 pub mod exit_codes;
 pub mod gates;
-pub mod handoff;
-pub mod input;
-pub mod markdown;
-pub mod milestone;
 pub mod plan;
 pub mod process;
-pub mod progress;
 pub mod prompt;
 pub mod reporter;
 pub mod runner;
-pub mod signals;
 pub mod state;
 pub mod vcs;
 
@@ -33,7 +27,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 use crate::errors::Error;
-use crate::milestone::Milestone;
+use crate::plan::milestone::Milestone;
 
 /// Parses `args` and runs the command; returns the process exit code.
 pub fn run<I, T>(args: I) -> i32

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::milestone::Milestone;
 use crate::plan::Task;
+use crate::plan::milestone::Milestone;
 
 /// The built-in workflow text; `[workflow] template` in config replaces it.
 pub const BUILTIN_WORKFLOW: &str = include_str!("../templates/ktask.md");

@@ -16,8 +16,8 @@ use crate::events::{
     AttemptEnd, Event, EventKind, EventSink, TaskResult, TaskSummary, Totals, millis,
 };
 use crate::exit_codes;
-use crate::handoff::{Handoff, MarkState};
-use crate::milestone::Milestone;
+use crate::plan::handoff::{Handoff, MarkState};
+use crate::plan::milestone::Milestone;
 use crate::plan::{Task, TaskType};
 use crate::process::{
     self, Cancel, EndedBy, ExitKind, Limits, LineVerdict, ProcessSpec, SpawnError, StdinSource,
@@ -148,7 +148,7 @@ pub fn select_tasks(milestone: &Milestone, request: &RunRequest) -> Result<Selec
                 tasks: plan.tasks[..end]
                     .iter()
                     .zip(statuses)
-                    .filter(|(_, s)| **s != crate::progress::TaskStatus::Complete)
+                    .filter(|(_, s)| **s != crate::plan::progress::TaskStatus::Complete)
                     .map(|(t, _)| t.id.clone())
                     .collect(),
                 forced: false,
@@ -1443,9 +1443,9 @@ fn complete_marks(text: &str, milestone: &Milestone, id: &str) -> usize {
 /// The last `Task <id> Complete` section of the handoff text, from its heading to the next heading
 /// of the same or a higher level.
 fn complete_section(text: &str, milestone: &Milestone, id: &str) -> String {
-    let headings = crate::markdown::headings(text);
+    let headings = crate::plan::markdown::headings(text);
     let Some((index, heading)) = headings.iter().enumerate().rev().find(|(_, h)| {
-        crate::handoff::parse_mark_heading(&h.text, &milestone.plan)
+        crate::plan::handoff::parse_mark_heading(&h.text, &milestone.plan)
             .is_some_and(|(ids, state)| state == MarkState::Complete && ids.iter().any(|i| i == id))
     }) else {
         return String::new();
@@ -1461,9 +1461,9 @@ fn complete_section(text: &str, milestone: &Milestone, id: &str) -> String {
 /// appended for this task (its Complete section onwards), when it wrote one.
 fn restore_handoff(before: &[u8], current: &str, milestone: &Milestone, id: &str) -> String {
     let mut restored = String::from_utf8_lossy(before).into_owned();
-    let headings = crate::markdown::headings(current);
+    let headings = crate::plan::markdown::headings(current);
     let new_section = headings.iter().rev().find(|h| {
-        crate::handoff::parse_mark_heading(&h.text, &milestone.plan)
+        crate::plan::handoff::parse_mark_heading(&h.text, &milestone.plan)
             .is_some_and(|(ids, state)| state == MarkState::Complete && ids.iter().any(|i| i == id))
     });
     if let Some(heading) = new_section {

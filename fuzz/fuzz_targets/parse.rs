@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use kmilestone::handoff::Handoff;
+use kmilestone::plan::handoff::Handoff;
 use kmilestone::plan::Plan;
-use kmilestone::progress::Progress;
+use kmilestone::plan::progress::Progress;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,11 +4,11 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::exit_codes;
-use crate::handoff::{self, Handoff, MarkState};
-use crate::input::{InputError, read_text_file};
-use crate::milestone::MilestoneError;
+use crate::plan::handoff::{self, Handoff, MarkState};
+use crate::plan::input::{InputError, read_text_file};
+use crate::plan::milestone::MilestoneError;
+use crate::plan::progress::Progress;
 use crate::plan::{Plan, PlanError};
-use crate::progress::Progress;
 
 /// Lints the plan (and its handoff); returns the exit code: 1 when the plan has errors, else 0.
 ///

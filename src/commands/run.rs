@@ -12,7 +12,7 @@ use crate::config::{AgentKind, Permission, Settings};
 use crate::errors::Error;
 use crate::events::EventSink;
 use crate::exit_codes;
-use crate::milestone::Milestone;
+use crate::plan::milestone::Milestone;
 use crate::process::Cancel;
 use crate::reporter::Fanout;
 use crate::reporter::json::JsonLines;
@@ -398,7 +398,7 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
     };
 
     let cancel = Cancel::new();
-    crate::signals::install(cancel.clone())?;
+    crate::process::signals::install(cancel.clone())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -4,9 +4,9 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::milestone::Milestone;
 use crate::plan::Warning;
-use crate::progress::TaskStatus;
+use crate::plan::milestone::Milestone;
+use crate::plan::progress::TaskStatus;
 
 #[derive(Serialize)]
 struct StatusJson<'a> {

@@ -25,6 +25,7 @@
 mod cancel;
 mod imp;
 mod lines;
+pub mod signals;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod unix;

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use kmilestone::handoff::Handoff;
-use kmilestone::input::{InputError, read_text_file};
 use kmilestone::plan::Plan;
-use kmilestone::progress::Progress;
+use kmilestone::plan::handoff::Handoff;
+use kmilestone::plan::input::{InputError, read_text_file};
+use kmilestone::plan::progress::Progress;
 use proptest::prelude::*;
 
 const PIECES: &[&str] = &[

@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::input::{InputError, read_text_file};
 use crate::plan::Plan;
+use crate::plan::input::{InputError, read_text_file};
 
 /// One heading of the handoff that marks tasks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +103,7 @@ impl Handoff {
 
     pub fn parse(source: &str, plan: &Plan) -> Handoff {
         // Only the headings matter here: the segmented scan skips parsing most of a large handoff.
-        let marks = crate::markdown::headings(source)
+        let marks = crate::plan::markdown::headings(source)
             .iter()
             .filter_map(|heading| {
                 let (ids, state) = parse_mark_heading(&heading.text, plan)?;

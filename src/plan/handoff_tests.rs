@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::progress::{Progress, TaskStatus};
+use crate::plan::progress::{Progress, TaskStatus};
 
 fn plan() -> Plan {
     Plan::parse(

@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::handoff::{Handoff, MarkState};
 use crate::plan::Plan;
+use crate::plan::handoff::{Handoff, MarkState};
 
 /// A task's state as the handoff tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 
-use crate::input::LineIndex;
+use crate::plan::input::LineIndex;
 
 /// One ATX or setext heading as CommonMark reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::handoff::{self, Handoff};
-use crate::input::InputError;
+use crate::plan::handoff::{self, Handoff};
+use crate::plan::input::InputError;
+use crate::plan::progress::Progress;
 use crate::plan::{Plan, PlanError};
-use crate::progress::Progress;
 
 #[derive(Debug, Clone)]
 pub struct Milestone {

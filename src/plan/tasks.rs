@@ -9,8 +9,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Serialize;
 
-use crate::input::{InputError, read_text_file};
-use crate::markdown::{Document, HidingBlock, strip_atx};
+use crate::plan::input::{InputError, read_text_file};
+use crate::plan::markdown::{Document, HidingBlock, strip_atx};
 
 /// A task's kind, from its `**Type:**` field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -578,5 +578,5 @@ mod field_tests {
 }
 
 #[cfg(test)]
-#[path = "plan_tests.rs"]
+#[path = "tasks_tests.rs"]
 mod tests;
