@@ -125,7 +125,7 @@ mod tests {
     use crate::process::test_support::{HELPER_ENV, Helper, dies, limits, sh};
     use crate::process::{EndedBy, Limits, LineVerdict, is_alive, run};
 
-    const HELPER: &str = "signals::tests::signal_helper";
+    const HELPER: &str = "process::signals::tests::signal_helper";
 
     #[test]
     fn first_signal_cancels_every_later_one_kills() {
