@@ -46,6 +46,16 @@ pub enum ColorChoice {
     Never,
 }
 
+impl From<ColorChoice> for crate::reporter::Color {
+    fn from(choice: ColorChoice) -> Self {
+        match choice {
+            ColorChoice::Auto => crate::reporter::Color::Auto,
+            ColorChoice::Always => crate::reporter::Color::Always,
+            ColorChoice::Never => crate::reporter::Color::Never,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the milestone's remaining tasks through the agent, verifying each.

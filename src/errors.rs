@@ -1,14 +1,33 @@
-//! The errors that end a command before or outside a run, each with its exit code.
+//! The errors that end a command before or outside a run, each with its documented exit code
+//! (`exit_codes`). Rendered once, with their causes, by `crate::run`.
 
+use crate::checks::CheckError;
+use crate::config::ConfigError;
 use crate::exit_codes;
-use crate::plan::milestone::MilestoneError;
+use crate::plan::MilestoneError;
+use crate::runner::RunError;
+use crate::state::StateError;
+use crate::vcs::GitError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The plan or handoff cannot be read.
     #[error(transparent)]
-    Milestone(#[from] MilestoneError),
+    Plan(#[from] MilestoneError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The run could not start (state, lock, dirty tree, range…).
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    /// Nothing to report yet, or an unreadable record.
     #[error("{0}")]
-    Usage(String),
+    Report(String),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -16,7 +35,13 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Milestone(_) | Error::Usage(_) => exit_codes::BAD_INPUT,
+            Error::Plan(_)
+            | Error::Config(_)
+            | Error::State(_)
+            | Error::Git(_)
+            | Error::Check(_)
+            | Error::Report(_) => exit_codes::BAD_INPUT,
+            Error::Run(err) => err.exit_code(),
             Error::Output(_) => exit_codes::TASK_FAILED,
         }
     }

@@ -11,13 +11,14 @@ pub mod env_vars;
 pub mod errors;
 pub mod events;
 pub mod exit_codes;
-pub mod gates;
+pub mod files;
+mod logging;
 pub mod plan;
 pub mod process;
-pub mod prompt;
 pub mod reporter;
 pub mod runner;
 pub mod state;
+pub mod text;
 pub mod vcs;
 
 use std::ffi::OsString;
@@ -69,22 +70,24 @@ where
 }
 
 fn dispatch(cli: Cli) -> Result<i32, Error> {
-    // `run` takes stdout itself: its live view redraws from a timer thread.
-    let Command::Run(args) = cli.command else {
-        let stdout = std::io::stdout();
-        return dispatch_with(cli, &mut stdout.lock());
+    logging::init(cli.global.verbose);
+    tracing::debug!(command = ?cli.command, "starting");
+    // `run` writes to stdout itself, from more than one thread (the live status line): it must
+    // not run while this thread holds the stdout lock.
+    let command = match cli.command {
+        Command::Run(args) => return commands::run::run(args, &cli.global),
+        other => other,
     };
-    commands::run::run(args, &cli.global)
-}
-
-fn dispatch_with(cli: Cli, mut out: &mut std::io::StdoutLock<'_>) -> Result<i32, Error> {
-    match cli.command {
+    let stdout = std::io::stdout();
+    let out = &mut stdout.lock();
+    match command {
+        Command::Run(_) => unreachable!("`run` returned above"),
         Command::Status(args) => {
             let milestone = Milestone::load(&args.plan_path(), args.handoff.as_deref())?;
             if cli.global.json {
-                commands::status::render_json(&milestone, &mut out)?;
+                commands::status::render_json(&milestone, out)?;
             } else {
-                commands::status::render_text(&milestone, &mut out)?;
+                commands::status::render_text(&milestone, out)?;
                 for warning in &milestone.plan.warnings {
                     eprintln!(
                         "warning: {}:{}: {}",
@@ -99,31 +102,17 @@ fn dispatch_with(cli: Cli, mut out: &mut std::io::StdoutLock<'_>) -> Result<i32,
         Command::Lint(args) => Ok(commands::lint::run(
             &args.plan_path(),
             args.handoff.as_deref(),
-            &mut out,
+            out,
         )?),
-        Command::Run(_) => unreachable!("`run` is dispatched without the stdout lock"),
-        Command::CheckTests(args) => {
-            let cwd = std::env::current_dir()?;
-            let root = vcs::Repo::discover(&cwd)
-                .map(|repo| repo.root().to_path_buf())
-                .unwrap_or(cwd);
-            let settings = config::Settings::load(Some(&root), cli.global.config.as_deref())
-                .map_err(|err| Error::Usage(err.to_string()))?;
-            checks::run_command(
-                &args.paths,
-                args.since.as_deref(),
-                cli.global.json,
-                &settings.checks,
-                &root,
-                &mut out,
-            )
-            .map_err(|err| Error::Usage(err.to_string()))
-        }
-        Command::Report(args) => {
-            commands::report::run(&args.plan_path(), cli.global.json, &mut out)
-        }
+        Command::CheckTests(args) => commands::check_tests::run(&args, &cli.global, out),
+        Command::Report(args) => commands::report::run(
+            &args.plan_path(),
+            args.handoff.as_deref(),
+            cli.global.json,
+            out,
+        ),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "kmilestone", &mut out);
+            clap_complete::generate(shell, &mut Cli::command(), "kmilestone", out);
             out.flush()?;
             Ok(exit_codes::SUCCESS)
         }

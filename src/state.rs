@@ -8,13 +8,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::{Question, Usage};
+use crate::events::{GateRecord, Problem, Question, RunOutcome, TaskResult, TestFinding, Usage};
+pub use crate::files::write_atomic;
 
 /// Bumped when the file's meaning changes; a newer file is refused rather than misread.
 pub const STATE_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    #[error(transparent)]
+    Write(#[from] crate::files::WriteError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -38,16 +41,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     }
 }
 
-/// One gate run, as recorded.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct GateRecord {
-    pub command: String,
-    pub passed: bool,
-    pub exit_code: Option<i32>,
-    pub timed_out: bool,
-    pub duration_ms: u64,
-}
-
 /// What is known about one task across runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TaskState {
@@ -57,8 +50,7 @@ pub struct TaskState {
     pub finished_at: Option<String>,
     pub head_before: Option<String>,
     pub head_after: Option<String>,
-    /// `completed`, `failed`, `blocked`, `question`, `interrupted`, `usage_limit`.
-    pub result: Option<String>,
+    pub result: Option<TaskResult>,
     pub gates: Vec<GateRecord>,
     /// Latest cumulative cost per agent session (Claude reports cumulative cost after `--resume`).
     pub session_costs: BTreeMap<String, f64>,
@@ -69,9 +61,30 @@ pub struct TaskState {
     /// The task's commits (`%h %s`), as of its last verification.
     #[serde(default)]
     pub commits: Vec<String>,
-    /// Unit-test quality findings of the last check, one line each.
+    /// Unit-test quality findings of the last check.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub findings: Vec<TestFinding>,
+    /// What was still wrong when the task last stopped without completing.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub problems: Vec<Problem>,
+    /// Time the agent and the checks took, over every attempt; time spent waiting for a human
+    /// or a usage limit is not counted.
     #[serde(default)]
-    pub findings: Vec<String>,
+    pub duration_ms: u64,
+}
+
+/// A list whose entries an older kmilestone may have written in another form: entries that do
+/// not read as `T` are dropped rather than making the whole state unreadable.
+fn lenient_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let values: Vec<serde_json::Value> = Deserialize::deserialize(deserializer)?;
+    Ok(values
+        .into_iter()
+        .filter_map(|value| serde_json::from_value(value).ok())
+        .collect())
 }
 
 impl TaskState {
@@ -97,6 +110,18 @@ pub struct PendingQuestion {
     pub session_id: String,
     pub question: Question,
     pub asked_at: String,
+    /// The human's answer, saved before the session is resumed with it: a run interrupted after
+    /// the answer was given resumes with it instead of asking again.
+    #[serde(default)]
+    pub answer: Option<String>,
+}
+
+/// How the last run ended, for `kmilestone report`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LastRun {
+    pub started_at: String,
+    pub finished_at: String,
+    pub outcome: RunOutcome,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -113,6 +138,8 @@ pub struct State {
     pub in_progress: Option<InProgress>,
     #[serde(default)]
     pub pending_question: Option<PendingQuestion>,
+    #[serde(default)]
+    pub last_run: Option<LastRun>,
 }
 
 impl State {
@@ -124,6 +151,7 @@ impl State {
             tasks: BTreeMap::new(),
             in_progress: None,
             pending_question: None,
+            last_run: None,
         }
     }
 
@@ -173,6 +201,11 @@ impl StateDir {
         self.dir.join("state.json")
     }
 
+    /// The state file, which exists once a run was recorded.
+    pub fn state_file(&self) -> PathBuf {
+        self.state_path()
+    }
+
     /// The handoff as it was before the task in progress started (`None`: there was none).
     pub fn handoff_snapshot_path(&self) -> PathBuf {
         self.dir.join("handoff.before")
@@ -203,8 +236,9 @@ impl StateDir {
     }
 
     pub fn save(&self, state: &State) -> Result<(), StateError> {
-        let text = serde_json::to_vec_pretty(state).expect("state serializes");
-        write_atomic(&self.state_path(), &text)
+        let text = serde_json::to_vec(state).expect("state serializes");
+        tracing::debug!(path = %self.state_path().display(), bytes = text.len(), "saving state");
+        Ok(write_atomic(&self.state_path(), &text)?)
     }
 
     /// Takes the run lock, or says who holds it. The OS releases it when the holder dies, so a
@@ -310,23 +344,6 @@ impl StateDir {
 #[derive(Debug)]
 pub struct RunLock {
     _file: File,
-}
-
-/// Writes `bytes` to `path` so that a crash leaves either the old or the new file, never a torn one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io(path))?;
-    temp.write_all(bytes).map_err(io(path))?;
-    temp.as_file().sync_all().map_err(io(path))?;
-    temp.persist(path).map_err(|err| StateError::Io {
-        path: path.to_path_buf(),
-        source: err.error,
-    })?;
-    if let Ok(dir) = File::open(dir) {
-        // Makes the rename itself durable.
-        dir.sync_all().ok();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

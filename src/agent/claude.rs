@@ -5,8 +5,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Adapter, AgentCommand, AgentEvent, Finished, Usage};
+use super::{Adapter, AgentCommand};
 use crate::config::{ClaudeSettings, Permission};
+use crate::events::{AgentEvent, Finished, Permission as Granted, Usage};
+use crate::text::first_line as truncate;
 
 /// The tools a task needs besides Bash. `Edit(./**)` covers Write and Edit inside the working
 /// directory only: a bare `Edit` would let Write reach files outside the repository.
@@ -38,14 +40,14 @@ impl Claude {
         tools
     }
 
-    /// How the permissions read in the run header.
-    pub fn permission_summary(&self) -> String {
+    /// What the agent may do, for the run header.
+    pub fn granted(&self) -> Granted {
         match self.settings.permission {
-            Permission::Bypass => "bypass (every tool allowed without asking)".to_string(),
+            Permission::Bypass => Granted::Bypass,
             Permission::Default => {
                 let mut bash = vec!["git".to_string()];
                 bash.extend(self.gate_commands.iter().cloned());
-                format!("edits allowed; Bash only for {}", bash.join(", "))
+                Granted::AllowList { bash }
             }
         }
     }
@@ -58,6 +60,10 @@ impl Adapter for Claude {
 
     fn can_resume(&self) -> bool {
         true
+    }
+
+    fn permission(&self) -> Granted {
+        self.granted()
     }
 
     fn command(&self, prompt: &str, session: Option<&str>, _cwd: &Path) -> AgentCommand {
@@ -242,17 +248,6 @@ fn tool_result_text(content: &Value) -> String {
             .join("\n"),
         _ => String::new(),
     }
-}
-
-/// At most `max` characters of the first line of `text`.
-pub fn truncate(text: &str, max: usize) -> String {
-    let first = text.lines().next().unwrap_or_default();
-    if first.chars().count() <= max && first.len() == text.trim_end().len() {
-        return first.to_string();
-    }
-    let mut cut: String = first.chars().take(max).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::{Adapter, AgentCommand, AgentEvent};
+use super::{Adapter, AgentCommand};
+use crate::events::{AgentEvent, Permission};
 
 pub struct CommandAgent {
     argv: Vec<String>,
@@ -23,6 +24,10 @@ impl Adapter for CommandAgent {
 
     fn can_resume(&self) -> bool {
         false
+    }
+
+    fn permission(&self) -> Permission {
+        Permission::ByCommand
     }
 
     fn command(&self, prompt: &str, _session: Option<&str>, _cwd: &Path) -> AgentCommand {

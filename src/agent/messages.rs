@@ -3,22 +3,14 @@
 
 use std::sync::LazyLock;
 
+use crate::events::Question;
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan, Zoned};
 use regex::Regex;
-use serde::{Deserialize, Serialize};
-
-/// A question the agent asked, to be answered by the human in the same session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Question {
-    pub text: String,
-    pub options: Vec<String>,
-    pub recommendation: Option<String>,
-}
 
 /// A usage limit the agent hit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageLimit {
     /// The agent's message.
     pub message: String,

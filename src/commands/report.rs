@@ -1,50 +1,41 @@
-//! `kmilestone report`: the last run's report, re-rendered from its events log.
+//! `kmilestone report`: the milestone's report, rendered again from its state (every run's
+//! record), exactly as the last run wrote `report.md` / `report.json`.
 
 use std::io::Write;
 use std::path::Path;
 
 use crate::errors::Error;
 use crate::exit_codes;
-use crate::plan::milestone_id;
-use crate::reporter::report::{from_events, render_json, render_markdown};
-use crate::reporter::wire::read_events;
-use crate::state::StateDir;
+use crate::plan::Milestone;
+use crate::reporter::report::{Ended, Report, render_json, render_markdown};
+use crate::state::{State, StateDir};
 use crate::vcs::Repo;
 
-pub fn run(plan_path: &Path, json: bool, out: &mut dyn Write) -> Result<i32, Error> {
-    if !plan_path.is_file() {
-        return Err(Error::Usage(format!(
-            "{}: no such file",
+pub fn run(
+    plan_path: &Path,
+    handoff: Option<&Path>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
+    let milestone = Milestone::load(plan_path, handoff)?;
+    let repo = Repo::discover(plan_path)?;
+    let id = &milestone.plan.id;
+    let dir = StateDir::at(repo.root(), id);
+    if !dir.state_file().is_file() {
+        return Err(Error::Report(format!(
+            "no report yet for milestone {id}: no run recorded in {} (run `kmilestone run {}` first)",
+            dir.path().display(),
             plan_path.display()
         )));
     }
-    let repo = Repo::discover(plan_path).map_err(|e| Error::Usage(e.to_string()))?;
-    let id = milestone_id(plan_path);
-    let dir = StateDir::at(repo.root(), &id);
-    let no_report = || {
-        Error::Usage(format!(
-            "no report yet for milestone {id}: no run recorded in {} (run `kmilestone run {}` first)",
-            dir.path().join("runs").display(),
-            plan_path.display()
-        ))
+    let state = dir.load(id)?;
+    let summary = crate::runner::milestone_summary(&milestone, &state, &recorded_gates(&state));
+    let (ended, finished_at) = how_it_ended(&state);
+    let report = Report {
+        milestone: &summary,
+        ended,
+        finished_at: &finished_at,
     };
-    let run_dir = dir.last_run_dir().ok_or_else(no_report)?;
-    let log = run_dir.join("events.jsonl");
-    let text = match std::fs::read_to_string(&log) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(no_report()),
-        Err(err) => return Err(Error::Usage(format!("{}: {err}", log.display()))),
-    };
-    let read =
-        read_events(&text).map_err(|err| Error::Usage(format!("{}: {err}", log.display())))?;
-    if read.skipped > 0 {
-        eprintln!(
-            "warning: {}: {} line(s) could not be read and were left out",
-            log.display(),
-            read.skipped
-        );
-    }
-    let report = from_events(&read.events);
     let text = if json {
         render_json(&report)
     } else {
@@ -52,4 +43,40 @@ pub fn run(plan_path: &Path, json: bool, out: &mut dyn Write) -> Result<i32, Err
     };
     out.write_all(text.as_bytes())?;
     Ok(exit_codes::SUCCESS)
+}
+
+/// The gates the records name, in the order they first ran.
+fn recorded_gates(state: &State) -> Vec<String> {
+    let mut gates: Vec<String> = Vec::new();
+    for record in state.tasks.values() {
+        for gate in &record.gates {
+            if !gates.contains(&gate.command) {
+                gates.push(gate.command.clone());
+            }
+        }
+    }
+    gates
+}
+
+/// The last run's end; a task in progress that started after it means a run was killed before
+/// it could record its own end.
+fn how_it_ended(state: &State) -> (Ended<'_>, String) {
+    let time = |text: &str| text.parse::<jiff::Timestamp>().ok();
+    let killed_since = |finished: &str| {
+        state
+            .in_progress
+            .as_ref()
+            .is_some_and(|p| match (time(&p.started_at), time(finished)) {
+                (Some(started), Some(finished)) => started > finished,
+                _ => false,
+            })
+    };
+    match (&state.last_run, &state.in_progress) {
+        (Some(last), _) if !killed_since(&last.finished_at) => {
+            (Ended::Finished(&last.outcome), last.finished_at.clone())
+        }
+        (_, Some(in_progress)) => (Ended::Unfinished, in_progress.started_at.clone()),
+        (None, None) => (Ended::NeverRun, String::from("-")),
+        (Some(last), None) => (Ended::Finished(&last.outcome), last.finished_at.clone()),
+    }
 }

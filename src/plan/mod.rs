@@ -3,6 +3,7 @@
 //! and the size and encoding limits every input shares.
 
 pub mod handoff;
+pub mod handoff_text;
 pub mod input;
 pub mod markdown;
 pub mod milestone;

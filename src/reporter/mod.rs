@@ -1,22 +1,109 @@
 //! Views of the event stream: the terminal, JSON lines, the events log and the report files.
-//! Each consumes the same events; none reads runner internals.
+//! Each consumes the same events and imports nothing but them.
 
+pub mod format;
 pub mod json;
+pub mod preview;
 pub mod report;
+pub mod summary;
 pub mod terminal;
 pub mod wire;
 
-use crate::events::{Event, EventSink};
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Stdout};
+use std::path::Path;
+use std::time::Instant;
 
-/// Sends every event to each sink in turn.
-pub struct Fanout<'a> {
-    pub sinks: Vec<&'a mut dyn EventSink>,
+use crate::events::{Event, EventSink};
+use json::JsonLines;
+use report::ReportWriter;
+use terminal::{Terminal, TerminalOptions};
+
+/// When the terminal view may use colour (`--color`); `NO_COLOR`, `CLICOLOR` and whether stdout
+/// is a terminal decide the `Auto` case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
 }
 
-impl EventSink for Fanout<'_> {
+/// How the run's views are set up.
+#[derive(Debug, Clone)]
+pub struct ViewOptions {
+    /// `--json`: the events as JSON lines on stdout instead of the terminal view.
+    pub json: bool,
+    pub color: Color,
+    pub quiet: bool,
+    pub verbose: bool,
+    /// The repository root, stripped from the paths the agent names.
+    pub root: String,
+    pub started: Instant,
+}
+
+/// Whether the live status line is wanted: stdout is a terminal and this is not a CI job.
+pub fn live_terminal() -> bool {
+    std::io::stdout().is_terminal() && !is_ci::cached()
+}
+
+/// Every view of one run: what the user sees on stdout, the events log, the report files.
+pub struct Views {
+    screen: Screen,
+    log: JsonLines<BufWriter<File>>,
+    report: ReportWriter,
+}
+
+enum Screen {
+    Json(JsonLines<Stdout>),
+    Terminal(Terminal<anstream::AutoStream<Stdout>>),
+}
+
+impl Views {
+    /// The views of a run whose events log and report go into `run_dir` (and a copy of the
+    /// report beside the state in `state_dir`).
+    pub fn build(
+        options: &ViewOptions,
+        run_dir: &Path,
+        state_dir: &Path,
+    ) -> std::io::Result<Views> {
+        let log = File::create(run_dir.join("events.jsonl"))?;
+        let screen = if options.json {
+            Screen::Json(JsonLines::new(std::io::stdout()))
+        } else {
+            let choice = match options.color {
+                Color::Auto => anstream::ColorChoice::Auto,
+                Color::Always => anstream::ColorChoice::Always,
+                Color::Never => anstream::ColorChoice::Never,
+            };
+            let stdout = anstream::AutoStream::new(std::io::stdout(), choice);
+            let color = stdout.current_choice() != anstream::ColorChoice::Never;
+            Screen::Terminal(Terminal::new(
+                stdout,
+                TerminalOptions {
+                    color,
+                    quiet: options.quiet,
+                    verbose: options.verbose,
+                    tty: live_terminal(),
+                    root: Some(options.root.clone()),
+                    started: options.started,
+                },
+            ))
+        };
+        Ok(Views {
+            screen,
+            log: JsonLines::new(BufWriter::new(log)),
+            report: ReportWriter::new(run_dir, state_dir),
+        })
+    }
+}
+
+impl EventSink for Views {
     fn emit(&mut self, event: &Event) {
-        for sink in self.sinks.iter_mut() {
-            sink.emit(event);
+        match &mut self.screen {
+            Screen::Json(json) => json.emit(event),
+            Screen::Terminal(terminal) => terminal.emit(event),
         }
+        self.log.emit(event);
+        self.report.emit(event);
     }
 }

@@ -2,41 +2,39 @@
 //! "type", "data"}` object a line after a `{"type": "schema", …}` line.
 //!
 //! These types are the protocol, kept apart from the runner's own types so that a change inside
-//! the runner cannot change the output by accident. They serialize for `--json` and the events
-//! log, and deserialize so that `kmilestone report` can re-render a run from its log. Readers
-//! ignore unknown fields, as the documentation promises.
+//! the runner cannot change the output by accident. They only serialize: nothing reads a run back
+//! from its events (`kmilestone report` renders the milestone's state).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::agent::{AgentEvent, Finished, Question, Usage};
 use crate::events::{
-    AttemptEnd, EVENTS_SCHEMA_VERSION, Event, EventKind, TaskResult, TaskSummary, Totals,
+    AgentEvent, AttemptEnd, EVENTS_SCHEMA_VERSION, Event, EventKind, GateRecord, MilestoneSummary,
+    Problem, Question, RunEnd, RunStart, TaskSummary, TestFinding, Totals, Usage,
 };
-use crate::state::GateRecord;
 
 /// The name in the schema line.
 pub const SCHEMA_NAME: &str = "kmilestone-events";
 
 /// The first line of every stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub struct SchemaLine {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: &'static str,
     pub data: SchemaData,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub struct SchemaData {
-    pub name: String,
+    pub name: &'static str,
     pub version: u32,
 }
 
 impl SchemaLine {
     pub fn current() -> SchemaLine {
         SchemaLine {
-            kind: "schema".to_string(),
+            kind: "schema",
             data: SchemaData {
-                name: SCHEMA_NAME.to_string(),
+                name: SCHEMA_NAME,
                 version: EVENTS_SCHEMA_VERSION,
             },
         }
@@ -44,187 +42,186 @@ impl SchemaLine {
 }
 
 /// One event line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireEvent {
-    pub timestamp: String,
+#[derive(Debug, Serialize)]
+pub struct WireEvent<'a> {
+    pub timestamp: &'a str,
     pub elapsed_ms: u64,
     #[serde(flatten)]
-    pub kind: WireKind,
+    pub kind: WireKind<'a>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
-pub enum WireKind {
+pub enum WireKind<'a> {
     RunStarted {
-        milestone: String,
-        name: String,
-        plan: String,
-        handoff: String,
-        header: Vec<String>,
+        milestone: &'a str,
+        name: &'a str,
+        plan: &'a str,
+        handoff: &'a str,
+        state_dir: &'a str,
+        completed: &'a [String],
+        start: Option<&'a str>,
         notes: Vec<String>,
-        tasks: Vec<String>,
-        agent: String,
+        tasks: &'a [String],
+        agent: &'a str,
         permission: String,
-        gates: Vec<String>,
+        gates: &'a [String],
     },
     TaskStarted {
-        id: String,
-        title: String,
-        task_type: String,
-        note: Option<String>,
+        id: &'a str,
+        title: &'a str,
+        task_type: &'a str,
+        leftovers: Option<&'a [String]>,
     },
     AttemptStarted {
-        id: String,
+        id: &'a str,
         attempt: u32,
-        resume: Option<String>,
-        command: String,
+        resume: Option<&'a str>,
+        command: &'a str,
     },
     Agent {
-        id: String,
-        event: WireAgentEvent,
+        id: &'a str,
+        event: WireAgentEvent<'a>,
     },
     AttemptFinished {
-        id: String,
+        id: &'a str,
         attempt: u32,
-        end: WireAttemptEnd,
-        session_id: Option<String>,
+        end: WireAttemptEnd<'a>,
+        session_id: Option<&'a str>,
         duration_ms: u64,
-        stderr_tail: String,
+        stderr_tail: &'a str,
     },
     HandoffRestored {
-        id: String,
-        detail: String,
+        id: &'a str,
+        kept: &'a str,
     },
     GateStarted {
-        id: String,
-        command: String,
+        id: &'a str,
+        command: &'a str,
     },
     GateFinished {
-        id: String,
-        gate: WireGate,
-        output_tail: String,
+        id: &'a str,
+        gate: WireGate<'a>,
+        output_tail: &'a str,
     },
     CheckFinished {
-        id: String,
+        id: &'a str,
         files: usize,
-        findings: Vec<String>,
+        findings: Vec<WireFinding<'a>>,
         high: usize,
     },
     VerificationFailed {
-        id: String,
+        id: &'a str,
         attempt: u32,
-        problems: Vec<String>,
+        problems: Vec<WireProblem>,
         retrying: bool,
     },
     Question {
-        id: String,
-        question: WireQuestion,
-        session_id: String,
+        id: &'a str,
+        question: WireQuestion<'a>,
+        session_id: &'a str,
     },
     DecisionNeeded {
-        id: String,
-        question: WireQuestion,
+        id: &'a str,
+        question: WireQuestion<'a>,
     },
     WaitingForLimit {
-        id: String,
-        message: String,
-        resets_at: Option<String>,
+        id: &'a str,
+        message: &'a str,
+        resets_at: Option<&'a str>,
         wait_seconds: u64,
     },
-    TaskFinished(WireTask),
+    TaskFinished(WireTask<'a>),
     RunFinished {
         exit_code: i32,
-        outcome: String,
-        tasks: Vec<WireTask>,
-        totals: WireTotals,
-        summary: Option<String>,
+        outcome: &'static str,
         message: Option<String>,
+        tasks: Vec<WireTask<'a>>,
+        totals: WireTotals,
+        milestone: WireMilestone<'a>,
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WireAgentEvent {
+pub enum WireAgentEvent<'a> {
     Started {
-        session_id: String,
-        model: Option<String>,
+        session_id: &'a str,
+        model: Option<&'a str>,
     },
     Text {
-        text: String,
+        text: &'a str,
     },
     ToolUse {
-        name: String,
-        summary: String,
+        name: &'a str,
+        summary: &'a str,
     },
     ToolResult {
         is_error: bool,
-        summary: String,
+        summary: &'a str,
     },
     Retry {
-        message: String,
+        message: &'a str,
     },
     Finished {
         is_error: bool,
-        subtype: String,
-        result: String,
+        subtype: &'a str,
+        result: &'a str,
         cost_usd: Option<f64>,
         usage: WireUsage,
         turns: Option<u32>,
-        permission_denials: Vec<String>,
+        permission_denials: &'a [String],
         api_error_status: Option<u16>,
     },
     Unknown {
-        line_type: String,
+        line_type: &'a str,
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 #[serde(tag = "ended", rename_all = "snake_case")]
-pub enum WireAttemptEnd {
-    Result { is_error: bool, subtype: String },
-    NoResult { exit: String },
+pub enum WireAttemptEnd<'a> {
+    Result { is_error: bool, subtype: &'a str },
+    NoResult { exit: &'a str },
     IdleTimeout,
     WallTimeout,
     Interrupted,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireGate {
-    pub command: String,
+#[derive(Debug, Serialize)]
+pub struct WireGate<'a> {
+    pub command: &'a str,
     pub passed: bool,
     pub exit_code: Option<i32>,
     pub timed_out: bool,
     pub duration_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireQuestion {
-    pub text: String,
-    pub options: Vec<String>,
-    pub recommendation: Option<String>,
+#[derive(Debug, Serialize)]
+pub struct WireQuestion<'a> {
+    pub text: &'a str,
+    pub options: &'a [String],
+    pub recommendation: Option<&'a str>,
 }
 
-impl From<Question> for WireQuestion {
-    fn from(question: Question) -> Self {
-        WireQuestion {
-            text: question.text,
-            options: question.options,
-            recommendation: question.recommendation,
-        }
-    }
+#[derive(Debug, Serialize)]
+pub struct WireFinding<'a> {
+    pub file: &'a str,
+    pub line: usize,
+    pub rule: &'a str,
+    pub severity: &'a str,
+    pub test: &'a str,
+    pub message: &'a str,
 }
 
-impl From<WireQuestion> for Question {
-    fn from(question: WireQuestion) -> Self {
-        Question {
-            text: question.text,
-            options: question.options,
-            recommendation: question.recommendation,
-        }
-    }
+/// A verification problem: its kind, and the words the agent and the views get.
+#[derive(Debug, Serialize)]
+pub struct WireProblem {
+    pub kind: &'static str,
+    pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct WireUsage {
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -232,87 +229,72 @@ pub struct WireUsage {
     pub cache_read_input_tokens: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct WireTotals {
     pub cost_usd: f64,
     pub usage: WireUsage,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WireResult {
-    Completed,
-    Failed,
-    Blocked,
-    Question,
-    UsageLimit,
-    Interrupted,
-    AgentUnavailable,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireTask {
-    pub id: String,
-    pub title: String,
-    pub result: WireResult,
+#[derive(Debug, Serialize)]
+pub struct WireTask<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub result: &'static str,
     pub attempts: u32,
     pub duration_ms: u64,
     pub totals: WireTotals,
-    pub gates: Vec<WireGate>,
-    pub commits: Vec<String>,
-    pub e2e: Option<String>,
-    pub findings: Vec<String>,
-    pub problems: Vec<String>,
+    pub gates: Vec<WireGate<'a>>,
+    pub commits: &'a [String],
+    pub e2e: Option<&'a str>,
+    pub findings: Vec<WireFinding<'a>>,
+    pub problems: Vec<WireProblem>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WireMilestoneTask<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub complete: bool,
+    /// The task's record across every run, or null when no run worked on it.
+    pub record: Option<WireTask<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WireMilestone<'a> {
+    pub name: &'a str,
+    pub complete: bool,
+    pub handoff: &'a str,
+    pub gates: &'a [String],
+    pub tasks: Vec<WireMilestoneTask<'a>>,
+    pub totals: WireTotals,
 }
 
 // ---- internal → wire ----
 
-impl From<&Event> for WireEvent {
-    fn from(event: &Event) -> WireEvent {
+impl<'a> From<&'a Event> for WireEvent<'a> {
+    fn from(event: &'a Event) -> WireEvent<'a> {
         WireEvent {
-            timestamp: event.timestamp.clone(),
+            timestamp: &event.timestamp,
             elapsed_ms: event.elapsed_ms,
             kind: WireKind::from(&event.kind),
         }
     }
 }
 
-impl From<&EventKind> for WireKind {
-    fn from(kind: &EventKind) -> WireKind {
-        match kind.clone() {
-            EventKind::RunStarted {
-                milestone,
-                name,
-                plan,
-                handoff,
-                header,
-                notes,
-                tasks,
-                agent,
-                permission,
-                gates,
-            } => WireKind::RunStarted {
-                milestone,
-                name,
-                plan,
-                handoff,
-                header,
-                notes,
-                tasks,
-                agent,
-                permission,
-                gates,
-            },
+impl<'a> From<&'a EventKind> for WireKind<'a> {
+    fn from(kind: &'a EventKind) -> WireKind<'a> {
+        match kind {
+            EventKind::RunStarted(start) => run_started(start),
             EventKind::TaskStarted {
                 id,
                 title,
                 task_type,
-                note,
+                leftovers,
             } => WireKind::TaskStarted {
                 id,
                 title,
                 task_type,
-                note,
+                leftovers: leftovers.as_ref().map(|l| l.0.as_slice()),
             },
             EventKind::AttemptStarted {
                 id,
@@ -321,8 +303,8 @@ impl From<&EventKind> for WireKind {
                 command,
             } => WireKind::AttemptStarted {
                 id,
-                attempt,
-                resume,
+                attempt: *attempt,
+                resume: resume.as_deref(),
                 command,
             },
             EventKind::Agent { id, event } => WireKind::Agent {
@@ -338,13 +320,13 @@ impl From<&EventKind> for WireKind {
                 stderr_tail,
             } => WireKind::AttemptFinished {
                 id,
-                attempt,
+                attempt: *attempt,
                 end: WireAttemptEnd::from(end),
-                session_id,
-                duration_ms,
+                session_id: session_id.as_deref(),
+                duration_ms: *duration_ms,
                 stderr_tail,
             },
-            EventKind::HandoffRestored { id, detail } => WireKind::HandoffRestored { id, detail },
+            EventKind::HandoffRestored { id, kept } => WireKind::HandoffRestored { id, kept },
             EventKind::GateStarted { id, command } => WireKind::GateStarted { id, command },
             EventKind::GateFinished {
                 id,
@@ -359,12 +341,11 @@ impl From<&EventKind> for WireKind {
                 id,
                 files,
                 findings,
-                high,
             } => WireKind::CheckFinished {
                 id,
-                files,
-                findings,
-                high,
+                files: *files,
+                findings: findings.iter().map(WireFinding::from).collect(),
+                high: findings.iter().filter(|f| f.is_high()).count(),
             },
             EventKind::VerificationFailed {
                 id,
@@ -373,9 +354,9 @@ impl From<&EventKind> for WireKind {
                 retrying,
             } => WireKind::VerificationFailed {
                 id,
-                attempt,
-                problems,
-                retrying,
+                attempt: *attempt,
+                problems: problems.iter().map(WireProblem::from).collect(),
+                retrying: *retrying,
             },
             EventKind::Question {
                 id,
@@ -383,12 +364,12 @@ impl From<&EventKind> for WireKind {
                 session_id,
             } => WireKind::Question {
                 id,
-                question: question.into(),
+                question: WireQuestion::from(question),
                 session_id,
             },
             EventKind::DecisionNeeded { id, question } => WireKind::DecisionNeeded {
                 id,
-                question: question.into(),
+                question: WireQuestion::from(question),
             },
             EventKind::WaitingForLimit {
                 id,
@@ -398,71 +379,79 @@ impl From<&EventKind> for WireKind {
             } => WireKind::WaitingForLimit {
                 id,
                 message,
-                resets_at,
-                wait_seconds,
+                resets_at: resets_at.as_deref(),
+                wait_seconds: *wait_seconds,
             },
             EventKind::TaskFinished(summary) => WireKind::TaskFinished(WireTask::from(summary)),
-            EventKind::RunFinished {
-                exit_code,
-                outcome,
-                tasks,
-                totals,
-                summary,
-                message,
-            } => WireKind::RunFinished {
-                exit_code,
-                outcome,
-                tasks: tasks.into_iter().map(WireTask::from).collect(),
-                totals: WireTotals::from(totals),
-                summary,
-                message,
-            },
+            EventKind::RunFinished(end) => run_finished(end),
         }
     }
 }
 
-impl From<AgentEvent> for WireAgentEvent {
-    fn from(event: AgentEvent) -> WireAgentEvent {
+fn run_started(start: &RunStart) -> WireKind<'_> {
+    WireKind::RunStarted {
+        milestone: &start.milestone,
+        name: &start.header.name,
+        plan: &start.plan,
+        handoff: &start.handoff,
+        state_dir: &start.state_dir,
+        completed: &start.header.completed,
+        start: start.header.start.as_deref(),
+        notes: start.notes.iter().map(ToString::to_string).collect(),
+        tasks: &start.tasks,
+        agent: &start.agent,
+        permission: start.permission.to_string(),
+        gates: &start.gates,
+    }
+}
+
+fn run_finished(end: &RunEnd) -> WireKind<'_> {
+    WireKind::RunFinished {
+        exit_code: end.outcome.exit_code(),
+        outcome: end.outcome.name(),
+        message: end.outcome.message(),
+        tasks: end.tasks.iter().map(WireTask::from).collect(),
+        totals: WireTotals::from(end.totals),
+        milestone: WireMilestone::from(&end.milestone),
+    }
+}
+
+impl<'a> From<&'a AgentEvent> for WireAgentEvent<'a> {
+    fn from(event: &'a AgentEvent) -> WireAgentEvent<'a> {
         match event {
-            AgentEvent::Started { session_id, model } => {
-                WireAgentEvent::Started { session_id, model }
-            }
+            AgentEvent::Started { session_id, model } => WireAgentEvent::Started {
+                session_id,
+                model: model.as_deref(),
+            },
             AgentEvent::Text { text } => WireAgentEvent::Text { text },
             AgentEvent::ToolUse { name, summary } => WireAgentEvent::ToolUse { name, summary },
-            AgentEvent::ToolResult { is_error, summary } => {
-                WireAgentEvent::ToolResult { is_error, summary }
-            }
+            AgentEvent::ToolResult { is_error, summary } => WireAgentEvent::ToolResult {
+                is_error: *is_error,
+                summary,
+            },
             AgentEvent::Retry { message } => WireAgentEvent::Retry { message },
-            AgentEvent::Finished(Finished {
-                is_error,
-                subtype,
-                result,
-                cost_usd,
-                usage,
-                turns,
-                permission_denials,
-                api_error_status,
-            }) => WireAgentEvent::Finished {
-                is_error,
-                subtype,
-                result,
-                cost_usd,
-                usage: WireUsage::from(usage),
-                turns,
-                permission_denials,
-                api_error_status,
+            AgentEvent::Finished(finished) => WireAgentEvent::Finished {
+                is_error: finished.is_error,
+                subtype: &finished.subtype,
+                result: &finished.result,
+                cost_usd: finished.cost_usd,
+                usage: WireUsage::from(finished.usage),
+                turns: finished.turns,
+                permission_denials: &finished.permission_denials,
+                api_error_status: finished.api_error_status,
             },
             AgentEvent::Unknown { line_type } => WireAgentEvent::Unknown { line_type },
         }
     }
 }
 
-impl From<AttemptEnd> for WireAttemptEnd {
-    fn from(end: AttemptEnd) -> WireAttemptEnd {
+impl<'a> From<&'a AttemptEnd> for WireAttemptEnd<'a> {
+    fn from(end: &'a AttemptEnd) -> WireAttemptEnd<'a> {
         match end {
-            AttemptEnd::Result { is_error, subtype } => {
-                WireAttemptEnd::Result { is_error, subtype }
-            }
+            AttemptEnd::Result { is_error, subtype } => WireAttemptEnd::Result {
+                is_error: *is_error,
+                subtype,
+            },
             AttemptEnd::NoResult { exit } => WireAttemptEnd::NoResult { exit },
             AttemptEnd::IdleTimeout => WireAttemptEnd::IdleTimeout,
             AttemptEnd::WallTimeout => WireAttemptEnd::WallTimeout,
@@ -471,14 +460,46 @@ impl From<AttemptEnd> for WireAttemptEnd {
     }
 }
 
-impl From<GateRecord> for WireGate {
-    fn from(gate: GateRecord) -> WireGate {
+impl<'a> From<&'a GateRecord> for WireGate<'a> {
+    fn from(gate: &'a GateRecord) -> WireGate<'a> {
         WireGate {
-            command: gate.command,
+            command: &gate.command,
             passed: gate.passed,
             exit_code: gate.exit_code,
             timed_out: gate.timed_out,
             duration_ms: gate.duration_ms,
+        }
+    }
+}
+
+impl<'a> From<&'a Question> for WireQuestion<'a> {
+    fn from(question: &'a Question) -> WireQuestion<'a> {
+        WireQuestion {
+            text: &question.text,
+            options: &question.options,
+            recommendation: question.recommendation.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a TestFinding> for WireFinding<'a> {
+    fn from(finding: &'a TestFinding) -> WireFinding<'a> {
+        WireFinding {
+            file: &finding.file,
+            line: finding.line,
+            rule: &finding.rule,
+            severity: &finding.severity,
+            test: &finding.test,
+            message: &finding.message,
+        }
+    }
+}
+
+impl From<&Problem> for WireProblem {
+    fn from(problem: &Problem) -> WireProblem {
+        WireProblem {
+            kind: problem.kind(),
+            message: problem.to_string(),
         }
     }
 }
@@ -503,347 +524,42 @@ impl From<Totals> for WireTotals {
     }
 }
 
-impl From<TaskResult> for WireResult {
-    fn from(result: TaskResult) -> WireResult {
-        match result {
-            TaskResult::Completed => WireResult::Completed,
-            TaskResult::Failed => WireResult::Failed,
-            TaskResult::Blocked => WireResult::Blocked,
-            TaskResult::Question => WireResult::Question,
-            TaskResult::UsageLimit => WireResult::UsageLimit,
-            TaskResult::Interrupted => WireResult::Interrupted,
-            TaskResult::AgentUnavailable => WireResult::AgentUnavailable,
-        }
-    }
-}
-
-impl From<TaskSummary> for WireTask {
-    fn from(task: TaskSummary) -> WireTask {
+impl<'a> From<&'a TaskSummary> for WireTask<'a> {
+    fn from(task: &'a TaskSummary) -> WireTask<'a> {
         WireTask {
-            id: task.id,
-            title: task.title,
-            result: WireResult::from(task.result),
+            id: &task.id,
+            title: &task.title,
+            result: task.result.as_str(),
             attempts: task.attempts,
             duration_ms: task.duration_ms,
             totals: WireTotals::from(task.totals),
-            gates: task.gates.into_iter().map(WireGate::from).collect(),
-            commits: task.commits,
-            e2e: task.e2e,
-            findings: task.findings,
-            problems: task.problems,
+            gates: task.gates.iter().map(WireGate::from).collect(),
+            commits: &task.commits,
+            e2e: task.e2e.as_deref(),
+            findings: task.findings.iter().map(WireFinding::from).collect(),
+            problems: task.problems.iter().map(WireProblem::from).collect(),
         }
     }
 }
 
-// ---- wire → internal ----
-
-impl From<WireEvent> for Event {
-    fn from(event: WireEvent) -> Event {
-        Event {
-            timestamp: event.timestamp,
-            elapsed_ms: event.elapsed_ms,
-            kind: EventKind::from(event.kind),
+impl<'a> From<&'a MilestoneSummary> for WireMilestone<'a> {
+    fn from(milestone: &'a MilestoneSummary) -> WireMilestone<'a> {
+        WireMilestone {
+            name: &milestone.name,
+            complete: milestone.complete,
+            handoff: &milestone.handoff,
+            gates: &milestone.gates,
+            tasks: milestone
+                .tasks
+                .iter()
+                .map(|t| WireMilestoneTask {
+                    id: &t.id,
+                    title: &t.title,
+                    complete: t.complete,
+                    record: t.record.as_ref().map(WireTask::from),
+                })
+                .collect(),
+            totals: WireTotals::from(milestone.totals),
         }
     }
-}
-
-impl From<WireKind> for EventKind {
-    fn from(kind: WireKind) -> EventKind {
-        match kind {
-            WireKind::RunStarted {
-                milestone,
-                name,
-                plan,
-                handoff,
-                header,
-                notes,
-                tasks,
-                agent,
-                permission,
-                gates,
-            } => EventKind::RunStarted {
-                milestone,
-                name,
-                plan,
-                handoff,
-                header,
-                notes,
-                tasks,
-                agent,
-                permission,
-                gates,
-            },
-            WireKind::TaskStarted {
-                id,
-                title,
-                task_type,
-                note,
-            } => EventKind::TaskStarted {
-                id,
-                title,
-                task_type,
-                note,
-            },
-            WireKind::AttemptStarted {
-                id,
-                attempt,
-                resume,
-                command,
-            } => EventKind::AttemptStarted {
-                id,
-                attempt,
-                resume,
-                command,
-            },
-            WireKind::Agent { id, event } => EventKind::Agent {
-                id,
-                event: AgentEvent::from(event),
-            },
-            WireKind::AttemptFinished {
-                id,
-                attempt,
-                end,
-                session_id,
-                duration_ms,
-                stderr_tail,
-            } => EventKind::AttemptFinished {
-                id,
-                attempt,
-                end: AttemptEnd::from(end),
-                session_id,
-                duration_ms,
-                stderr_tail,
-            },
-            WireKind::HandoffRestored { id, detail } => EventKind::HandoffRestored { id, detail },
-            WireKind::GateStarted { id, command } => EventKind::GateStarted { id, command },
-            WireKind::GateFinished {
-                id,
-                gate,
-                output_tail,
-            } => EventKind::GateFinished {
-                id,
-                gate: GateRecord::from(gate),
-                output_tail,
-            },
-            WireKind::CheckFinished {
-                id,
-                files,
-                findings,
-                high,
-            } => EventKind::CheckFinished {
-                id,
-                files,
-                findings,
-                high,
-            },
-            WireKind::VerificationFailed {
-                id,
-                attempt,
-                problems,
-                retrying,
-            } => EventKind::VerificationFailed {
-                id,
-                attempt,
-                problems,
-                retrying,
-            },
-            WireKind::Question {
-                id,
-                question,
-                session_id,
-            } => EventKind::Question {
-                id,
-                question: question.into(),
-                session_id,
-            },
-            WireKind::DecisionNeeded { id, question } => EventKind::DecisionNeeded {
-                id,
-                question: question.into(),
-            },
-            WireKind::WaitingForLimit {
-                id,
-                message,
-                resets_at,
-                wait_seconds,
-            } => EventKind::WaitingForLimit {
-                id,
-                message,
-                resets_at,
-                wait_seconds,
-            },
-            WireKind::TaskFinished(task) => EventKind::TaskFinished(TaskSummary::from(task)),
-            WireKind::RunFinished {
-                exit_code,
-                outcome,
-                tasks,
-                totals,
-                summary,
-                message,
-            } => EventKind::RunFinished {
-                exit_code,
-                outcome,
-                tasks: tasks.into_iter().map(TaskSummary::from).collect(),
-                totals: Totals::from(totals),
-                summary,
-                message,
-            },
-        }
-    }
-}
-
-impl From<WireAgentEvent> for AgentEvent {
-    fn from(event: WireAgentEvent) -> AgentEvent {
-        match event {
-            WireAgentEvent::Started { session_id, model } => {
-                AgentEvent::Started { session_id, model }
-            }
-            WireAgentEvent::Text { text } => AgentEvent::Text { text },
-            WireAgentEvent::ToolUse { name, summary } => AgentEvent::ToolUse { name, summary },
-            WireAgentEvent::ToolResult { is_error, summary } => {
-                AgentEvent::ToolResult { is_error, summary }
-            }
-            WireAgentEvent::Retry { message } => AgentEvent::Retry { message },
-            WireAgentEvent::Finished {
-                is_error,
-                subtype,
-                result,
-                cost_usd,
-                usage,
-                turns,
-                permission_denials,
-                api_error_status,
-            } => AgentEvent::Finished(Finished {
-                is_error,
-                subtype,
-                result,
-                cost_usd,
-                usage: Usage::from(usage),
-                turns,
-                permission_denials,
-                api_error_status,
-            }),
-            WireAgentEvent::Unknown { line_type } => AgentEvent::Unknown { line_type },
-        }
-    }
-}
-
-impl From<WireAttemptEnd> for AttemptEnd {
-    fn from(end: WireAttemptEnd) -> AttemptEnd {
-        match end {
-            WireAttemptEnd::Result { is_error, subtype } => {
-                AttemptEnd::Result { is_error, subtype }
-            }
-            WireAttemptEnd::NoResult { exit } => AttemptEnd::NoResult { exit },
-            WireAttemptEnd::IdleTimeout => AttemptEnd::IdleTimeout,
-            WireAttemptEnd::WallTimeout => AttemptEnd::WallTimeout,
-            WireAttemptEnd::Interrupted => AttemptEnd::Interrupted,
-        }
-    }
-}
-
-impl From<WireGate> for GateRecord {
-    fn from(gate: WireGate) -> GateRecord {
-        GateRecord {
-            command: gate.command,
-            passed: gate.passed,
-            exit_code: gate.exit_code,
-            timed_out: gate.timed_out,
-            duration_ms: gate.duration_ms,
-        }
-    }
-}
-
-impl From<WireUsage> for Usage {
-    fn from(usage: WireUsage) -> Usage {
-        Usage {
-            input_tokens: usage.input_tokens,
-            output_tokens: usage.output_tokens,
-            cache_creation_input_tokens: usage.cache_creation_input_tokens,
-            cache_read_input_tokens: usage.cache_read_input_tokens,
-        }
-    }
-}
-
-impl From<WireTotals> for Totals {
-    fn from(totals: WireTotals) -> Totals {
-        Totals {
-            cost_usd: totals.cost_usd,
-            usage: Usage::from(totals.usage),
-        }
-    }
-}
-
-impl From<WireResult> for TaskResult {
-    fn from(result: WireResult) -> TaskResult {
-        match result {
-            WireResult::Completed => TaskResult::Completed,
-            WireResult::Failed => TaskResult::Failed,
-            WireResult::Blocked => TaskResult::Blocked,
-            WireResult::Question => TaskResult::Question,
-            WireResult::UsageLimit => TaskResult::UsageLimit,
-            WireResult::Interrupted => TaskResult::Interrupted,
-            WireResult::AgentUnavailable => TaskResult::AgentUnavailable,
-        }
-    }
-}
-
-impl From<WireTask> for TaskSummary {
-    fn from(task: WireTask) -> TaskSummary {
-        TaskSummary {
-            id: task.id,
-            title: task.title,
-            result: TaskResult::from(task.result),
-            attempts: task.attempts,
-            duration_ms: task.duration_ms,
-            totals: Totals::from(task.totals),
-            gates: task.gates.into_iter().map(GateRecord::from).collect(),
-            commits: task.commits,
-            e2e: task.e2e,
-            findings: task.findings,
-            problems: task.problems,
-        }
-    }
-}
-
-// ---- reading a stream back ----
-
-/// Why an events stream could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("the first line is not a kmilestone events schema line")]
-    NoSchema,
-    #[error(
-        "written with events schema version {0}; this kmilestone reads version {EVENTS_SCHEMA_VERSION} and older"
-    )]
-    Newer(u32),
-}
-
-/// Events read back from a stream.
-#[derive(Debug)]
-pub struct ReadEvents {
-    pub events: Vec<Event>,
-    /// Lines that did not parse (a line cut short by a killed run, or an unknown event type).
-    pub skipped: usize,
-}
-
-/// Reads a stream written by [`crate::reporter::json::JsonLines`].
-pub fn read_events(text: &str) -> Result<ReadEvents, ReadError> {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let schema: SchemaLine = lines
-        .next()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .filter(|s: &SchemaLine| s.kind == "schema" && s.data.name == SCHEMA_NAME)
-        .ok_or(ReadError::NoSchema)?;
-    if schema.data.version > EVENTS_SCHEMA_VERSION {
-        return Err(ReadError::Newer(schema.data.version));
-    }
-    let mut events = Vec::new();
-    let mut skipped = 0;
-    for line in lines {
-        match serde_json::from_str::<WireEvent>(line) {
-            Ok(event) => events.push(Event::from(event)),
-            Err(_) => skipped += 1,
-        }
-    }
-    Ok(ReadEvents { events, skipped })
 }

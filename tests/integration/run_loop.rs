@@ -472,7 +472,7 @@ fn report_shows_the_last_run_and_json_events_parse() {
         .map(|l| serde_json::from_str(l).expect("every line is JSON"))
         .collect();
     assert_eq!(lines[0]["type"], "schema");
-    assert_eq!(lines[0]["data"]["version"], 1);
+    assert_eq!(lines[0]["data"]["version"], 2);
     let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
     assert_eq!(types[1], "run_started");
     assert!(types.contains(&"task_started") && types.contains(&"gate_finished"));
@@ -495,7 +495,11 @@ fn report_shows_the_last_run_and_json_events_parse() {
     let report = project.run(&["report", "M1_greeter.md", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
     assert_eq!(json["outcome"], "complete");
-    assert_eq!(json["tasks"][0]["id"], "1.1");
+    assert_eq!(json["milestone"]["tasks"][0]["id"], "1.1");
+    assert_eq!(
+        json["milestone"]["tasks"][0]["record"]["result"],
+        "completed"
+    );
     let events_dir = project.path(".kmilestone/M1/runs");
     let run_dirs: Vec<_> = std::fs::read_dir(events_dir).unwrap().collect();
     assert_eq!(run_dirs.len(), 1);

@@ -1,5 +1,5 @@
 //! Resolved settings: built-in defaults, then `kmilestone.toml`, then `KMILESTONE_*` environment
-//! variables, then the command line (DESIGN section 9).
+//! variables, then the command line (DESIGN section 9), resolved once in [`Settings::resolve`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,6 +7,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::env_vars;
+
+mod detect;
+mod file;
+
+pub use detect::detect_gates;
 
 /// Which agent runs the tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -84,8 +89,10 @@ pub struct Settings {
     pub agent: AgentKind,
     pub claude: ClaudeSettings,
     pub command_agent: CommandAgentSettings,
-    /// `None`: detect from the project.
+    /// `[gates] commands`; `None`: detect from the project.
     pub gate_commands: Option<Vec<String>>,
+    /// The gates the run uses, once resolved: configured, detected, or none (`--no-gates`).
+    pub gates: Vec<String>,
     pub gate_timeout: Duration,
     pub retries: u32,
     /// Fix attempts for unit-test quality findings.
@@ -100,6 +107,8 @@ pub struct Settings {
     pub workflow: WorkflowMode,
     /// Replaces the built-in workflow text.
     pub workflow_template: Option<PathBuf>,
+    /// The template's text once resolved; `None`: the built-in workflow.
+    pub workflow_text: Option<String>,
     /// Where `.kmilestone` state lives is derived elsewhere; this only records where the config came from.
     pub source: Option<PathBuf>,
     /// Unknown keys found in the file, for warnings.
@@ -123,6 +132,7 @@ impl Default for Settings {
             },
             command_agent: CommandAgentSettings { argv: Vec::new() },
             gate_commands: None,
+            gates: Vec::new(),
             gate_timeout: Duration::from_secs(20 * 60),
             retries: 2,
             quality_retries: 2,
@@ -133,6 +143,7 @@ impl Default for Settings {
             commit: CommitMode::Agent,
             workflow: WorkflowMode::Builtin,
             workflow_template: None,
+            workflow_text: None,
             source: None,
             unknown_keys: Vec::new(),
             checks: crate::checks::ChecksConfig::default(),
@@ -156,95 +167,82 @@ pub enum ConfigError {
         value: String,
         message: String,
     },
-    #[error("{0}")]
-    Invalid(String),
+    #[error("--agent {name}: unknown agent (expected claude or command)")]
+    UnknownAgent { name: String },
+    #[error(
+        "agent = \"command\" needs [agent.command] argv = [\"program\", \"arg\"…] in kmilestone.toml"
+    )]
+    CommandArgvMissing,
+    #[error("{path}: cannot read the workflow template: {source}")]
+    WorkflowTemplate {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("[workflow] mode = \"slashcommand\" needs {path}")]
+    SlashCommandMissing { path: PathBuf },
 }
 
-/// The file's shape. Every field is optional; unknown keys are collected for warnings.
-#[derive(Debug, Default, Deserialize)]
-struct FileConfig {
-    /// `agent = "claude"`, or an `[agent]` table (`name`, `[agent.claude]`, `[agent.command]`).
-    agent: Option<toml::Value>,
-    gates: Option<GatesSection>,
-    run: Option<RunSection>,
-    workflow: Option<WorkflowSection>,
-    checks: Option<crate::checks::ChecksConfig>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct AgentTable {
-    name: Option<AgentKind>,
-    claude: Option<ClaudeSection>,
-    command: Option<CommandSection>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ClaudeSection {
-    binary: Option<PathBuf>,
-    model: Option<String>,
-    max_turns: Option<u32>,
-    append_system_prompt: Option<String>,
-    extra_args: Option<Vec<String>>,
-    permission: Option<Permission>,
-    allowed_tools: Option<Vec<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct CommandSection {
-    argv: Option<Vec<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct GatesSection {
-    commands: Option<Vec<String>>,
-    timeout: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct RunSection {
-    retries: Option<u32>,
-    quality_retries: Option<u32>,
-    task_timeout: Option<String>,
-    idle_timeout: Option<String>,
-    result_grace: Option<String>,
-    kill_grace: Option<String>,
-    commit: Option<CommitMode>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct WorkflowSection {
-    mode: Option<WorkflowMode>,
-    template: Option<PathBuf>,
-}
-
-/// `agent.claude.colour`: a key path without serde's `?` markers for optional values.
-fn key_path(path: &serde_ignored::Path<'_>) -> String {
-    use serde_ignored::Path as P;
-    match path {
-        P::Root => String::new(),
-        P::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
-        P::Map { parent, key } => {
-            let parent = key_path(parent);
-            if parent.is_empty() {
-                key.clone()
-            } else {
-                format!("{parent}.{key}")
-            }
-        }
-        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
-            key_path(parent)
-        }
-    }
-}
-
-fn duration(path: &Path, key: &str, value: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(value).map_err(|err| ConfigError::Parse {
-        path: path.to_path_buf(),
-        message: format!("{key} = \"{value}\": {err} (examples: \"20m\", \"90s\", \"1h 30m\")"),
-    })
+/// What the command line says about the settings: the last word, above the environment and the
+/// file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub agent: Option<String>,
+    /// `--dangerously-skip-permissions`.
+    pub bypass_permissions: bool,
+    /// `--no-gates`.
+    pub no_gates: bool,
 }
 
 impl Settings {
+    /// Every setting a run needs, resolved once: the file (`explicit`, or `kmilestone.toml` in
+    /// the repository `root`), then the environment, then the command line; the gates detected
+    /// from the project when none are configured; the workflow template read.
+    pub fn resolve(
+        root: &Path,
+        explicit: Option<&Path>,
+        overrides: &Overrides,
+    ) -> Result<Settings, ConfigError> {
+        let mut settings = Settings::load(Some(root), explicit)?;
+        if let Some(name) = &overrides.agent {
+            settings.agent = AgentKind::parse(name)
+                .ok_or_else(|| ConfigError::UnknownAgent { name: name.clone() })?;
+        }
+        if overrides.bypass_permissions {
+            settings.claude.permission = Permission::Bypass;
+        }
+        if settings.agent == AgentKind::Command && settings.command_agent.argv.is_empty() {
+            return Err(ConfigError::CommandArgvMissing);
+        }
+        settings.gates = if overrides.no_gates {
+            Vec::new()
+        } else {
+            match &settings.gate_commands {
+                Some(commands) => commands.clone(),
+                None => detect_gates(root),
+            }
+        };
+        if let Some(path) = &settings.workflow_template {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::WorkflowTemplate {
+                    path: path.clone(),
+                    source,
+                })?;
+            settings.workflow_text = Some(text);
+        }
+        let ktask = root.join(".claude/commands/ktask.md");
+        if settings.workflow == WorkflowMode::SlashCommand && !ktask.is_file() {
+            return Err(ConfigError::SlashCommandMissing { path: ktask });
+        }
+        tracing::debug!(
+            config = ?settings.source,
+            agent = settings.agent.name(),
+            gates = ?settings.gates,
+            "settings resolved"
+        );
+        Ok(settings)
+    }
+
     /// Reads `explicit` or, when absent, `kmilestone.toml` in `root` if it exists, then applies
     /// the environment.
     pub fn load(root: Option<&Path>, explicit: Option<&Path>) -> Result<Settings, ConfigError> {
@@ -271,117 +269,6 @@ impl Settings {
         }
         settings.apply_env(|name| std::env::var(name).ok())?;
         Ok(settings)
-    }
-
-    fn apply_file(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
-        let deserializer = toml::Deserializer::parse(text).map_err(|err| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: err.to_string(),
-        })?;
-        let mut unknown = Vec::new();
-        let file: FileConfig = serde_ignored::deserialize(deserializer, |key| {
-            unknown.push(key_path(&key));
-        })
-        .map_err(|err| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: err.to_string(),
-        })?;
-        let parse_error = |message: String| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message,
-        };
-        match file.agent {
-            Some(toml::Value::String(name)) => {
-                self.agent = AgentKind::parse(&name).ok_or_else(|| {
-                    parse_error(format!("agent = \"{name}\": expected claude or command"))
-                })?;
-            }
-            Some(value @ toml::Value::Table(_)) => {
-                let table: AgentTable = serde_ignored::deserialize(value, |key| {
-                    unknown.push(format!("agent.{}", key_path(&key)));
-                })
-                .map_err(|err| parse_error(format!("agent: {err}")))?;
-                if let Some(kind) = table.name {
-                    self.agent = kind;
-                }
-                if let Some(claude) = table.claude {
-                    let c = &mut self.claude;
-                    if let Some(v) = claude.binary {
-                        c.binary = v;
-                    }
-                    c.model = claude.model.or(c.model.take());
-                    c.max_turns = claude.max_turns.or(c.max_turns);
-                    c.append_system_prompt = claude
-                        .append_system_prompt
-                        .or(c.append_system_prompt.take());
-                    if let Some(v) = claude.extra_args {
-                        c.extra_args = v;
-                    }
-                    if let Some(v) = claude.permission {
-                        c.permission = v;
-                    }
-                    if let Some(v) = claude.allowed_tools {
-                        c.allowed_tools = v;
-                    }
-                }
-                if let Some(command) = table.command
-                    && let Some(argv) = command.argv
-                {
-                    self.command_agent.argv = argv;
-                }
-            }
-            Some(_) => {
-                return Err(parse_error(
-                    "agent: expected a name (\"claude\") or an [agent] table".to_string(),
-                ));
-            }
-            None => {}
-        }
-        unknown.sort();
-        self.unknown_keys = unknown;
-        if let Some(gates) = file.gates {
-            if let Some(commands) = gates.commands {
-                self.gate_commands = Some(commands);
-            }
-            if let Some(timeout) = gates.timeout {
-                self.gate_timeout = duration(path, "gates.timeout", &timeout)?;
-            }
-        }
-        if let Some(run) = file.run {
-            if let Some(v) = run.retries {
-                self.retries = v;
-            }
-            if let Some(v) = run.quality_retries {
-                self.quality_retries = v;
-            }
-            if let Some(v) = run.task_timeout {
-                self.task_timeout = duration(path, "run.task_timeout", &v)?;
-            }
-            if let Some(v) = run.idle_timeout {
-                self.idle_timeout = duration(path, "run.idle_timeout", &v)?;
-            }
-            if let Some(v) = run.result_grace {
-                self.result_grace = duration(path, "run.result_grace", &v)?;
-            }
-            if let Some(v) = run.kill_grace {
-                self.kill_grace = duration(path, "run.kill_grace", &v)?;
-            }
-            if let Some(v) = run.commit {
-                self.commit = v;
-            }
-        }
-        if let Some(checks) = file.checks {
-            self.checks = checks;
-        }
-        if let Some(workflow) = file.workflow {
-            if let Some(mode) = workflow.mode {
-                self.workflow = mode;
-            }
-            if let Some(template) = workflow.template {
-                self.workflow_template = Some(template);
-            }
-        }
-        Ok(())
     }
 
     /// Applies `KMILESTONE_*` variables; `lookup` is `std::env::var` outside tests.

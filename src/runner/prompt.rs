@@ -3,11 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::plan::Task;
-use crate::plan::milestone::Milestone;
+use crate::agent::Adapter;
+use crate::config::{Settings, WorkflowMode};
+use crate::events::{PreviewTask, Problem};
+use crate::plan::{Milestone, Task};
+use crate::runner::Selection;
 
 /// The built-in workflow text; `[workflow] template` in config replaces it.
-pub const BUILTIN_WORKFLOW: &str = include_str!("../templates/ktask.md");
+pub const BUILTIN_WORKFLOW: &str = include_str!("../../templates/ktask.md");
 
 /// Fills the workflow template's `{{…}}` fields.
 pub fn render_workflow(
@@ -91,7 +94,33 @@ pub fn context(milestone: &Milestone, task: &Task, handoff_text: &str) -> String
     out
 }
 
-/// The whole first prompt of a task.
+/// The whole first prompt of `task`: the workflow (or the repository's `/ktask`), then the
+/// execution state, the handoff and the task. The agent works in the repository `root`, so paths
+/// are given from there; the task itself is never listed as completed.
+pub fn first_prompt(
+    milestone: &Milestone,
+    task: &Task,
+    handoff_text: &str,
+    settings: &Settings,
+    root: &Path,
+) -> String {
+    let mut seen = milestone_for_agent(milestone, root);
+    seen.progress.completed.retain(|c| c != &task.id);
+    let context = context(&seen, task, handoff_text);
+    match settings.workflow {
+        WorkflowMode::SlashCommand => slash_command_prompt(&seen.plan.path, task, &context),
+        WorkflowMode::Builtin => {
+            let template = settings
+                .workflow_text
+                .as_deref()
+                .unwrap_or(BUILTIN_WORKFLOW);
+            let workflow = render_workflow(template, &seen, task, &settings.gates);
+            task_prompt(&workflow, &context)
+        }
+    }
+}
+
+/// The workflow text and the context, joined.
 pub fn task_prompt(workflow: &str, context: &str) -> String {
     format!("{}\n\n---\n\n{}", workflow.trim_end(), context)
 }
@@ -107,14 +136,14 @@ pub fn slash_command_prompt(plan: &Path, task: &Task, context: &str) -> String {
 }
 
 /// The prompt of a fix attempt: what verification found, and what to do.
-pub fn fix_prompt(task: &Task, problems: &[String]) -> String {
+pub fn fix_prompt(task: &Task, problems: &[Problem]) -> String {
     let mut out = format!(
         "The runner checked task {} and it is not done yet. Fix the following, then make sure the gates pass, the handoff has its `## Task {} Complete` section, and everything is committed:\n\n",
         task.id, task.id
     );
     for problem in problems {
         out.push_str("- ");
-        out.push_str(&problem.replace('\n', "\n  "));
+        out.push_str(&problem.to_string().replace('\n', "\n  "));
         out.push('\n');
     }
     out
@@ -125,7 +154,48 @@ pub fn guidance_section(guidance: &str) -> String {
     format!("\nThe human looked at these problems and says:\n\n{guidance}\n")
 }
 
+/// The runner's note in front of a task that the handoff already marks complete and the user
+/// asked to run again (`--from`, `--only`).
+pub fn redo_note(task: &Task) -> String {
+    format!(
+        "The handoff already marks task {} complete; it runs again because the user asked for it (--from/--only). Check what the earlier run left, redo or fix what this task asks, and append a new `## Task {} Complete` section.",
+        task.id, task.id
+    )
+}
+
+/// A note from the runner, appended to the first prompt.
+pub fn with_note(prompt: &str, note: &str) -> String {
+    format!("{prompt}\n\n## Note from the runner\n\n{note}\n")
+}
+
 /// The prompt that carries the human's answer back into the session.
 pub fn answer_prompt(answer: &str) -> String {
     format!("The human answered your question:\n\n{answer}\n\nContinue the task with this answer.")
+}
+
+/// `--dry-run`: each task the run would start, with its command line and first prompt.
+pub fn preview(
+    milestone: &Milestone,
+    selection: &Selection,
+    settings: &Settings,
+    adapter: &dyn Adapter,
+    root: &Path,
+) -> Vec<PreviewTask> {
+    let handoff_text = std::fs::read_to_string(&milestone.handoff_path).unwrap_or_default();
+    selection
+        .tasks
+        .iter()
+        .filter(|id| selection.runs(id, &milestone.handoff))
+        .filter_map(|id| milestone.plan.task(id))
+        .map(|task| {
+            let prompt = first_prompt(milestone, task, &handoff_text, settings, root);
+            PreviewTask {
+                id: task.id.clone(),
+                title: task.title.clone(),
+                task_type: task.effective_type().to_string(),
+                command: adapter.command(&prompt, None, root).display(),
+                prompt,
+            }
+        })
+        .collect()
 }

@@ -1,0 +1,14 @@
+//! The leaf of the crate: pure data shared by the runner, the agents, the state and the views.
+//! It imports nothing of the runner, agents or state.
+
+mod agent;
+mod problem;
+mod run;
+
+pub use agent::{AgentEvent, Finished, Question, Usage};
+pub use problem::{GateFailure, GateRecord, Problem, TestFinding};
+pub use run::{
+    AttemptEnd, EVENTS_SCHEMA_VERSION, Event, EventKind, EventSink, Header, Leftovers, LimitStop,
+    MilestoneSummary, MilestoneTask, Note, Permission, PreviewTask, RunEnd, RunOutcome, RunStart,
+    TaskResult, TaskSummary, Totals, Unavailable, millis,
+};

@@ -1,0 +1,501 @@
+//! The run's events: what the runner did, in typed form. The runner emits them and never prints;
+//! every view (terminal, JSON lines, the events log, the report files) consumes the same events.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::agent::{AgentEvent, Question, Usage};
+use super::problem::{GateRecord, Problem, TestFinding};
+use crate::exit_codes;
+
+/// Version of the JSON form of events, written in the first line of every events stream.
+pub const EVENTS_SCHEMA_VERSION: u32 = 2;
+
+/// One event with when it happened.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// RFC 3339 time.
+    pub timestamp: String,
+    /// Milliseconds since the run started.
+    pub elapsed_ms: u64,
+    pub kind: EventKind,
+}
+
+/// How a task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskResult {
+    Completed,
+    Failed,
+    Blocked,
+    Question,
+    UsageLimit,
+    Interrupted,
+    AgentUnavailable,
+}
+
+impl TaskResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskResult::Completed => "completed",
+            TaskResult::Failed => "failed",
+            TaskResult::Blocked => "blocked",
+            TaskResult::Question => "question",
+            TaskResult::UsageLimit => "usage_limit",
+            TaskResult::Interrupted => "interrupted",
+            TaskResult::AgentUnavailable => "agent_unavailable",
+        }
+    }
+}
+
+/// How one agent attempt ended, before verification.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptEnd {
+    /// The agent reported a result.
+    Result {
+        is_error: bool,
+        subtype: String,
+    },
+    /// The process ended without a result line (crash, killed by a signal).
+    NoResult {
+        exit: String,
+    },
+    IdleTimeout,
+    WallTimeout,
+    Interrupted,
+}
+
+/// Totals of a task or run.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    pub cost_usd: f64,
+    pub usage: Usage,
+}
+
+impl Totals {
+    pub fn add(&mut self, other: &Totals) {
+        self.cost_usd += other.cost_usd;
+        self.usage.add(&other.usage);
+    }
+}
+
+/// One task as the run (or the milestone's whole history) knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskSummary {
+    pub id: String,
+    pub title: String,
+    pub result: TaskResult,
+    /// Agent attempts, counted across runs.
+    pub attempts: u32,
+    /// The agent's and the checks' time, without time spent waiting for a human or a limit.
+    pub duration_ms: u64,
+    pub totals: Totals,
+    pub gates: Vec<GateRecord>,
+    pub commits: Vec<String>,
+    pub e2e: Option<String>,
+    pub findings: Vec<TestFinding>,
+    /// What was still wrong when the task stopped.
+    pub problems: Vec<Problem>,
+}
+
+/// The seed's run header: `Milestone: …`, `Completed: …`, `Resuming from: …`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// `M4 - Worker Settings`.
+    pub name: String,
+    pub task_count: usize,
+    /// Complete per the handoff, plan order.
+    pub completed: Vec<String>,
+    /// The first task this run starts an agent for.
+    pub start: Option<String>,
+}
+
+/// A line the run header adds about the plan, the handoff or the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// Later tasks are complete while an earlier one is not.
+    HandoffGap {
+        complete_after: Vec<String>,
+        next: String,
+    },
+    /// Complete in the handoff, absent from the plan.
+    UnknownCompleted { ids: Vec<String> },
+    /// An interrupted attempt left uncommitted handoff edits; they were set aside.
+    InterruptedHandoffSetAside { task: String, kept: String },
+    /// Complete in the handoff although its last run failed verification.
+    CompleteButFailed { id: String, plan: String },
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::HandoffGap {
+                complete_after,
+                next,
+            } => write!(
+                f,
+                "Handoff gap: {} marked complete but {next} is not; starting at {next}",
+                complete_after.join(", ")
+            ),
+            Note::UnknownCompleted { ids } => write!(
+                f,
+                "Complete in the handoff but not in the plan: {}",
+                ids.join(", ")
+            ),
+            Note::InterruptedHandoffSetAside { task, kept } => write!(
+                f,
+                "The interrupted attempt at task {task} left uncommitted handoff changes; the handoff is back to what it was before that task (the changed version is kept at {kept})."
+            ),
+            Note::CompleteButFailed { id, plan } => write!(
+                f,
+                "Task {id} is complete in the handoff, but its last run failed verification (see `kmilestone report`); it is not run again. To redo it: kmilestone run {plan} --from {id}"
+            ),
+        }
+    }
+}
+
+/// The uncommitted files an interrupted attempt left for the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftovers(pub Vec<String>);
+
+impl fmt::Display for Leftovers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "An earlier attempt at this task was interrupted. The working tree still has its uncommitted changes ({}). Review them and continue from there.",
+            self.0.join(", ")
+        )
+    }
+}
+
+/// What the agent may do without asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Permission {
+    /// Edits inside the repository; Bash only for these commands.
+    AllowList { bash: Vec<String> },
+    /// Every tool without asking: the user's explicit choice.
+    Bypass,
+    /// A command agent: whatever that program allows.
+    ByCommand,
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Permission::AllowList { bash } => {
+                write!(f, "edits allowed; Bash only for {}", bash.join(", "))
+            }
+            Permission::Bypass => f.write_str("bypass (every tool allowed without asking)"),
+            Permission::ByCommand => f.write_str("as the command allows"),
+        }
+    }
+}
+
+/// Everything the run header says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStart {
+    /// The milestone ID.
+    pub milestone: String,
+    pub plan: String,
+    pub handoff: String,
+    /// Where the run's state, logs and reports are kept.
+    pub state_dir: String,
+    pub header: Header,
+    pub notes: Vec<Note>,
+    /// The tasks this run attempts, in order.
+    pub tasks: Vec<String>,
+    pub agent: String,
+    pub permission: Permission,
+    pub gates: Vec<String>,
+}
+
+/// Why a usage limit stopped the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "why")]
+pub enum LimitStop {
+    /// `--no-wait`.
+    NoWait { resets_at: Option<String> },
+    /// No reset time was given and the bounded waits did not help.
+    StillLimited { waits: u32 },
+}
+
+/// Why the agent cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "why")]
+pub enum Unavailable {
+    NotFound { program: String },
+    NotAuthenticated { message: String },
+    SpawnFailed { error: String },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum RunOutcome {
+    /// Every selected task is done: the milestone, or the requested range.
+    Complete,
+    Failed {
+        task: String,
+        attempts: u32,
+    },
+    Blocked {
+        task: String,
+        reason: String,
+    },
+    Question {
+        task: String,
+        plan: String,
+    },
+    UsageLimit {
+        task: String,
+        message: String,
+        stop: LimitStop,
+    },
+    Interrupted {
+        task: Option<String>,
+        waiting_for_limit: bool,
+    },
+    AgentUnavailable {
+        task: String,
+        reason: Unavailable,
+    },
+    /// kmilestone's own state or git failed during the run.
+    Error {
+        message: String,
+    },
+}
+
+impl RunOutcome {
+    /// The documented exit code of this outcome.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunOutcome::Complete => exit_codes::SUCCESS,
+            RunOutcome::Failed { .. } => exit_codes::TASK_FAILED,
+            RunOutcome::Blocked { .. } => exit_codes::BLOCKED,
+            RunOutcome::Question { .. } => exit_codes::NEEDS_ANSWER,
+            RunOutcome::UsageLimit { .. } => exit_codes::USAGE_LIMIT,
+            RunOutcome::Interrupted { .. } => exit_codes::INTERRUPTED,
+            RunOutcome::AgentUnavailable { .. } => exit_codes::AGENT_UNAVAILABLE,
+            RunOutcome::Error { .. } => exit_codes::BAD_INPUT,
+        }
+    }
+
+    /// The outcome's name in the JSON forms and the report.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RunOutcome::Complete => "complete",
+            RunOutcome::Failed { .. } => "failed",
+            RunOutcome::Blocked { .. } => "blocked",
+            RunOutcome::Question { .. } => "question",
+            RunOutcome::UsageLimit { .. } => "usage_limit",
+            RunOutcome::Interrupted { .. } => "interrupted",
+            RunOutcome::AgentUnavailable { .. } => "agent_unavailable",
+            RunOutcome::Error { .. } => "error",
+        }
+    }
+
+    /// What the run tells the user at its end, if anything beyond the summary.
+    pub fn message(&self) -> Option<String> {
+        let text = match self {
+            RunOutcome::Complete => return None,
+            RunOutcome::Failed { task, attempts } => format!(
+                "Task {task} failed verification after {attempts} attempt{}",
+                crate::text::plural(*attempts)
+            ),
+            RunOutcome::Blocked { task, reason } => format!("Task {task} is blocked: {reason}"),
+            RunOutcome::Question { task, plan } => format!(
+                "Task {task} waits for an answer. Continue with: kmilestone run {plan} --answer \"…\""
+            ),
+            RunOutcome::UsageLimit {
+                task,
+                message,
+                stop: LimitStop::NoWait { resets_at },
+            } => format!(
+                "Usage limit hit during task {task}{}; not waiting (--no-wait). Run again later to resume: {message}",
+                resets_at
+                    .as_ref()
+                    .map(|t| format!(" (resets at {t})"))
+                    .unwrap_or_default()
+            ),
+            RunOutcome::UsageLimit {
+                task,
+                message,
+                stop: LimitStop::StillLimited { waits },
+            } => format!(
+                "Usage limit hit during task {task} and still in force after {waits} waits: {message}"
+            ),
+            RunOutcome::Interrupted {
+                task: Some(task),
+                waiting_for_limit: true,
+            } => format!("Interrupted while waiting for the usage limit during task {task}"),
+            RunOutcome::Interrupted {
+                task: Some(task), ..
+            } => format!("Interrupted during task {task}; run again to resume it"),
+            RunOutcome::Interrupted { task: None, .. } => {
+                "Interrupted; run again to resume".to_string()
+            }
+            RunOutcome::AgentUnavailable {
+                reason: Unavailable::NotFound { program },
+                ..
+            } => format!(
+                "the agent could not be started: `{program}` was not found or is not executable (install it, or set [agent.claude] binary / KMILESTONE_CLAUDE_BIN)"
+            ),
+            RunOutcome::AgentUnavailable {
+                reason: Unavailable::NotAuthenticated { message },
+                ..
+            } => format!(
+                "the agent is not authenticated: {message} (log in, e.g. `claude /login`, or set ANTHROPIC_API_KEY, then run again)"
+            ),
+            RunOutcome::AgentUnavailable {
+                reason: Unavailable::SpawnFailed { error },
+                ..
+            } => format!("the agent could not be started: {error}"),
+            RunOutcome::Error { message } => message.clone(),
+        };
+        Some(text)
+    }
+}
+
+/// One task of the milestone in the completion summary and the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MilestoneTask {
+    pub id: String,
+    pub title: String,
+    /// A VALIDATION task: the summary lists its E2E result.
+    pub validation: bool,
+    /// Complete per the handoff.
+    pub complete: bool,
+    /// What kmilestone recorded of it across all runs; `None` when no run worked on it (its
+    /// completion came from the handoff alone).
+    pub record: Option<TaskSummary>,
+}
+
+/// The whole milestone as its state knows it, across every run: what the completion summary,
+/// the report files and `pr-body.md` are made of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MilestoneSummary {
+    /// `M4 - Worker Settings`.
+    pub name: String,
+    /// `M4: Worker Settings`, the pull request's title.
+    pub pr_title: String,
+    pub handoff: String,
+    /// Every task of the plan is complete.
+    pub complete: bool,
+    pub tasks: Vec<MilestoneTask>,
+    /// The configured gates.
+    pub gates: Vec<String>,
+    /// Cost and tokens of every recorded task.
+    pub totals: Totals,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEnd {
+    pub outcome: RunOutcome,
+    /// When the run ended, as its state records it.
+    pub finished_at: String,
+    /// The tasks this run worked on.
+    pub tasks: Vec<TaskSummary>,
+    /// Cost and tokens of this run.
+    pub totals: Totals,
+    pub milestone: MilestoneSummary,
+}
+
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    RunStarted(RunStart),
+    TaskStarted {
+        id: String,
+        title: String,
+        task_type: String,
+        /// What an interrupted attempt left uncommitted, handed to this one.
+        leftovers: Option<Leftovers>,
+    },
+    AttemptStarted {
+        id: String,
+        attempt: u32,
+        /// The session resumed, if any.
+        resume: Option<String>,
+        command: String,
+    },
+    Agent {
+        id: String,
+        event: AgentEvent,
+    },
+    AttemptFinished {
+        id: String,
+        attempt: u32,
+        end: AttemptEnd,
+        session_id: Option<String>,
+        duration_ms: u64,
+        stderr_tail: String,
+    },
+    /// The agent removed or changed handoff bytes from before the task; they were put back.
+    HandoffRestored {
+        id: String,
+        /// Where the agent's version is kept.
+        kept: String,
+    },
+    GateStarted {
+        id: String,
+        command: String,
+    },
+    GateFinished {
+        id: String,
+        gate: GateRecord,
+        output_tail: String,
+    },
+    CheckFinished {
+        id: String,
+        files: usize,
+        findings: Vec<TestFinding>,
+    },
+    VerificationFailed {
+        id: String,
+        attempt: u32,
+        problems: Vec<Problem>,
+        retrying: bool,
+    },
+    Question {
+        id: String,
+        question: Question,
+        session_id: String,
+    },
+    /// The task still fails verification after its fix attempts and a human is attached: they
+    /// give instructions for one more attempt, accept the task (unit-test findings only) or stop.
+    DecisionNeeded {
+        id: String,
+        question: Question,
+    },
+    WaitingForLimit {
+        id: String,
+        message: String,
+        resets_at: Option<String>,
+        wait_seconds: u64,
+    },
+    TaskFinished(TaskSummary),
+    RunFinished(RunEnd),
+}
+
+/// Receives every event of a run.
+pub trait EventSink {
+    fn emit(&mut self, event: &Event);
+}
+
+/// Milliseconds, saturating.
+pub fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// One task as `--dry-run` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewTask {
+    pub id: String,
+    pub title: String,
+    pub task_type: String,
+    /// The agent's command line, as a shell would read it.
+    pub command: String,
+    pub prompt: String,
+}

@@ -1,0 +1,269 @@
+//! The run: the selected tasks in order, each to its verdict, and the events that tell it. The
+//! runner decides and records; it never prints.
+
+use std::time::Instant;
+
+use super::attempt::TaskEnd;
+use super::human::Human;
+use super::prepare::Prepared;
+use super::selection::{Selection, SelectionError};
+use super::summary;
+use crate::agent::Adapter;
+use crate::config::Settings;
+use crate::events::{
+    Event, EventKind, EventSink, Note, RunEnd, RunOutcome, RunStart, TaskSummary, Totals, millis,
+};
+use crate::plan::{Milestone, Task};
+use crate::process::Cancel;
+use crate::state::{LastRun, RunLock, State, StateDir, StateError};
+use crate::vcs::{GitError, Repo, TreeState};
+
+/// Errors that stop a run before or between tasks. All are bad input or kmilestone's own
+/// state or git failing (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Write(#[from] crate::files::WriteError),
+    #[error(transparent)]
+    Selection(#[from] SelectionError),
+    #[error("handoff {0}")]
+    Handoff(#[from] crate::plan::InputError),
+    #[error(
+        "{0}: kmilestone run needs the plan inside a git repository (use --dry-run to preview)"
+    )]
+    NotARepository(#[source] GitError),
+    #[error("the working tree has uncommitted changes (commit or stash them, or pass --allow-dirty):\n{}", .0.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
+    Dirty(Vec<String>),
+    #[error(
+        "{} holds the state of {other}, another plan with milestone ID {id}; give one of the plans a different ID (its file name, e.g. M{}b_…), or remove that folder",
+        dir.display(),
+        id.trim_start_matches('M')
+    )]
+    SharedState {
+        dir: std::path::PathBuf,
+        other: String,
+        id: String,
+    },
+}
+
+impl RunError {
+    pub fn exit_code(&self) -> i32 {
+        crate::exit_codes::BAD_INPUT
+    }
+}
+
+/// What the user asked of this run beyond the settings and the range.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `--answer`: the answer to the pending question.
+    pub answer: Option<String>,
+    pub no_wait: bool,
+    pub allow_dirty: bool,
+}
+
+/// Everything a run needs, for as long as it runs.
+pub struct Runner<'a> {
+    pub(crate) milestone: Milestone,
+    pub(crate) settings: Settings,
+    pub(crate) repo: Repo,
+    pub(crate) state_dir: StateDir,
+    pub(crate) state: State,
+    pub(crate) adapter: Box<dyn Adapter>,
+    pub(crate) cancel: Cancel,
+    pub(crate) sink: &'a mut dyn EventSink,
+    pub(crate) human: &'a mut dyn Human,
+    pub(crate) run_dir: std::path::PathBuf,
+    pub(crate) started: Instant,
+    pub(crate) selection: Selection,
+    pub(crate) options: RunOptions,
+    notes: Vec<Note>,
+    /// Extra environment for the agent process.
+    pub(crate) agent_env: Vec<(String, String)>,
+    _lock: RunLock,
+}
+
+/// The parts of a run that come from outside the runner.
+pub struct RunParts<'a> {
+    pub settings: Settings,
+    pub adapter: Box<dyn Adapter>,
+    pub cancel: Cancel,
+    pub sink: &'a mut dyn EventSink,
+    pub human: &'a mut dyn Human,
+    pub options: RunOptions,
+    /// When the run started: events count their `elapsed_ms` from it.
+    pub started: Instant,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(prepared: Prepared, parts: RunParts<'a>) -> Runner<'a> {
+        Runner {
+            milestone: prepared.milestone,
+            settings: parts.settings,
+            repo: prepared.repo,
+            state_dir: prepared.state_dir,
+            state: prepared.state,
+            adapter: parts.adapter,
+            cancel: parts.cancel,
+            sink: parts.sink,
+            human: parts.human,
+            run_dir: prepared.run_dir,
+            started: parts.started,
+            selection: prepared.selection,
+            options: parts.options,
+            notes: prepared.notes,
+            agent_env: Vec::new(),
+            _lock: prepared.lock,
+        }
+    }
+
+    pub(crate) fn emit(&mut self, kind: EventKind) {
+        let event = Event {
+            timestamp: jiff::Timestamp::now().to_string(),
+            elapsed_ms: millis(self.started.elapsed()),
+            kind,
+        };
+        self.sink.emit(&event);
+    }
+
+    pub(crate) fn save_state(&self) -> Result<(), StateError> {
+        self.state_dir.save(&self.state)
+    }
+
+    /// HEAD and the files that make the tree dirty, leaving out kmilestone's own state folder.
+    pub(crate) fn tree(&self) -> Result<TreeState, GitError> {
+        let mut tree = self.repo.tree_state()?;
+        tree.dirty.retain(|f| !crate::state::is_state_path(f));
+        Ok(tree)
+    }
+
+    /// Runs the selected tasks; returns the exit code.
+    pub async fn run(&mut self) -> i32 {
+        let started_at = jiff::Timestamp::now().to_string();
+        let start = RunStart {
+            milestone: self.milestone.plan.id.clone(),
+            plan: self.milestone.plan.path.display().to_string(),
+            handoff: self.milestone.handoff_path.display().to_string(),
+            state_dir: self.state_dir.path().display().to_string(),
+            header: self.selection.header(&self.milestone),
+            notes: std::mem::take(&mut self.notes),
+            tasks: self.selection.tasks.clone(),
+            agent: self.adapter.name().to_string(),
+            permission: self.adapter.permission(),
+            gates: self.settings.gates.clone(),
+        };
+        self.emit(EventKind::RunStarted(start));
+        let mut summaries: Vec<TaskSummary> = Vec::new();
+        let mut outcome = RunOutcome::Complete;
+        let mut answer = self.options.answer.take();
+        for id in self.selection.tasks.clone() {
+            if !self.selection.runs(&id, &self.milestone.handoff) {
+                continue;
+            }
+            let task = self
+                .milestone
+                .plan
+                .task(&id)
+                .expect("selected from the plan")
+                .clone();
+            match self.run_task(&task, answer.take()).await {
+                Ok(end) => {
+                    let summary = self.finish_task(&task, &end);
+                    self.emit(EventKind::TaskFinished(summary.clone()));
+                    summaries.push(summary);
+                    if let Some(stop) = end.stop {
+                        outcome = stop;
+                        break;
+                    }
+                }
+                Err(err) => {
+                    outcome = RunOutcome::Error {
+                        message: error_chain(&err),
+                    };
+                    break;
+                }
+            }
+            if let Err(err) = self.milestone.reload_handoff() {
+                // The handoff was checked a moment ago; the next task's own read reports it.
+                tracing::warn!(%err, "could not re-read the handoff after task {id}");
+            }
+        }
+        self.finish_run(started_at, outcome, summaries)
+    }
+
+    /// The task's summary after its end, from its record; commits are asked of git only when
+    /// verification did not get as far as recording them.
+    fn finish_task(&mut self, task: &Task, end: &TaskEnd) -> TaskSummary {
+        let head_before = self
+            .state
+            .tasks
+            .get(&task.id)
+            .and_then(|r| r.head_before.clone());
+        let record = self.state.task_mut(&task.id);
+        if record.commits.is_empty() {
+            record.commits = self
+                .repo
+                .commits_since(head_before.as_deref())
+                .unwrap_or_default();
+        }
+        let mut summary = summary::task_summary(task, self.state.task_mut(&task.id));
+        summary.result = end.result;
+        summary.problems = end.problems.clone();
+        summary
+    }
+
+    fn finish_run(
+        &mut self,
+        started_at: String,
+        mut outcome: RunOutcome,
+        tasks: Vec<TaskSummary>,
+    ) -> i32 {
+        self.milestone.reload_handoff().ok();
+        let finished_at = jiff::Timestamp::now().to_string();
+        self.state.last_run = Some(LastRun {
+            started_at,
+            finished_at: finished_at.clone(),
+            outcome: outcome.clone(),
+        });
+        if let Err(err) = self.save_state()
+            && outcome == RunOutcome::Complete
+        {
+            outcome = RunOutcome::Error {
+                message: error_chain(&err),
+            };
+        }
+        let mut totals = Totals::default();
+        for task in &tasks {
+            totals.add(&task.totals);
+        }
+        let milestone =
+            summary::milestone_summary(&self.milestone, &self.state, &self.settings.gates);
+        let code = outcome.exit_code();
+        self.emit(EventKind::RunFinished(RunEnd {
+            outcome,
+            finished_at,
+            tasks,
+            totals,
+            milestone,
+        }));
+        code
+    }
+}
+
+/// An error and its causes on one line, for the run's final message.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

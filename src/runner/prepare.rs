@@ -1,0 +1,179 @@
+//! Everything before the first task: the state folder and its lock, the state, a plan that would
+//! share it, an interrupted attempt's handoff edits set aside, the header's notes, the dirty-tree
+//! refusal, and the run's own folder.
+
+use std::path::{Path, PathBuf};
+
+use super::RunError;
+use super::prompt::path_for_agent;
+use super::selection::{Range, Selection};
+use crate::events::{Note, TaskResult};
+use crate::plan::Milestone;
+use crate::state::{RunLock, State, StateDir};
+use crate::vcs::Repo;
+
+/// A run ready to start.
+pub struct Prepared {
+    pub(crate) milestone: Milestone,
+    pub(crate) repo: Repo,
+    pub(crate) state_dir: StateDir,
+    pub(crate) lock: RunLock,
+    pub(crate) state: State,
+    pub(crate) selection: Selection,
+    pub(crate) notes: Vec<Note>,
+    pub(crate) run_dir: PathBuf,
+}
+
+impl Prepared {
+    /// The run's own folder (events log, report).
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    /// The milestone's state folder.
+    pub fn state_dir(&self) -> &Path {
+        self.state_dir.path()
+    }
+
+    pub fn root(&self) -> &Path {
+        self.repo.root()
+    }
+}
+
+/// Takes the lock and reads the state of `milestone`'s run in `repo`, and decides where it
+/// starts.
+pub fn prepare(
+    mut milestone: Milestone,
+    repo: Repo,
+    range: &Range,
+    allow_dirty: bool,
+) -> Result<Prepared, RunError> {
+    let state_dir = StateDir::create(repo.root(), &milestone.plan.id)?;
+    let lock = state_dir.lock()?;
+    let mut state = state_dir.load(&milestone.plan.id)?;
+    // Another plan with the same milestone ID shares the state folder: its interrupted attempt or
+    // pending question must not be taken for this plan's. A plan that was moved or renamed keeps
+    // its state.
+    let plan_in_repo = path_for_agent(&milestone.plan.path, repo.root())
+        .display()
+        .to_string();
+    if let Some(other) = state.plan.as_deref()
+        && other != plan_in_repo
+        && repo.root().join(other).is_file()
+    {
+        return Err(RunError::SharedState {
+            dir: state_dir.path().to_path_buf(),
+            other: other.to_string(),
+            id: milestone.plan.id.clone(),
+        });
+    }
+    state.plan = Some(plan_in_repo);
+
+    let mut selection = Selection::select(&milestone, range)?;
+    let mut notes = Vec::new();
+    if let (Some(next), false) = (&milestone.progress.next, selection.forced)
+        && !milestone.progress.complete_after_next.is_empty()
+    {
+        notes.push(Note::HandoffGap {
+            complete_after: milestone.progress.complete_after_next.clone(),
+            next: next.clone(),
+        });
+    }
+    if !milestone.progress.unknown_completed.is_empty() {
+        notes.push(Note::UnknownCompleted {
+            ids: milestone.progress.unknown_completed.clone(),
+        });
+    }
+
+    // Uncommitted handoff edits of an interrupted attempt are set aside before anything is
+    // decided from the handoff: the attempt was never verified, and its task resumes from the
+    // handoff it started with.
+    if let Some(kept) = set_aside_interrupted_handoff(&repo, &state_dir, &state, &milestone)? {
+        milestone.reload_handoff()?;
+        notes.push(Note::InterruptedHandoffSetAside {
+            task: state
+                .in_progress
+                .as_ref()
+                .map_or("?".to_string(), |p| p.task.clone()),
+            kept: kept.display().to_string(),
+        });
+        selection = Selection::select(&milestone, range)?;
+    }
+
+    // The handoff decides completion, but a task whose last run failed verification is not
+    // skipped silently.
+    if !selection.forced {
+        for task in &milestone.plan.tasks {
+            let failed =
+                state.tasks.get(&task.id).and_then(|t| t.result) == Some(TaskResult::Failed);
+            if failed && milestone.handoff.is_complete(&task.id) {
+                notes.push(Note::CompleteButFailed {
+                    id: task.id.clone(),
+                    plan: milestone.plan.path.display().to_string(),
+                });
+            }
+        }
+    }
+
+    // A dirty tree is refused before the run starts, unless it is the leftover of an interrupted
+    // attempt at the task that comes next (that attempt's successor takes it over).
+    let start = selection.start(&milestone.handoff).map(str::to_string);
+    let continues_attempt = state
+        .in_progress
+        .as_ref()
+        .is_some_and(|p| start.as_deref() == Some(p.task.as_str()));
+    if start.is_some() && !allow_dirty && !continues_attempt {
+        let dirty: Vec<String> = repo
+            .dirty_files()?
+            .into_iter()
+            .filter(|f| !crate::state::is_state_path(f))
+            .collect();
+        if !dirty.is_empty() {
+            return Err(RunError::Dirty(dirty));
+        }
+    }
+
+    let stamp = jiff::Zoned::now().strftime("%Y%m%dT%H%M%S").to_string();
+    let run_dir = state_dir.new_run_dir(&stamp)?;
+    Ok(Prepared {
+        milestone,
+        repo,
+        state_dir,
+        lock,
+        state,
+        selection,
+        notes,
+        run_dir,
+    })
+}
+
+/// [`StateDir::set_aside_interrupted_handoff`] when the handoff has uncommitted changes.
+fn set_aside_interrupted_handoff(
+    repo: &Repo,
+    state_dir: &StateDir,
+    state: &State,
+    milestone: &Milestone,
+) -> Result<Option<PathBuf>, RunError> {
+    if state.in_progress.is_none() {
+        return Ok(None);
+    }
+    let canonical = |path: &Path| {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        parent
+            .unwrap_or(Path::new("."))
+            .canonicalize()
+            .ok()
+            .zip(path.file_name())
+            .map(|(dir, name)| dir.join(name))
+    };
+    let handoff = canonical(&milestone.handoff_path);
+    let dirty = repo.dirty_files()?;
+    if handoff.is_none()
+        || !dirty
+            .iter()
+            .any(|f| canonical(&repo.root().join(f)) == handoff)
+    {
+        return Ok(None);
+    }
+    Ok(state_dir.set_aside_interrupted_handoff(state, &milestone.handoff_path)?)
+}
