@@ -83,7 +83,16 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
     match command {
         Command::Run(_) => unreachable!("`run` returned above"),
         Command::Status(args) => {
+            let started = std::time::Instant::now();
             let milestone = Milestone::load(&args.plan_path(), args.handoff.as_deref())?;
+            tracing::debug!(
+                plan = %milestone.plan.path.display(),
+                tasks = milestone.plan.tasks.len(),
+                handoff = %milestone.handoff_path.display(),
+                marks = milestone.handoff.marks.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "plan and handoff read"
+            );
             if cli.global.json {
                 commands::status::render_json(&milestone, out)?;
             } else {

@@ -213,6 +213,7 @@ impl StateDir {
 
     pub fn load(&self, milestone: &str) -> Result<State, StateError> {
         let path = self.state_path();
+        tracing::debug!(path = %path.display(), "reading state");
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {

@@ -28,6 +28,7 @@ pub struct Repo {
 }
 
 fn git_output(dir: &Path, args: &[&str]) -> Result<String, GitError> {
+    let started = std::time::Instant::now();
     let output = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -35,6 +36,12 @@ fn git_output(dir: &Path, args: &[&str]) -> Result<String, GitError> {
         .stdin(Stdio::null())
         .output()
         .map_err(GitError::Spawn)?;
+    tracing::debug!(
+        args = %args.join(" "),
+        status = %output.status,
+        ms = started.elapsed().as_millis() as u64,
+        "git"
+    );
     if !output.status.success() {
         return Err(GitError::Failed {
             args: args.join(" "),

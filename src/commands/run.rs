@@ -61,6 +61,11 @@ pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
 
     let repo = repo.map_err(RunError::NotARepository)?;
     let prepared = runner::prepare(milestone, repo, &range, args.allow_dirty)?;
+    tracing::debug!(
+        state = %prepared.state_dir().display(),
+        run = %prepared.run_dir().display(),
+        "run prepared"
+    );
     let started = Instant::now();
     let view_options = ViewOptions {
         json: global.json,

@@ -169,7 +169,15 @@ impl<'a> Runner<'a> {
                 .task(&id)
                 .expect("selected from the plan")
                 .clone();
-            match self.run_task(&task, answer.take()).await {
+            let task_started = Instant::now();
+            let result = self.run_task(&task, answer.take()).await;
+            tracing::debug!(
+                task = %id,
+                result = ?result.as_ref().map(|end| end.result),
+                ms = task_started.elapsed().as_millis() as u64,
+                "task ended"
+            );
+            match result {
                 Ok(end) => {
                     let summary = self.finish_task(&task, &end);
                     self.emit(EventKind::TaskFinished(summary.clone()));

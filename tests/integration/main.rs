@@ -3,6 +3,7 @@
 mod corpus;
 mod faults;
 mod lint;
+mod logging;
 mod mock_api;
 mod no_panic;
 mod real_claude;
