@@ -240,3 +240,76 @@ fn resolve(policy: &SandboxPolicy, temp: &Path) -> Resolved {
     }
     resolved
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn denied_paths_are_resolved_through_links_and_globs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let home = root.join("home");
+        let keys = root.join("elsewhere/keys");
+        for path in [&home.join(".claude"), &home.join(".clau"), &keys] {
+            std::fs::create_dir_all(path).unwrap();
+        }
+        std::fs::write(home.join(".claude.json"), "{}").unwrap();
+        // ~/.ssh is a link: the folder it points to is what must be hidden.
+        std::os::unix::fs::symlink(&keys, home.join(".ssh")).unwrap();
+        let policy = SandboxPolicy {
+            writable: vec![
+                root.join("repo-missing"),
+                home.join(".claude/cache"),
+                root.join("elsewhere"),
+            ],
+            readable_denied: vec![home.join(".ssh"), home.join(".claude*"), home.join(".aws")],
+            network: false,
+            secret_env_patterns: Vec::new(),
+            temp_parent: root.clone(),
+        };
+        std::fs::create_dir_all(home.join(".claude/cache")).unwrap();
+        let temp = root.join("temp");
+        std::fs::create_dir(&temp).unwrap();
+        let resolved = resolve(&policy, &temp);
+        let mut denied = resolved.denied.clone();
+        denied.sort();
+        assert_eq!(
+            denied,
+            [
+                keys.clone(),
+                home.join(".claude"),
+                home.join(".claude.json")
+            ]
+        );
+        assert_eq!(
+            resolved.writable,
+            [root.join("elsewhere"), temp],
+            "missing and denied writable paths are left out; the temp dir is always in"
+        );
+        assert_eq!(
+            resolved.denied_patterns,
+            [home.join(".ssh"), home.join(".claude*"), home.join(".aws")],
+            "patterns keep globs and paths that do not exist yet"
+        );
+    }
+
+    #[test]
+    fn caller_set_secrets_are_removed_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut policy = SandboxPolicy::for_gates(dir.path(), None, &|_| None);
+        policy.temp_parent = dir.path().to_path_buf();
+        policy.secret_env_patterns = vec!["DATABASE_URL".to_string()];
+        let unsupported = Support {
+            landlock: Err("none here".to_string()),
+            netns: Err("none here".to_string()),
+            sandbox_exec: Err("none here".to_string()),
+        };
+        let sandbox = Sandbox::prepare(&policy, &unsupported).unwrap();
+        assert!(!sandbox.report().is_confined());
+        assert!(sandbox.removes_env(OsStr::new("GH_TOKEN")));
+        assert!(sandbox.removes_env(OsStr::new("DATABASE_URL")));
+        assert!(!sandbox.removes_env(OsStr::new("PATH")));
+        assert!(sandbox.temp_dir().starts_with(dir.path()));
+    }
+}

@@ -47,6 +47,8 @@ mod policy;
 mod report;
 #[cfg(all(test, target_os = "linux"))]
 mod tests;
+#[cfg(all(test, target_os = "linux"))]
+mod toolchain_tests;
 
 pub use imp::{Sandbox, SandboxError, probe};
 pub use policy::{

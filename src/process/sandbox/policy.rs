@@ -41,6 +41,7 @@ pub const DEFAULT_DENIED_IN_HOME: &[&str] = &[
     "~/.claude*",
     "~/.codex",
     "~/.pypirc",
+    "~/.npmrc",
     "~/.cargo/credentials",
     "~/.cargo/credentials.toml",
 ];

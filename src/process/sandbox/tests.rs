@@ -275,8 +275,11 @@ async fn tcp_to_the_machine_loopback_fails_inside_and_works_outside() {
     let sandbox = prepare(&world.policy());
     let spec = net_helper_spec(&world, &format!("connect {addr}"));
     assert_eq!(net_result(&run_lines(&spec, None).await.1), "connected");
-    let inside = net_result(&run_lines(&spec, Some(&sandbox)).await.1);
-    assert!(inside.starts_with("failed"), "{inside}");
+    // Refused by the namespace's own loopback, where nothing listens.
+    assert_eq!(
+        net_result(&run_lines(&spec, Some(&sandbox)).await.1),
+        "failed: connection refused"
+    );
     // The namespace has a loopback of its own: a test may still talk to itself.
     let own = net_helper_spec(&world, "own-loopback");
     assert_eq!(
@@ -438,5 +441,100 @@ async fn descendants_of_a_sandboxed_child_do_not_survive() {
     assert!(
         dies(pid),
         "background process {pid} outlived its sandboxed leader"
+    );
+}
+
+/// Helper: as an unprivileged user, probes and runs the file and network checks, printing one
+/// `unprivileged …` line per result.
+#[test]
+#[ignore = "helper process for an_unprivileged_user_gets_the_same_sandbox"]
+fn unprivileged_helper() {
+    if std::env::var_os(HELPER_ENV).is_none_or(|mode| mode != "unprivileged") {
+        return;
+    }
+    let support = probe();
+    println!(
+        "unprivileged probe: root={} netns={:?}",
+        nix::unistd::geteuid().is_root(),
+        support.netns
+    );
+    let world = World::new();
+    let sandbox = Sandbox::prepare(&world.policy(), &support).expect("prepare");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let script = r#"echo x > in.txt && echo wrote-inside
+        { echo x > "$OUT/new"; } 2>/dev/null && echo wrote-outside || echo outside-refused
+        cat "$HOME/.ssh/id_ed25519" 2>/dev/null || echo secret-refused
+        cat "$HOME/notes.txt""#;
+    let (_, lines) = runtime.block_on(run_lines(&world.sh(script), Some(&sandbox)));
+    println!("unprivileged files: {}", lines.join(" "));
+    let addr = local_server();
+    let spec = net_helper_spec(&world, &format!("connect {addr}"));
+    let (_, lines) = runtime.block_on(run_lines(&spec, Some(&sandbox)));
+    println!("unprivileged machine loopback: {}", net_result(&lines));
+    let (_, lines) = runtime.block_on(run_lines(&spec, None));
+    println!("unprivileged unsandboxed: {}", net_result(&lines));
+}
+
+/// The non-root path: a user namespace holds the network namespace. As root, the helper drops to
+/// `nobody`; as anyone else it already is unprivileged.
+#[test]
+fn an_unprivileged_user_gets_the_same_sandbox() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "process::sandbox::tests::unprivileged_helper",
+        "--exact",
+        "--include-ignored",
+        "--nocapture",
+    ])
+    .env(HELPER_ENV, "unprivileged")
+    .current_dir("/");
+    if nix::unistd::geteuid().is_root() {
+        // nobody:nogroup; std also clears the supplementary groups.
+        cmd.uid(65534).gid(65534);
+    }
+    let output = cmd.output().expect("run the helper");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let results: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.find("unprivileged ").map(|at| &line[at..]))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            "unprivileged probe: root=false netns=Ok(WithUserNamespace)",
+            "unprivileged files: wrote-inside outside-refused secret-refused just notes",
+            "unprivileged machine loopback: failed: connection refused",
+            "unprivileged unsandboxed: connected",
+        ],
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn without_landlock_the_child_runs_unconfined_but_without_secrets() {
+    let world = World::new();
+    let none = Support {
+        landlock: Err("this kernel has no Landlock".to_string()),
+        ..support().clone()
+    };
+    let sandbox = Sandbox::prepare(&world.policy(), &none).expect("prepare");
+    assert_eq!(
+        sandbox.report().to_string(),
+        "sandbox: none (this kernel has no Landlock): gates run unconfined, secret variables removed"
+    );
+    let mut spec = world.sh(
+        r#"{ echo x > "$OUT/new"; } 2>/dev/null && echo wrote-outside
+        echo "token=${FAKE_SERVICE_TOKEN-unset}"; test "$TMPDIR" != "${TMPDIR#*kmilestone-gate-}" && echo private-temp"#,
+    );
+    spec.env_set
+        .push(("FAKE_SERVICE_TOKEN".into(), "s3cret".into()));
+    assert_eq!(
+        run_lines(&spec, Some(&sandbox)).await.1,
+        ["wrote-outside", "token=unset", "private-temp"]
     );
 }
