@@ -188,6 +188,7 @@ impl Sandbox {
 #[derive(Debug, Default)]
 struct Resolved {
     writable: Vec<PathBuf>,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     denied: Vec<PathBuf>,
     /// For profiles that match names themselves (macOS): canonical parent, glob kept; paths
     /// that do not exist yet are kept too.

@@ -285,9 +285,10 @@ impl Prepared {
         }
         let ruleset: Option<OwnedFd> = created.into();
         let ruleset = ruleset.ok_or("the kernel did not create a Landlock ruleset")?;
-        let namespace = match network {
-            NetworkCut::Namespace(mode) => Some(*mode),
-            _ => None,
+        let namespace = if let NetworkCut::Namespace(mode) = network {
+            Some(*mode)
+        } else {
+            None
         };
         Ok(Self {
             ruleset,

@@ -37,6 +37,7 @@
 //! `~/.cargo/registry` for an unsandboxed build to compile later; `.git` and kmilestone's own
 //! state inside the repository are writable like the rest of it.
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 mod grants;
 mod imp;
 #[cfg(target_os = "linux")]

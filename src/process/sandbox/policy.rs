@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 /// [`SandboxPolicy::for_gates`]).
 ///
 /// Cargo's cache is `~/.cargo` minus the secrets in [`DEFAULT_DENIED_IN_HOME`]; Go's is the
-/// module cache `~/go/pkg`, not `~/go/bin`.
+/// module cache `~/go/pkg`, not `~/go/bin`. On Linux a folder holding a denied path is granted
+/// entry by entry: with `~/.cargo/credentials.toml` present, the entries of `~/.cargo` stay
+/// writable but no new file can be made in `~/.cargo` itself (cargo's lock files are there once
+/// cargo has run outside the sandbox).
 pub const DEFAULT_WRITABLE_IN_HOME: &[&str] = &[
     "~/.cache",
     "~/.cargo",
