@@ -15,6 +15,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::cancel::{Cancel, Level};
 use super::lines::{LineSplitter, Tail};
+use super::sandbox::Sandbox;
 use super::unix;
 
 /// What to run.
@@ -153,6 +154,29 @@ pub async fn run(
     cancel: &Cancel,
     on_line: &mut dyn FnMut(Stream, &str) -> LineVerdict,
 ) -> Result<Outcome, SpawnError> {
+    supervise(spec, None, limits, cancel, on_line).await
+}
+
+/// [`run`] inside `sandbox`: the child enters it between fork and exec (or through
+/// `sandbox-exec` on macOS), without the secret variables, with `TMPDIR` private. Supervision is
+/// the same; a child that cannot enter the sandbox fails to spawn rather than run unconfined.
+pub async fn run_sandboxed(
+    spec: &ProcessSpec,
+    sandbox: &Sandbox,
+    limits: &Limits,
+    cancel: &Cancel,
+    on_line: &mut dyn FnMut(Stream, &str) -> LineVerdict,
+) -> Result<Outcome, SpawnError> {
+    supervise(spec, Some(sandbox), limits, cancel, on_line).await
+}
+
+async fn supervise(
+    spec: &ProcessSpec,
+    sandbox: Option<&Sandbox>,
+    limits: &Limits,
+    cancel: &Cancel,
+    on_line: &mut dyn FnMut(Stream, &str) -> LineVerdict,
+) -> Result<Outcome, SpawnError> {
     let io_error = |source: io::Error| SpawnError::Io {
         program: spec.program.clone(),
         source,
@@ -166,22 +190,7 @@ pub async fn run(
     // Listening before the spawn means no exit can slip between the spawn and the first wait.
     let mut sigchld = signal(SignalKind::child()).map_err(io_error)?;
 
-    let mut cmd = std::process::Command::new(&spec.program);
-    cmd.args(&spec.args)
-        .current_dir(&spec.cwd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(match spec.stdin {
-            StdinSource::Null => Stdio::null(),
-            StdinSource::Bytes(_) => Stdio::piped(),
-        });
-    for key in &spec.env_remove {
-        cmd.env_remove(key);
-    }
-    for (key, value) in &spec.env_set {
-        cmd.env(key, value);
-    }
-    unix::configure(&mut cmd);
+    let mut cmd = command(spec, sandbox);
 
     let start = Instant::now();
     // std's spawn returns only after the exec succeeded, so from here on signals reach the new
@@ -290,6 +299,40 @@ pub async fn run(
         stderr_tail: err.tail.into_string(),
         pid: group.pid as u32,
     })
+}
+
+/// The command for `spec`: its own process group, piped output, the environment as asked, and
+/// the sandbox (if any) entered before exec.
+fn command(spec: &ProcessSpec, sandbox: Option<&Sandbox>) -> std::process::Command {
+    let mut cmd = match sandbox {
+        Some(sandbox) => sandbox.command(&spec.program, &spec.args),
+        None => {
+            let mut cmd = std::process::Command::new(&spec.program);
+            cmd.args(&spec.args);
+            cmd
+        }
+    };
+    cmd.current_dir(&spec.cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(match spec.stdin {
+            StdinSource::Null => Stdio::null(),
+            StdinSource::Bytes(_) => Stdio::piped(),
+        });
+    for key in &spec.env_remove {
+        cmd.env_remove(key);
+    }
+    for (key, value) in &spec.env_set {
+        cmd.env(key, value);
+    }
+    unix::configure(&mut cmd);
+    if let Some(sandbox) = sandbox {
+        sandbox.configure(
+            &mut cmd,
+            spec.env_set.iter().map(|(key, _)| key.as_os_str()),
+        );
+    }
+    cmd
 }
 
 enum Event {

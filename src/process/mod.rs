@@ -21,10 +21,14 @@
 //!   it started inherit nothing and are reparented. Processes that leave the group (`setsid`)
 //!   are out of reach of the group kill too; [`run`] stops waiting for their output after a short
 //!   bound rather than hang.
+//!
+//! [`run_sandboxed`] does the same inside a [`sandbox::Sandbox`].
 
 mod cancel;
 mod imp;
 mod lines;
+pub mod sandbox;
+pub mod secrets;
 pub mod signals;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -33,6 +37,6 @@ mod unix;
 pub use cancel::Cancel;
 pub use imp::{
     EndedBy, ExitKind, Limits, LineVerdict, Outcome, ProcessSpec, SpawnError, StdinSource, Stream,
-    run,
+    run, run_sandboxed,
 };
 pub use unix::{group_members, is_alive};
