@@ -333,6 +333,17 @@ fn sandbox_runs_any_command_in_the_repository_and_nothing_reaches_outside() {
     turns.push(Turn::write(o("written.txt"), "no\n"));
     turns.push(Turn::tool("WebFetch", json!({"url": url, "prompt": "x"})));
     turns.push(Turn::tool("EnterWorktree", json!({"name": "elsewhere"})));
+    // `Edit(./**)` covers Write too, except the supervision files under .git and .claude.
+    let hook = repo
+        .path
+        .join(".git/hooks/pre-commit")
+        .display()
+        .to_string();
+    turns.push(Turn::write(
+        repo.path.join("docs/w.txt").display().to_string(),
+        "w\n",
+    ));
+    turns.push(Turn::write(&hook, "#!/bin/sh\n"));
     turns.push(Turn::reply("Done."));
     let mock = MockAnthropic::start(Script::new().turns(turns));
     let env = home_env(&mock, home).var("KMS_TEST_SERVICE_TOKEN", ENV_SECRET);
@@ -347,7 +358,7 @@ fn sandbox_runs_any_command_in_the_repository_and_nothing_reaches_outside() {
     assert_eq!(run.code(), Some(0), "{}", run.describe());
     assert_eq!(sandbox_state(init_line(&run)), Some(SandboxState::Enabled));
     let results = tool_results(&mock);
-    assert_eq!(results.len(), 17, "{results:#?}");
+    assert_eq!(results.len(), 19, "{results:#?}");
     let text = |i: usize| results[i].text.as_str();
 
     // Inside the repository, any command runs.
@@ -390,8 +401,13 @@ fn sandbox_runs_any_command_in_the_repository_and_nothing_reaches_outside() {
     assert!(text(6).ends_with("rc=1"), "credentials unset: {}", text(6));
     assert!(!repo.path.join(".claude/worktrees").exists());
     for (i, r) in results.iter().enumerate().skip(11) {
-        assert!(r.is_error, "call {i} must fail: {}", r.text);
+        assert_eq!(r.is_error, i != 17, "call {i}: {}", r.text);
     }
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("docs/w.txt")).unwrap(),
+        "w\n"
+    );
+    assert_absent(Path::new(&hook));
     let everything = format!("{}\n{}", request_bodies(&mock), run.stdout);
     for secret in [
         SSH_SECRET,
@@ -406,18 +422,18 @@ fn sandbox_runs_any_command_in_the_repository_and_nothing_reaches_outside() {
         );
     }
 
-    assert_refusals_explained(&run, &settings, &[ssh_key, token, o("written.txt")]);
+    assert_refusals_explained(&run, &settings, &[ssh_key, token, o("written.txt"), hook]);
     assert_eq!(
         describe_project_rules(&project_allow_rules(&repo.path)),
         ["+ 1 allow rule from .claude/settings.json"]
     );
 }
 
-/// The session's refusals are the Read of the two secrets and the Write outside, each explained
-/// with the reason kmilestone gives.
+/// The session's refusals are the Read of the two secrets, the Write outside and the Write of a
+/// git hook, each explained with the reason kmilestone gives.
 #[track_caller]
-fn assert_refusals_explained(run: &ClaudeRun, settings: &PermissionInputs, paths: &[String; 3]) {
-    let [ssh_key, token, written] = paths;
+fn assert_refusals_explained(run: &ClaudeRun, settings: &PermissionInputs, paths: &[String; 4]) {
+    let [ssh_key, token, written, hook] = paths;
     let explained: Vec<String> = denials_of_result(run.result())
         .iter()
         .map(|d| explain_denial(d, settings))
@@ -427,7 +443,8 @@ fn assert_refusals_explained(run: &ClaudeRun, settings: &PermissionInputs, paths
         [
             format!("Read({ssh_key})"),
             format!("Read({token})"),
-            format!("Write({written})")
+            format!("Write({written})"),
+            format!("Write({hook})"),
         ],
         "{explained:#?}"
     );
@@ -438,6 +455,10 @@ fn assert_refusals_explained(run: &ClaudeRun, settings: &PermissionInputs, paths
     assert!(explained[1].contains("is a secret path"), "{explained:#?}");
     assert!(
         explained[2].contains("writes only inside the repository"),
+        "{explained:#?}"
+    );
+    assert!(
+        explained[3].contains("may never change its own supervision"),
         "{explained:#?}"
     );
 }
