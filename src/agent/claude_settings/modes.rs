@@ -133,7 +133,7 @@ pub struct ClaudePermissions {
 pub fn claude_permissions(inputs: &PermissionInputs) -> Result<ClaudePermissions, SettingsError> {
     let settings = match inputs.mode {
         Mode::Sandbox => sandbox_settings(inputs)?,
-        Mode::Allowlist => allowlist_settings(inputs),
+        Mode::Allowlist => allowlist_settings(inputs)?,
         Mode::Bypass => {
             let env = if inputs.running_as_root {
                 vec![("IS_SANDBOX".to_string(), "1".to_string())]
@@ -264,7 +264,7 @@ pub(super) const ALLOWLIST_GIT_DENY: &[(&str, &str)] = &[
 /// subcommands of [`ALLOWLIST_GIT`], each gate command exactly (no `:*`, so `make test-unit -f
 /// evil.mk` is refused), the extra rules; secrets denied to Read as in sandbox mode. Compound
 /// commands pass when each part is allowed (`git add a && git commit -m b`).
-pub fn allowlist_settings(inputs: &PermissionInputs) -> Value {
+pub fn allowlist_settings(inputs: &PermissionInputs) -> Result<Value, SettingsError> {
     // Glob and Grep are not tools of 2.1.332 (commands do that work); the rules keep older
     // versions, which have them, inside the repository. They are harmless otherwise.
     let mut allow: Vec<String> = ["Read(./**)", "Edit(./**)", "Glob(./**)", "Grep(./**)"]
@@ -279,19 +279,19 @@ pub fn allowlist_settings(inputs: &PermissionInputs) -> Value {
             .map(|gate| format!("Bash({gate})")),
     );
     allow.extend(inputs.extra_rules.iter().cloned());
-    let secrets = secret_paths(inputs).unwrap_or_default();
+    let secrets = secret_paths(inputs)?;
     let mut deny: Vec<String> = ALLOWLIST_GIT_DENY
         .iter()
         .map(|(rule, _)| rule.to_string())
         .collect();
     deny.extend(read_deny_rules(&inputs.repo, &inputs.home, &secrets));
-    json!({
+    Ok(json!({
         "permissions": {
             "allow": allow,
             "deny": deny,
             "denyInsteadOfPrompting": true,
         },
-    })
+    }))
 }
 
 /// One line for the run header.

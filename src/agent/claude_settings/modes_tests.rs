@@ -241,7 +241,7 @@ fn allowlist_mode_allows_five_git_subcommands_and_the_exact_gates() {
     inputs.mode = Mode::Allowlist;
     inputs.gate_commands = strings(&["make test-unit", "make quality"]);
     inputs.extra_rules = strings(&["Bash(npm test:*)"]);
-    let settings = allowlist_settings(&inputs);
+    let settings = allowlist_settings(&inputs).unwrap();
     assert_eq!(
         list(&settings["permissions"]["allow"]),
         [
@@ -294,7 +294,7 @@ fn each_mode_has_its_arguments() {
         allowlist.args[..3],
         ["--permission-mode", "dontAsk", "--settings"]
     );
-    assert_eq!(allowlist.settings, Some(allowlist_settings(&inputs)));
+    assert_eq!(allowlist.settings, allowlist_settings(&inputs).ok());
 
     inputs.mode = Mode::Bypass;
     let bypass = claude_permissions(&inputs).unwrap();
@@ -343,4 +343,18 @@ fn modes_read_from_configuration_words() {
     assert_eq!(Mode::default(), Mode::Sandbox);
     assert_eq!(Mode::Bypass.name(), "bypass");
     assert!(serde_json::from_str::<Mode>("\"default\"").is_err());
+}
+
+#[test]
+fn a_relative_secret_path_is_an_error_in_both_modes() {
+    for mode in [Mode::Sandbox, Mode::Allowlist] {
+        let mut inputs = outside_home();
+        inputs.mode = mode;
+        inputs.secret_paths.push("keys".to_string());
+        assert_eq!(
+            claude_permissions(&inputs),
+            Err(SettingsError::Path(PathError::Relative("keys".to_string()))),
+            "{mode:?}"
+        );
+    }
 }
