@@ -21,7 +21,8 @@ pub use modes::{
     claude_permissions, describe_mode, sandbox_settings,
 };
 pub use paths::{
-    DEFAULT_SECRET_PATHS, DEFAULT_TOOLCHAIN_PATHS, DEFAULT_WRITABLE_PATHS, secret_env_vars,
+    DEFAULT_SECRET_PATHS, DEFAULT_TOOLCHAIN_PATHS, DEFAULT_WRITABLE_PATHS, PathError,
+    secret_env_vars,
 };
 pub use preflight::validation_preflight;
 pub use project::{ProjectRules, count_allow_rules, describe_project_rules, project_allow_rules};
