@@ -2,6 +2,7 @@
 //! events (DESIGN section 6).
 
 pub mod claude;
+pub mod claude_settings;
 pub mod command;
 pub mod messages;
 

@@ -8,6 +8,7 @@ mod mock_api;
 mod no_panic;
 mod real_claude;
 mod real_runs;
+mod real_sandbox;
 mod rewrites;
 mod run_loop;
 mod status;
