@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "Exit codes: 0 done, 1 task failed verification, 2 bad input, 3 blocked, \
 4 waiting for an answer, 5 agent unavailable, 6 usage limit (--no-wait), 130 interrupted."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -21,7 +21,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Machine output: JSON (an object for status, JSON lines of events for run).
     #[arg(long, global = true)]
     pub json: bool,
@@ -40,7 +40,7 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     Auto,
     Always,
     Never,
@@ -57,7 +57,7 @@ impl From<ColorChoice> for crate::reporter::Color {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the milestone's remaining tasks through the agent, verifying each.
     Run(RunArgs),
     /// Show what is done and what is next; never starts an agent.
@@ -76,7 +76,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// The milestone plan (a leading `@` is ignored).
     #[arg(value_name = "MILESTONE.md")]
     pub plan: String,
@@ -86,7 +86,7 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     #[command(flatten)]
     pub plan: PlanArgs,
     /// Start at this task, whatever the handoff says.
@@ -125,7 +125,7 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckTestsArgs {
+pub(crate) struct CheckTestsArgs {
     /// Test files to check (default: test files changed since --since, or since HEAD).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -136,7 +136,7 @@ pub struct CheckTestsArgs {
 
 impl PlanArgs {
     /// The plan path with the seed's leading `@` removed.
-    pub fn plan_path(&self) -> PathBuf {
+    pub(crate) fn plan_path(&self) -> PathBuf {
         PathBuf::from(self.plan.strip_prefix('@').unwrap_or(&self.plan))
     }
 }

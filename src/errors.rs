@@ -10,7 +10,7 @@ use crate::state::StateError;
 use crate::vcs::GitError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The plan or handoff cannot be read.
     #[error(transparent)]
     Plan(#[from] MilestoneError),
@@ -33,7 +33,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::Plan(_)
             | Error::Config(_)

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 /// Why a file could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {source}", path = path.display())]
-pub struct WriteError {
+pub(crate) struct WriteError {
     pub path: PathBuf,
     #[source]
     pub source: io::Error,
 }
 
 /// Writes `bytes` to `path` so that a crash leaves either the old or the new file, never a torn one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let failed = |source| WriteError {
         path: path.to_path_buf(),
         source,

@@ -4,22 +4,22 @@
 
 pub mod agent;
 pub mod checks;
-pub mod cli;
-pub mod commands;
-pub mod config;
+mod cli;
+mod commands;
+mod config;
 pub mod env_vars;
-pub mod errors;
-pub mod events;
+mod errors;
+mod events;
 pub mod exit_codes;
-pub mod files;
+mod files;
 mod logging;
 pub mod plan;
 pub mod process;
-pub mod reporter;
-pub mod runner;
-pub mod state;
-pub mod text;
-pub mod vcs;
+mod reporter;
+mod runner;
+mod state;
+mod text;
+mod vcs;
 
 use std::ffi::OsString;
 use std::io::Write;

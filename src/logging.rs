@@ -5,7 +5,7 @@ use tracing_subscriber::EnvFilter;
 
 /// Sets up the logger for the process; `verbose` counts `-v` flags. Without either, only
 /// warnings are shown.
-pub fn init(verbose: u8) {
+pub(crate) fn init(verbose: u8) {
     let filter = match verbose {
         0 => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
         1 => EnvFilter::new("kmilestone=debug,warn"),

@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::events::{GateRecord, Problem, Question, RunOutcome, TaskResult, TestFinding, Usage};
-pub use crate::files::write_atomic;
+pub(crate) use crate::files::write_atomic;
 
 /// Bumped when the file's meaning changes; a newer file is refused rather than misread.
-pub const STATE_VERSION: u32 = 1;
+pub(crate) const STATE_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
-pub enum StateError {
+pub(crate) enum StateError {
     #[error(transparent)]
     Write(#[from] crate::files::WriteError),
     #[error("{path}: {source}")]
@@ -43,7 +43,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
 
 /// What is known about one task across runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct TaskState {
+pub(crate) struct TaskState {
     pub attempts: u32,
     pub sessions: Vec<String>,
     pub started_at: Option<String>,
@@ -88,14 +88,14 @@ where
 }
 
 impl TaskState {
-    pub fn cost_usd(&self) -> f64 {
+    pub(crate) fn cost_usd(&self) -> f64 {
         self.session_costs.values().sum::<f64>() + self.unattributed_cost_usd
     }
 }
 
 /// A task an attempt was started for and did not finish (the runner was stopped or killed).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct InProgress {
+pub(crate) struct InProgress {
     pub task: String,
     pub attempt: u32,
     pub session_id: Option<String>,
@@ -105,7 +105,7 @@ pub struct InProgress {
 
 /// A question waiting for the human's answer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct PendingQuestion {
+pub(crate) struct PendingQuestion {
     pub task: String,
     pub session_id: String,
     pub question: Question,
@@ -118,14 +118,14 @@ pub struct PendingQuestion {
 
 /// How the last run ended, for `kmilestone report`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LastRun {
+pub(crate) struct LastRun {
     pub started_at: String,
     pub finished_at: String,
     pub outcome: RunOutcome,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct State {
+pub(crate) struct State {
     pub version: u32,
     pub milestone: String,
     /// The plan this state belongs to, relative to the repository root (two plans may share a
@@ -143,7 +143,7 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(milestone: &str) -> State {
+    pub(crate) fn new(milestone: &str) -> State {
         State {
             version: STATE_VERSION,
             milestone: milestone.to_string(),
@@ -155,27 +155,27 @@ impl State {
         }
     }
 
-    pub fn task_mut(&mut self, id: &str) -> &mut TaskState {
+    pub(crate) fn task_mut(&mut self, id: &str) -> &mut TaskState {
         self.tasks.entry(id.to_string()).or_default()
     }
 }
 
 /// Whether a path (relative to the repository root, as git names it) is kmilestone's own state,
 /// which never counts as uncommitted work.
-pub fn is_state_path(path: &str) -> bool {
+pub(crate) fn is_state_path(path: &str) -> bool {
     path == ".kmilestone" || path.starts_with(".kmilestone/")
 }
 
 /// `.kmilestone/<ID>/` of one milestone.
 #[derive(Debug, Clone)]
-pub struct StateDir {
+pub(crate) struct StateDir {
     dir: PathBuf,
 }
 
 impl StateDir {
     /// The folder for `milestone` under the repository `root`; created with a `.gitignore` that
     /// ignores the whole `.kmilestone` folder so it never dirties the tree.
-    pub fn create(root: &Path, milestone: &str) -> Result<StateDir, StateError> {
+    pub(crate) fn create(root: &Path, milestone: &str) -> Result<StateDir, StateError> {
         let base = root.join(".kmilestone");
         let dir = base.join(milestone);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
@@ -187,13 +187,13 @@ impl StateDir {
     }
 
     /// The folder without creating it (for reading reports).
-    pub fn at(root: &Path, milestone: &str) -> StateDir {
+    pub(crate) fn at(root: &Path, milestone: &str) -> StateDir {
         StateDir {
             dir: root.join(".kmilestone").join(milestone),
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.dir
     }
 
@@ -202,16 +202,16 @@ impl StateDir {
     }
 
     /// The state file, which exists once a run was recorded.
-    pub fn state_file(&self) -> PathBuf {
+    pub(crate) fn state_file(&self) -> PathBuf {
         self.state_path()
     }
 
     /// The handoff as it was before the task in progress started (`None`: there was none).
-    pub fn handoff_snapshot_path(&self) -> PathBuf {
+    pub(crate) fn handoff_snapshot_path(&self) -> PathBuf {
         self.dir.join("handoff.before")
     }
 
-    pub fn load(&self, milestone: &str) -> Result<State, StateError> {
+    pub(crate) fn load(&self, milestone: &str) -> Result<State, StateError> {
         let path = self.state_path();
         tracing::debug!(path = %path.display(), "reading state");
         let text = match std::fs::read_to_string(&path) {
@@ -236,7 +236,7 @@ impl StateDir {
         })
     }
 
-    pub fn save(&self, state: &State) -> Result<(), StateError> {
+    pub(crate) fn save(&self, state: &State) -> Result<(), StateError> {
         let text = serde_json::to_vec(state).expect("state serializes");
         tracing::debug!(path = %self.state_path().display(), bytes = text.len(), "saving state");
         Ok(write_atomic(&self.state_path(), &text)?)
@@ -244,7 +244,7 @@ impl StateDir {
 
     /// Takes the run lock, or says who holds it. The OS releases it when the holder dies, so a
     /// lock left by a killed run is simply taken over.
-    pub fn lock(&self) -> Result<RunLock, StateError> {
+    pub(crate) fn lock(&self) -> Result<RunLock, StateError> {
         let path = self.dir.join("lock");
         let mut file = File::options()
             .read(true)
@@ -275,7 +275,7 @@ impl StateDir {
     }
 
     /// Where the handoff an interrupted attempt at `task` left uncommitted is kept.
-    pub fn interrupted_handoff_path(&self, task: &str) -> PathBuf {
+    pub(crate) fn interrupted_handoff_path(&self, task: &str) -> PathBuf {
         self.dir.join(format!("handoff-interrupted-{task}.md"))
     }
 
@@ -284,7 +284,7 @@ impl StateDir {
     /// attempt's edits must neither decide where the next run starts nor be appended to twice;
     /// they are kept at [`interrupted_handoff_path`](Self::interrupted_handoff_path), whose path
     /// is returned.
-    pub fn set_aside_interrupted_handoff(
+    pub(crate) fn set_aside_interrupted_handoff(
         &self,
         state: &State,
         handoff: &Path,
@@ -307,7 +307,7 @@ impl StateDir {
     }
 
     /// A new folder for one run's events and report.
-    pub fn new_run_dir(&self, stamp: &str) -> Result<PathBuf, StateError> {
+    pub(crate) fn new_run_dir(&self, stamp: &str) -> Result<PathBuf, StateError> {
         let runs = self.dir.join("runs");
         let mut dir = runs.join(stamp);
         let mut n = 1;
@@ -318,32 +318,11 @@ impl StateDir {
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         Ok(dir)
     }
-
-    /// The most recent run folder, if any run was recorded.
-    pub fn last_run_dir(&self) -> Option<PathBuf> {
-        let mut runs: Vec<PathBuf> = std::fs::read_dir(self.dir.join("runs"))
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
-        // `<stamp>`, then `<stamp>-2`, `<stamp>-3`… for runs started within the same second.
-        runs.sort_by_cached_key(|path| {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            match name.split_once('-') {
-                Some((stamp, n)) => (stamp.to_string(), n.parse::<u32>().unwrap_or(0)),
-                None => (name, 1),
-            }
-        });
-        runs.pop()
-    }
 }
 
 /// Held for the whole run; dropping it releases the lock.
 #[derive(Debug)]
-pub struct RunLock {
+pub(crate) struct RunLock {
     _file: File,
 }
 

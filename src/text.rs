@@ -1,7 +1,7 @@
 //! Small text helpers that every layer may use: they know nothing of plans, agents or runs.
 
 /// Quotes `text` for a POSIX shell when it needs it.
-pub fn shell_quote(text: &str) -> String {
+pub(crate) fn shell_quote(text: &str) -> String {
     if !text.is_empty()
         && text
             .chars()
@@ -14,7 +14,7 @@ pub fn shell_quote(text: &str) -> String {
 }
 
 /// At most `max` characters of the first line of `text`, with `…` when anything was left out.
-pub fn first_line(text: &str, max: usize) -> String {
+pub(crate) fn first_line(text: &str, max: usize) -> String {
     let first = text.lines().next().unwrap_or_default();
     if first.chars().count() <= max && first.len() == text.trim_end().len() {
         return first.to_string();
@@ -25,13 +25,13 @@ pub fn first_line(text: &str, max: usize) -> String {
 }
 
 /// The last `lines` lines of `text`.
-pub fn tail_lines(text: &str, lines: usize) -> String {
+pub(crate) fn tail_lines(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// `s` when `n` is not 1: `attempt{}`.
-pub fn plural(n: impl Into<u64>) -> &'static str {
+pub(crate) fn plural(n: impl Into<u64>) -> &'static str {
     if n.into() == 1 { "" } else { "s" }
 }
 

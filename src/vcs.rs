@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 #[derive(Debug, thiserror::Error)]
-pub enum GitError {
+pub(crate) enum GitError {
     #[error("git could not be run: {0}")]
     Spawn(#[source] std::io::Error),
     #[error("`git {args}` failed: {stderr}")]
@@ -15,7 +15,7 @@ pub enum GitError {
 
 /// HEAD and the files with uncommitted changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TreeState {
+pub(crate) struct TreeState {
     /// `None` in a repository without commits.
     pub head: Option<String>,
     pub dirty: Vec<String>,
@@ -23,7 +23,7 @@ pub struct TreeState {
 
 /// A git working tree.
 #[derive(Debug, Clone)]
-pub struct Repo {
+pub(crate) struct Repo {
     root: PathBuf,
 }
 
@@ -53,7 +53,7 @@ fn git_output(dir: &Path, args: &[&str]) -> Result<String, GitError> {
 
 impl Repo {
     /// The repository holding `path` (a file or folder).
-    pub fn discover(path: &Path) -> Result<Repo, GitError> {
+    pub(crate) fn discover(path: &Path) -> Result<Repo, GitError> {
         let dir = if path.is_dir() {
             path.to_path_buf()
         } else {
@@ -71,7 +71,7 @@ impl Repo {
         }
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
@@ -80,7 +80,7 @@ impl Repo {
     }
 
     /// The commit HEAD points at, or `None` in a repository without commits.
-    pub fn head(&self) -> Result<Option<String>, GitError> {
+    pub(crate) fn head(&self) -> Result<Option<String>, GitError> {
         match self.git(&["rev-parse", "--verify", "--quiet", "HEAD"]) {
             Ok(sha) => Ok(Some(sha.trim().to_string())),
             Err(GitError::Failed { .. }) => Ok(None),
@@ -89,7 +89,7 @@ impl Repo {
     }
 
     /// The current branch name, if HEAD is on one.
-    pub fn branch(&self) -> Option<String> {
+    pub(crate) fn branch(&self) -> Option<String> {
         self.git(&["symbolic-ref", "--quiet", "--short", "HEAD"])
             .ok()
             .map(|b| b.trim().to_string())
@@ -97,7 +97,7 @@ impl Repo {
     }
 
     /// Whether `ancestor` is in the history of `commit` (the same commit counts).
-    pub fn is_ancestor(&self, ancestor: &str, commit: &str) -> Result<bool, GitError> {
+    pub(crate) fn is_ancestor(&self, ancestor: &str, commit: &str) -> Result<bool, GitError> {
         let args = ["merge-base", "--is-ancestor", ancestor, commit];
         let output = Command::new("git")
             .arg("-C")
@@ -117,7 +117,7 @@ impl Repo {
     }
 
     /// HEAD and the uncommitted files, from one `git status`.
-    pub fn tree_state(&self) -> Result<TreeState, GitError> {
+    pub(crate) fn tree_state(&self) -> Result<TreeState, GitError> {
         let output = self.git(&[
             "status",
             "--porcelain=v2",
@@ -155,7 +155,7 @@ impl Repo {
     }
 
     /// The commits after `base` (`%h %s`, oldest first) and the files they touch.
-    pub fn commits_and_files_since(
+    pub(crate) fn commits_and_files_since(
         &self,
         base: &str,
     ) -> Result<(Vec<String>, Vec<String>), GitError> {
@@ -182,19 +182,19 @@ impl Repo {
     }
 
     /// Files with uncommitted changes (staged, unstaged or untracked), as `git status` names them.
-    pub fn dirty_files(&self) -> Result<Vec<String>, GitError> {
+    pub(crate) fn dirty_files(&self) -> Result<Vec<String>, GitError> {
         Ok(self.tree_state()?.dirty)
     }
 
     /// Commits everything in the working tree with `message`; returns the new HEAD.
-    pub fn commit_all(&self, message: &str) -> Result<String, GitError> {
+    pub(crate) fn commit_all(&self, message: &str) -> Result<String, GitError> {
         self.git(&["add", "-A"])?;
         self.git(&["commit", "--quiet", "-m", message])?;
         Ok(self.head()?.unwrap_or_default())
     }
 
     /// Commits only `path` (relative to the root or absolute).
-    pub fn commit_path(&self, path: &Path, message: &str) -> Result<(), GitError> {
+    pub(crate) fn commit_path(&self, path: &Path, message: &str) -> Result<(), GitError> {
         let path = path.to_string_lossy();
         self.git(&["add", "--", &path])?;
         self.git(&["commit", "--quiet", "-m", message, "--", &path])?;
@@ -202,7 +202,7 @@ impl Repo {
     }
 
     /// One-line summaries of the commits after `base` (all commits when `base` is `None`), oldest first.
-    pub fn commits_since(&self, base: Option<&str>) -> Result<Vec<String>, GitError> {
+    pub(crate) fn commits_since(&self, base: Option<&str>) -> Result<Vec<String>, GitError> {
         let range = match base {
             Some(base) => format!("{base}..HEAD"),
             None if self.head()?.is_none() => return Ok(Vec::new()),
@@ -213,7 +213,7 @@ impl Repo {
     }
 
     /// Files changed between `base` and the working tree, plus untracked files when asked.
-    pub fn changed_files_since(
+    pub(crate) fn changed_files_since(
         &self,
         base: Option<&str>,
         include_untracked: bool,

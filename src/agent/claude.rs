@@ -30,7 +30,10 @@ impl Claude {
 
     /// The `--allowedTools` entries of the default permission mode.
     pub fn allowed_tools(&self) -> Vec<String> {
-        let mut tools: Vec<String> = EDIT_TOOLS.iter().map(|t| t.to_string()).collect();
+        let mut tools: Vec<String> = EDIT_TOOLS
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect();
         tools.push("Bash(git:*)".to_string());
         for gate in &self.gate_commands {
             tools.push(format!("Bash({gate})"));

@@ -7,7 +7,11 @@ use crate::config::Settings;
 use crate::errors::Error;
 use crate::vcs::Repo;
 
-pub fn run(args: &CheckTestsArgs, global: &GlobalArgs, out: &mut dyn Write) -> Result<i32, Error> {
+pub(crate) fn run(
+    args: &CheckTestsArgs,
+    global: &GlobalArgs,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
     let cwd = std::env::current_dir()?;
     let root = Repo::discover(&cwd)
         .map(|repo| repo.root().to_path_buf())

@@ -13,14 +13,14 @@ use crate::runner::{Answer, Human};
 const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 /// Asks on the terminal.
-pub struct TerminalHuman {
+pub(super) struct TerminalHuman {
     /// Lines typed at the terminal, read on a thread of their own so that a Ctrl-C can stop
     /// the wait (a blocked read cannot be interrupted from here).
     lines: Option<mpsc::Receiver<Option<String>>>,
 }
 
 impl TerminalHuman {
-    pub fn new() -> TerminalHuman {
+    pub(super) fn new() -> TerminalHuman {
         TerminalHuman { lines: None }
     }
 

@@ -14,7 +14,7 @@ use crate::plan::{Plan, PlanError};
 ///
 /// A plan path that is missing, a directory or unreadable is bad input (the error is returned and
 /// exits 2); everything wrong *in* a file is listed, every error and warning, not just the first.
-pub fn run(
+pub(crate) fn run(
     plan_path: &Path,
     handoff_override: Option<&Path>,
     out: &mut dyn Write,

@@ -1,12 +1,12 @@
 //! One module per subcommand; each returns its exit code or an error rendered by `crate::run`.
 
-pub mod check_tests;
+pub(crate) mod check_tests;
 mod human;
-pub mod lint;
+pub(crate) mod lint;
 mod pr;
-pub mod report;
-pub mod run;
-pub mod status;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod status;
 
 use std::path::Path;
 

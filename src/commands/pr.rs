@@ -6,7 +6,7 @@ use crate::errors::Error;
 use crate::exit_codes;
 use crate::plan::Milestone;
 
-pub fn create_pull_request(
+pub(super) fn create_pull_request(
     plan_path: &Path,
     handoff: Option<&Path>,
     body: &Path,

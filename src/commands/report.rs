@@ -11,7 +11,7 @@ use crate::reporter::report::{Ended, Report, render_json, render_markdown};
 use crate::state::{State, StateDir};
 use crate::vcs::Repo;
 
-pub fn run(
+pub(crate) fn run(
     plan_path: &Path,
     handoff: Option<&Path>,
     json: bool,

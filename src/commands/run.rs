@@ -17,7 +17,7 @@ use crate::runner::Selection;
 use crate::runner::{self, Human, NoHuman, Range, RunError, RunOptions, RunParts, Runner};
 use crate::vcs::Repo;
 
-pub fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
+pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
     let plan_path = args.plan.plan_path();
     let milestone = Milestone::load(&plan_path, args.plan.handoff.as_deref())?;
     let range = Range {

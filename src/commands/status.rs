@@ -36,7 +36,7 @@ struct TaskJson<'a> {
     acceptance_criteria: &'a [String],
 }
 
-pub fn render_json(milestone: &Milestone, out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn render_json(milestone: &Milestone, out: &mut dyn Write) -> std::io::Result<()> {
     let progress = &milestone.progress;
     let json = StatusJson {
         milestone: &milestone.plan.id,
@@ -53,7 +53,10 @@ pub fn render_json(milestone: &Milestone, out: &mut dyn Write) -> std::io::Resul
             .map(|(task, status)| TaskJson {
                 id: &task.id,
                 title: &task.title,
-                task_type: task.task_type.as_ref().map(|t| t.to_string()),
+                task_type: task
+                    .task_type
+                    .as_ref()
+                    .map(std::string::ToString::to_string),
                 line: task.line,
                 level: task.level,
                 status: *status,
@@ -71,7 +74,7 @@ pub fn render_json(milestone: &Milestone, out: &mut dyn Write) -> std::io::Resul
     writeln!(out)
 }
 
-pub fn render_text(milestone: &Milestone, out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn render_text(milestone: &Milestone, out: &mut dyn Write) -> std::io::Result<()> {
     let progress = &milestone.progress;
     for line in milestone.header(progress.next.as_deref()) {
         writeln!(out, "{line}")?;

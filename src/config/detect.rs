@@ -5,7 +5,7 @@ use std::path::Path;
 
 /// Gates from the project when none are configured: the seed's Makefile targets first, then the
 /// usual test command of the project's language.
-pub fn detect_gates(root: &Path) -> Vec<String> {
+pub(crate) fn detect_gates(root: &Path) -> Vec<String> {
     let makefile = ["Makefile", "makefile", "GNUmakefile"]
         .iter()
         .map(|name| root.join(name))

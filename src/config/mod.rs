@@ -11,7 +11,7 @@ use crate::env_vars;
 mod detect;
 mod file;
 
-pub use detect::detect_gates;
+pub(crate) use detect::detect_gates;
 
 /// Which agent runs the tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -10,7 +10,7 @@ use crate::text::{shell_quote, tail_lines};
 
 /// One gate run, as recorded.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct GateRecord {
+pub(crate) struct GateRecord {
     pub command: String,
     pub passed: bool,
     pub exit_code: Option<i32>,
@@ -20,7 +20,7 @@ pub struct GateRecord {
 
 /// A finding of the unit-test quality check, as the run records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TestFinding {
+pub(crate) struct TestFinding {
     /// Relative to the repository root.
     pub file: String,
     pub line: usize,
@@ -37,7 +37,7 @@ pub struct TestFinding {
 
 impl TestFinding {
     /// Whether the finding fails the check.
-    pub fn is_high(&self) -> bool {
+    pub(crate) fn is_high(&self) -> bool {
         self.severity == "HIGH"
     }
 }
@@ -55,7 +55,7 @@ impl fmt::Display for TestFinding {
 /// Why a gate did not pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "how")]
-pub enum GateFailure {
+pub(crate) enum GateFailure {
     TimedOut { after_ms: u64 },
     Exited { code: i32 },
     Killed,
@@ -64,7 +64,7 @@ pub enum GateFailure {
 /// One thing verification found wrong with a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
-pub enum Problem {
+pub(crate) enum Problem {
     /// The agent's run ended with an error result.
     AgentError {
         /// The result's subtype, when it says more than `success`.
@@ -128,7 +128,7 @@ pub enum Problem {
 
 impl Problem {
     /// The kind's name in the JSON forms.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Problem::AgentError { .. } => "agent_error",
             Problem::AgentNoResult { .. } => "agent_no_result",
@@ -151,7 +151,7 @@ impl Problem {
 
     /// Whether only the unit-test check complains here (it has a fix budget of its own, and a
     /// human may accept it).
-    pub fn is_test_quality(&self) -> bool {
+    pub(crate) fn is_test_quality(&self) -> bool {
         matches!(self, Problem::TestQuality(_))
     }
 }

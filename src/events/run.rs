@@ -11,11 +11,11 @@ use super::problem::{GateRecord, Problem, TestFinding};
 use crate::exit_codes;
 
 /// Version of the JSON form of events, written in the first line of every events stream.
-pub const EVENTS_SCHEMA_VERSION: u32 = 2;
+pub(crate) const EVENTS_SCHEMA_VERSION: u32 = 2;
 
 /// One event with when it happened.
 #[derive(Debug, Clone)]
-pub struct Event {
+pub(crate) struct Event {
     /// RFC 3339 time.
     pub timestamp: String,
     /// Milliseconds since the run started.
@@ -26,7 +26,7 @@ pub struct Event {
 /// How a task ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TaskResult {
+pub(crate) enum TaskResult {
     Completed,
     Failed,
     Blocked,
@@ -37,7 +37,7 @@ pub enum TaskResult {
 }
 
 impl TaskResult {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TaskResult::Completed => "completed",
             TaskResult::Failed => "failed",
@@ -52,7 +52,7 @@ impl TaskResult {
 
 /// How one agent attempt ended, before verification.
 #[derive(Debug, Clone, PartialEq)]
-pub enum AttemptEnd {
+pub(crate) enum AttemptEnd {
     /// The agent reported a result.
     Result {
         is_error: bool,
@@ -69,13 +69,13 @@ pub enum AttemptEnd {
 
 /// Totals of a task or run.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Totals {
+pub(crate) struct Totals {
     pub cost_usd: f64,
     pub usage: Usage,
 }
 
 impl Totals {
-    pub fn add(&mut self, other: &Totals) {
+    pub(crate) fn add(&mut self, other: &Totals) {
         self.cost_usd += other.cost_usd;
         self.usage.add(&other.usage);
     }
@@ -83,7 +83,7 @@ impl Totals {
 
 /// One task as the run (or the milestone's whole history) knows it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TaskSummary {
+pub(crate) struct TaskSummary {
     pub id: String,
     pub title: String,
     pub result: TaskResult,
@@ -102,7 +102,7 @@ pub struct TaskSummary {
 
 /// The seed's run header: `Milestone: …`, `Completed: …`, `Resuming from: …`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
+pub(crate) struct Header {
     /// `M4 - Worker Settings`.
     pub name: String,
     pub task_count: usize,
@@ -114,7 +114,7 @@ pub struct Header {
 
 /// A line the run header adds about the plan, the handoff or the state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Note {
+pub(crate) enum Note {
     /// Later tasks are complete while an earlier one is not.
     HandoffGap {
         complete_after: Vec<String>,
@@ -158,7 +158,7 @@ impl fmt::Display for Note {
 
 /// The uncommitted files an interrupted attempt left for the next one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Leftovers(pub Vec<String>);
+pub(crate) struct Leftovers(pub Vec<String>);
 
 impl fmt::Display for Leftovers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -195,7 +195,7 @@ impl fmt::Display for Permission {
 
 /// Everything the run header says.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RunStart {
+pub(crate) struct RunStart {
     /// The milestone ID.
     pub milestone: String,
     pub plan: String,
@@ -214,7 +214,7 @@ pub struct RunStart {
 /// Why a usage limit stopped the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "why")]
-pub enum LimitStop {
+pub(crate) enum LimitStop {
     /// `--no-wait`.
     NoWait { resets_at: Option<String> },
     /// No reset time was given and the bounded waits did not help.
@@ -224,7 +224,7 @@ pub enum LimitStop {
 /// Why the agent cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "why")]
-pub enum Unavailable {
+pub(crate) enum Unavailable {
     NotFound { program: String },
     NotAuthenticated { message: String },
     SpawnFailed { error: String },
@@ -233,7 +233,7 @@ pub enum Unavailable {
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
-pub enum RunOutcome {
+pub(crate) enum RunOutcome {
     /// Every selected task is done: the milestone, or the requested range.
     Complete,
     Failed {
@@ -269,7 +269,7 @@ pub enum RunOutcome {
 
 impl RunOutcome {
     /// The documented exit code of this outcome.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             RunOutcome::Complete => exit_codes::SUCCESS,
             RunOutcome::Failed { .. } => exit_codes::TASK_FAILED,
@@ -283,7 +283,7 @@ impl RunOutcome {
     }
 
     /// The outcome's name in the JSON forms and the report.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             RunOutcome::Complete => "complete",
             RunOutcome::Failed { .. } => "failed",
@@ -297,7 +297,7 @@ impl RunOutcome {
     }
 
     /// What the run tells the user at its end, if anything beyond the summary.
-    pub fn message(&self) -> Option<String> {
+    pub(crate) fn message(&self) -> Option<String> {
         let text = match self {
             RunOutcome::Complete => return None,
             RunOutcome::Failed { task, attempts } => format!(
@@ -360,7 +360,7 @@ impl RunOutcome {
 
 /// One task of the milestone in the completion summary and the report.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MilestoneTask {
+pub(crate) struct MilestoneTask {
     pub id: String,
     pub title: String,
     /// A VALIDATION task: the summary lists its E2E result.
@@ -375,7 +375,7 @@ pub struct MilestoneTask {
 /// The whole milestone as its state knows it, across every run: what the completion summary,
 /// the report files and `pr-body.md` are made of.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MilestoneSummary {
+pub(crate) struct MilestoneSummary {
     /// `M4 - Worker Settings`.
     pub name: String,
     /// `M4: Worker Settings`, the pull request's title.
@@ -392,7 +392,7 @@ pub struct MilestoneSummary {
 
 /// The end of a run.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RunEnd {
+pub(crate) struct RunEnd {
     pub outcome: RunOutcome,
     /// When the run ended, as its state records it.
     pub finished_at: String,
@@ -404,7 +404,7 @@ pub struct RunEnd {
 }
 
 #[derive(Debug, Clone)]
-pub enum EventKind {
+pub(crate) enum EventKind {
     RunStarted(RunStart),
     TaskStarted {
         id: String,
@@ -480,18 +480,18 @@ pub enum EventKind {
 }
 
 /// Receives every event of a run.
-pub trait EventSink {
+pub(crate) trait EventSink {
     fn emit(&mut self, event: &Event);
 }
 
 /// Milliseconds, saturating.
-pub fn millis(duration: Duration) -> u64 {
+pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// One task as `--dry-run` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreviewTask {
+pub(crate) struct PreviewTask {
     pub id: String,
     pub title: String,
     pub task_type: String,

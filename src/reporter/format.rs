@@ -1,7 +1,7 @@
 //! How the views write times and cut text.
 
 /// `1m 05s`, `12.3s`, `1h 02m`.
-pub fn duration_ms(ms: u64) -> String {
+pub(crate) fn duration_ms(ms: u64) -> String {
     let seconds = ms / 1000;
     match seconds {
         0..=59 => format!("{}.{}s", seconds, (ms % 1000) / 100),
@@ -11,7 +11,7 @@ pub fn duration_ms(ms: u64) -> String {
 }
 
 /// `m:ss`, or `h:mm:ss` past an hour.
-pub fn clock(ms: u64) -> String {
+pub(crate) fn clock(ms: u64) -> String {
     let seconds = ms / 1000;
     if seconds >= 3600 {
         format!(
@@ -26,7 +26,7 @@ pub fn clock(ms: u64) -> String {
 }
 
 /// `text` cut to `max` characters, with `…` when cut.
-pub fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }
@@ -36,7 +36,7 @@ pub fn cut(text: &str, max: usize) -> String {
 }
 
 /// `$0.1234`.
-pub fn cost(usd: f64) -> String {
+pub(crate) fn cost(usd: f64) -> String {
     format!("${usd:.4}")
 }
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use crate::events::{Event, EventSink};
 use crate::reporter::wire::{SchemaLine, WireEvent};
 
-pub struct JsonLines<W: Write> {
+pub(crate) struct JsonLines<W: Write> {
     out: W,
     /// Set when a write failed (e.g. a closed pipe); later events are dropped, the run goes on.
     broken: bool,
@@ -14,15 +14,11 @@ pub struct JsonLines<W: Write> {
 
 impl<W: Write> JsonLines<W> {
     /// Writes the schema line and returns the sink.
-    pub fn new(mut out: W) -> JsonLines<W> {
+    pub(crate) fn new(mut out: W) -> JsonLines<W> {
         let header =
             serde_json::to_string(&SchemaLine::current()).expect("the schema line serializes");
         let broken = writeln!(out, "{header}").and_then(|_| out.flush()).is_err();
         JsonLines { out, broken }
-    }
-
-    pub fn into_inner(self) -> W {
-        self.out
     }
 }
 

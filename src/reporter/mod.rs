@@ -1,13 +1,13 @@
 //! Views of the event stream: the terminal, JSON lines, the events log and the report files.
 //! Each consumes the same events and imports nothing but them.
 
-pub mod format;
-pub mod json;
-pub mod preview;
-pub mod report;
-pub mod summary;
-pub mod terminal;
-pub mod wire;
+pub(crate) mod format;
+pub(crate) mod json;
+pub(crate) mod preview;
+pub(crate) mod report;
+pub(crate) mod summary;
+pub(crate) mod terminal;
+pub(crate) mod wire;
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Stdout};
@@ -22,7 +22,7 @@ use terminal::{Terminal, TerminalOptions};
 /// When the terminal view may use colour (`--color`); `NO_COLOR`, `CLICOLOR` and whether stdout
 /// is a terminal decide the `Auto` case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Color {
+pub(crate) enum Color {
     Auto,
     Always,
     Never,
@@ -30,7 +30,7 @@ pub enum Color {
 
 /// How the run's views are set up.
 #[derive(Debug, Clone)]
-pub struct ViewOptions {
+pub(crate) struct ViewOptions {
     /// `--json`: the events as JSON lines on stdout instead of the terminal view.
     pub json: bool,
     pub color: Color,
@@ -42,12 +42,12 @@ pub struct ViewOptions {
 }
 
 /// Whether the live status line is wanted: stdout is a terminal and this is not a CI job.
-pub fn live_terminal() -> bool {
+pub(crate) fn live_terminal() -> bool {
     std::io::stdout().is_terminal() && !is_ci::cached()
 }
 
 /// Every view of one run: what the user sees on stdout, the events log, the report files.
-pub struct Views {
+pub(crate) struct Views {
     screen: Screen,
     log: JsonLines<BufWriter<File>>,
     report: ReportWriter,
@@ -61,7 +61,7 @@ enum Screen {
 impl Views {
     /// The views of a run whose events log and report go into `run_dir` (and a copy of the
     /// report beside the state in `state_dir`).
-    pub fn build(
+    pub(crate) fn build(
         options: &ViewOptions,
         run_dir: &Path,
         state_dir: &Path,

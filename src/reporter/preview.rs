@@ -7,7 +7,7 @@ use super::summary::header_lines;
 use crate::events::{Header, PreviewTask};
 
 /// `--dry-run`: the header, then each task's command, gates and prompt.
-pub fn dry_run(
+pub(crate) fn dry_run(
     out: &mut dyn Write,
     header: &Header,
     root: &str,
@@ -43,7 +43,7 @@ pub fn dry_run(
 }
 
 /// The run stops before it starts: its first task is BLOCKED in the handoff.
-pub fn blocked(
+pub(crate) fn blocked(
     out: &mut dyn Write,
     header: &Header,
     id: &str,

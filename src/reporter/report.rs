@@ -13,7 +13,7 @@ use crate::files::write_atomic;
 
 /// How the last run ended, as far as the record tells.
 #[derive(Debug, Clone, Copy)]
-pub enum Ended<'a> {
+pub(crate) enum Ended<'a> {
     Finished(&'a RunOutcome),
     /// The run was stopped before it could record its end (killed).
     Unfinished,
@@ -23,7 +23,7 @@ pub enum Ended<'a> {
 
 /// What a report is made of.
 #[derive(Debug, Clone, Copy)]
-pub struct Report<'a> {
+pub(crate) struct Report<'a> {
     pub milestone: &'a MilestoneSummary,
     pub ended: Ended<'a>,
     /// When the last run ended (or was last heard of).
@@ -62,7 +62,7 @@ fn check(passed: bool) -> &'static str {
 }
 
 /// `report.md`.
-pub fn render_markdown(report: &Report<'_>) -> String {
+pub(crate) fn render_markdown(report: &Report<'_>) -> String {
     let milestone = report.milestone;
     let mut md = String::from("# kmilestone run report\n\n");
     md.push_str(&format!(
@@ -164,7 +164,7 @@ pub fn render_markdown(report: &Report<'_>) -> String {
 }
 
 /// `report.json`.
-pub fn render_json(report: &Report<'_>) -> String {
+pub(crate) fn render_json(report: &Report<'_>) -> String {
     let value = json!({
         "exit_code": report.exit_code(),
         "outcome": report.outcome_name(),
@@ -183,14 +183,14 @@ pub fn render_json(report: &Report<'_>) -> String {
 
 /// Writes the report files into the run's folder and beside the state when the run finishes,
 /// and `pr-body.md` when the milestone is complete.
-pub struct ReportWriter {
+pub(crate) struct ReportWriter {
     run_dir: PathBuf,
     state_dir: PathBuf,
     pub written: Option<PathBuf>,
 }
 
 impl ReportWriter {
-    pub fn new(run_dir: &Path, state_dir: &Path) -> ReportWriter {
+    pub(crate) fn new(run_dir: &Path, state_dir: &Path) -> ReportWriter {
         ReportWriter {
             run_dir: run_dir.to_path_buf(),
             state_dir: state_dir.to_path_buf(),

@@ -8,7 +8,7 @@ use crate::events::{Header, MilestoneSummary};
 use crate::text::{plural, shell_quote};
 
 /// The seed's header: `Milestone: …`, `Completed: …`, `Resuming from: …`.
-pub fn header_lines(header: &Header) -> Vec<String> {
+pub(crate) fn header_lines(header: &Header) -> Vec<String> {
     let mut lines = vec![format!(
         "Milestone: {} ({} task{})",
         header.name,
@@ -34,12 +34,12 @@ pub fn header_lines(header: &Header) -> Vec<String> {
 }
 
 /// Where the pull request's body is written, in the milestone's state folder.
-pub fn pr_body_path(state_dir: &str) -> PathBuf {
+pub(crate) fn pr_body_path(state_dir: &str) -> PathBuf {
     Path::new(state_dir).join("pr-body.md")
 }
 
 /// The seed's completion summary, without the pull-request command.
-pub fn completion_summary(milestone: &MilestoneSummary) -> String {
+pub(crate) fn completion_summary(milestone: &MilestoneSummary) -> String {
     let mut out = String::new();
     let heading = if milestone.complete {
         "Milestone Complete"
@@ -124,7 +124,7 @@ pub fn completion_summary(milestone: &MilestoneSummary) -> String {
 }
 
 /// The ready-to-paste command that opens the pull request.
-pub fn pr_command(milestone: &MilestoneSummary, state_dir: &str) -> String {
+pub(crate) fn pr_command(milestone: &MilestoneSummary, state_dir: &str) -> String {
     format!(
         "Ready for PR creation. Run:\n  gh pr create --title {} --body-file {}\n",
         shell_quote(&milestone.pr_title),
@@ -133,6 +133,6 @@ pub fn pr_command(milestone: &MilestoneSummary, state_dir: &str) -> String {
 }
 
 /// `pr-body.md`: the completion summary.
-pub fn pr_body(milestone: &MilestoneSummary) -> String {
+pub(crate) fn pr_body(milestone: &MilestoneSummary) -> String {
     completion_summary(milestone)
 }

@@ -17,7 +17,7 @@ use crate::text::first_line;
 
 /// How the terminal view prints.
 #[derive(Debug, Clone)]
-pub struct TerminalOptions {
+pub(crate) struct TerminalOptions {
     pub color: bool,
     pub quiet: bool,
     pub verbose: bool,
@@ -32,7 +32,7 @@ pub struct TerminalOptions {
 
 /// The task being worked on, for the live status line.
 #[derive(Debug, Clone)]
-pub struct Live {
+pub(crate) struct Live {
     pub id: String,
     pub title: String,
     pub started_ms: u64,
@@ -45,7 +45,7 @@ pub struct Live {
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// The status line's text at `now_ms` on the run's clock, cut to `width` columns.
-pub fn status_text(live: &Live, now_ms: u64, width: usize) -> String {
+pub(crate) fn status_text(live: &Live, now_ms: u64, width: usize) -> String {
     let mut text = format!(
         "{} {} · {}",
         live.id,
@@ -147,7 +147,7 @@ impl Drop for StatusLine {
     }
 }
 
-pub struct Terminal<W: Write> {
+pub(crate) struct Terminal<W: Write> {
     out: W,
     options: TerminalOptions,
     /// `<root>/`, stripped from paths the agent names.
@@ -158,7 +158,7 @@ pub struct Terminal<W: Write> {
 }
 
 impl<W: Write> Terminal<W> {
-    pub fn new(out: W, options: TerminalOptions) -> Terminal<W> {
+    pub(crate) fn new(out: W, options: TerminalOptions) -> Terminal<W> {
         let status = options.tty.then(|| StatusLine {
             live: Arc::new(Mutex::new(None)),
             started: options.started,
@@ -176,13 +176,15 @@ impl<W: Write> Terminal<W> {
         }
     }
 
-    pub fn into_inner(mut self) -> W {
+    #[cfg(test)]
+    pub(crate) fn into_inner(mut self) -> W {
         self.finish();
         self.out
     }
 
     /// Takes the status line off the screen (the run is over, or was cut short).
-    pub fn finish(&mut self) {
+    #[cfg(test)]
+    pub(crate) fn finish(&mut self) {
         if let Some(status) = &mut self.status {
             status.set(None);
             status.hide();
@@ -258,7 +260,7 @@ impl<W: Write> Terminal<W> {
 }
 
 /// The last sentence of the last non-empty line of `text`.
-pub fn last_sentence(text: &str) -> Option<String> {
+pub(crate) fn last_sentence(text: &str) -> Option<String> {
     let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
     let body = line.trim_end_matches(['.', '!', '?', ':']);
     let start = [". ", "! ", "? "]
@@ -270,7 +272,7 @@ pub fn last_sentence(text: &str) -> Option<String> {
 }
 
 /// One line of what the agent is doing, or `None` for events not worth a line.
-pub fn agent_activity(event: &AgentEvent) -> Option<String> {
+pub(crate) fn agent_activity(event: &AgentEvent) -> Option<String> {
     match event {
         AgentEvent::Started { session_id, model } => Some(format!(
             "session {session_id}{}",

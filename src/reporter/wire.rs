@@ -13,24 +13,24 @@ use crate::events::{
 };
 
 /// The name in the schema line.
-pub const SCHEMA_NAME: &str = "kmilestone-events";
+pub(crate) const SCHEMA_NAME: &str = "kmilestone-events";
 
 /// The first line of every stream.
 #[derive(Debug, Serialize)]
-pub struct SchemaLine {
+pub(crate) struct SchemaLine {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub data: SchemaData,
 }
 
 #[derive(Debug, Serialize)]
-pub struct SchemaData {
+pub(crate) struct SchemaData {
     pub name: &'static str,
     pub version: u32,
 }
 
 impl SchemaLine {
-    pub fn current() -> SchemaLine {
+    pub(crate) fn current() -> SchemaLine {
         SchemaLine {
             kind: "schema",
             data: SchemaData {
@@ -43,7 +43,7 @@ impl SchemaLine {
 
 /// One event line.
 #[derive(Debug, Serialize)]
-pub struct WireEvent<'a> {
+pub(crate) struct WireEvent<'a> {
     pub timestamp: &'a str,
     pub elapsed_ms: u64,
     #[serde(flatten)]
@@ -52,7 +52,7 @@ pub struct WireEvent<'a> {
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
-pub enum WireKind<'a> {
+pub(crate) enum WireKind<'a> {
     RunStarted {
         milestone: &'a str,
         name: &'a str,
@@ -144,7 +144,7 @@ pub enum WireKind<'a> {
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WireAgentEvent<'a> {
+pub(crate) enum WireAgentEvent<'a> {
     Started {
         session_id: &'a str,
         model: Option<&'a str>,
@@ -180,7 +180,7 @@ pub enum WireAgentEvent<'a> {
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "ended", rename_all = "snake_case")]
-pub enum WireAttemptEnd<'a> {
+pub(crate) enum WireAttemptEnd<'a> {
     Result { is_error: bool, subtype: &'a str },
     NoResult { exit: &'a str },
     IdleTimeout,
@@ -189,7 +189,7 @@ pub enum WireAttemptEnd<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct WireGate<'a> {
+pub(crate) struct WireGate<'a> {
     pub command: &'a str,
     pub passed: bool,
     pub exit_code: Option<i32>,
@@ -198,14 +198,14 @@ pub struct WireGate<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct WireQuestion<'a> {
+pub(crate) struct WireQuestion<'a> {
     pub text: &'a str,
     pub options: &'a [String],
     pub recommendation: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct WireFinding<'a> {
+pub(crate) struct WireFinding<'a> {
     pub file: &'a str,
     pub line: usize,
     pub rule: &'a str,
@@ -216,13 +216,13 @@ pub struct WireFinding<'a> {
 
 /// A verification problem: its kind, and the words the agent and the views get.
 #[derive(Debug, Serialize)]
-pub struct WireProblem {
+pub(crate) struct WireProblem {
     pub kind: &'static str,
     pub message: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct WireUsage {
+pub(crate) struct WireUsage {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cache_creation_input_tokens: u64,
@@ -230,13 +230,13 @@ pub struct WireUsage {
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct WireTotals {
+pub(crate) struct WireTotals {
     pub cost_usd: f64,
     pub usage: WireUsage,
 }
 
 #[derive(Debug, Serialize)]
-pub struct WireTask<'a> {
+pub(crate) struct WireTask<'a> {
     pub id: &'a str,
     pub title: &'a str,
     pub result: &'static str,
@@ -251,7 +251,7 @@ pub struct WireTask<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct WireMilestoneTask<'a> {
+pub(crate) struct WireMilestoneTask<'a> {
     pub id: &'a str,
     pub title: &'a str,
     pub complete: bool,
@@ -260,7 +260,7 @@ pub struct WireMilestoneTask<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct WireMilestone<'a> {
+pub(crate) struct WireMilestone<'a> {
     pub name: &'a str,
     pub complete: bool,
     pub handoff: &'a str,

@@ -9,7 +9,7 @@ use crate::process::{self, Cancel, EndedBy, Limits, LineVerdict, ProcessSpec, St
 
 /// The result of one gate run, with the tail of its output for the fix prompt.
 #[derive(Debug, Clone)]
-pub struct GateRun {
+pub(crate) struct GateRun {
     pub record: GateRecord,
     pub output_tail: String,
 }
@@ -30,7 +30,7 @@ fn line_end(line: &str, max: usize) -> String {
 }
 
 /// Runs `command` with `sh -c` in `root`, stdin closed, in its own process group, with `timeout`.
-pub async fn run_gate(
+pub(crate) async fn run_gate(
     command: &str,
     root: &Path,
     timeout: Duration,

@@ -6,7 +6,7 @@ use crate::process::Cancel;
 
 /// What the human said.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// The answer (an option's text when they typed its number).
     Given(String),
     /// Nothing now: the question waits for `--answer`, or the run stops.
@@ -16,7 +16,7 @@ pub enum Answer {
 }
 
 /// Someone who can answer now (a terminal), or nobody.
-pub trait Human {
+pub(crate) trait Human {
     /// Asks the agent's question. Returns at once with [`Answer::Interrupted`] once `cancel` is
     /// set.
     fn ask(&mut self, question: &Question, cancel: &Cancel) -> Answer;
@@ -35,7 +35,7 @@ pub trait Human {
 }
 
 /// Nobody to ask (no terminal, CI, `--json`): questions are saved and the run exits 4.
-pub struct NoHuman;
+pub(crate) struct NoHuman;
 
 impl Human for NoHuman {
     fn ask(&mut self, _question: &Question, _cancel: &Cancel) -> Answer {

@@ -21,7 +21,7 @@ use crate::vcs::{GitError, Repo, TreeState};
 /// Errors that stop a run before or between tasks. All are bad input or kmilestone's own
 /// state or git failing (exit 2).
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub(crate) enum RunError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -51,14 +51,14 @@ pub enum RunError {
 }
 
 impl RunError {
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         crate::exit_codes::BAD_INPUT
     }
 }
 
 /// What the user asked of this run beyond the settings and the range.
 #[derive(Debug, Clone, Default)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// `--answer`: the answer to the pending question.
     pub answer: Option<String>,
     pub no_wait: bool,
@@ -66,7 +66,7 @@ pub struct RunOptions {
 }
 
 /// Everything a run needs, for as long as it runs.
-pub struct Runner<'a> {
+pub(crate) struct Runner<'a> {
     pub(crate) milestone: Milestone,
     pub(crate) settings: Settings,
     pub(crate) repo: Repo,
@@ -87,7 +87,7 @@ pub struct Runner<'a> {
 }
 
 /// The parts of a run that come from outside the runner.
-pub struct RunParts<'a> {
+pub(crate) struct RunParts<'a> {
     pub settings: Settings,
     pub adapter: Box<dyn Adapter>,
     pub cancel: Cancel,
@@ -99,7 +99,7 @@ pub struct RunParts<'a> {
 }
 
 impl<'a> Runner<'a> {
-    pub fn new(prepared: Prepared, parts: RunParts<'a>) -> Runner<'a> {
+    pub(crate) fn new(prepared: Prepared, parts: RunParts<'a>) -> Runner<'a> {
         Runner {
             milestone: prepared.milestone,
             settings: parts.settings,
@@ -141,7 +141,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Runs the selected tasks; returns the exit code.
-    pub async fn run(&mut self) -> i32 {
+    pub(crate) async fn run(&mut self) -> i32 {
         let started_at = jiff::Timestamp::now().to_string();
         let start = RunStart {
             milestone: self.milestone.plan.id.clone(),

@@ -13,7 +13,7 @@ use crate::state::{RunLock, State, StateDir};
 use crate::vcs::Repo;
 
 /// A run ready to start.
-pub struct Prepared {
+pub(crate) struct Prepared {
     pub(crate) milestone: Milestone,
     pub(crate) repo: Repo,
     pub(crate) state_dir: StateDir,
@@ -26,23 +26,23 @@ pub struct Prepared {
 
 impl Prepared {
     /// The run's own folder (events log, report).
-    pub fn run_dir(&self) -> &Path {
+    pub(crate) fn run_dir(&self) -> &Path {
         &self.run_dir
     }
 
     /// The milestone's state folder.
-    pub fn state_dir(&self) -> &Path {
+    pub(crate) fn state_dir(&self) -> &Path {
         self.state_dir.path()
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.repo.root()
     }
 }
 
 /// Takes the lock and reads the state of `milestone`'s run in `repo`, and decides where it
 /// starts.
-pub fn prepare(
+pub(crate) fn prepare(
     mut milestone: Milestone,
     repo: Repo,
     range: &Range,

@@ -10,10 +10,10 @@ use crate::plan::{Milestone, Task};
 use crate::runner::Selection;
 
 /// The built-in workflow text; `[workflow] template` in config replaces it.
-pub const BUILTIN_WORKFLOW: &str = include_str!("../../templates/ktask.md");
+pub(crate) const BUILTIN_WORKFLOW: &str = include_str!("../../templates/ktask.md");
 
 /// Fills the workflow template's `{{…}}` fields.
-pub fn render_workflow(
+pub(crate) fn render_workflow(
     template: &str,
     milestone: &Milestone,
     task: &Task,
@@ -38,7 +38,7 @@ pub fn render_workflow(
 
 /// `path` (relative to the runner's folder, or absolute) as the agent working in the repository
 /// `root` must name it: relative to the root when it is inside, else absolute.
-pub fn path_for_agent(path: &Path, root: &Path) -> PathBuf {
+pub(crate) fn path_for_agent(path: &Path, root: &Path) -> PathBuf {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     // Compare real paths (symlinked temp folders), resolving the parent: the file may not exist.
     let real = match (absolute.parent(), absolute.file_name()) {
@@ -55,7 +55,7 @@ pub fn path_for_agent(path: &Path, root: &Path) -> PathBuf {
 }
 
 /// The milestone with its plan and handoff paths as the agent, working in `root`, must use them.
-pub fn milestone_for_agent(milestone: &Milestone, root: &Path) -> Milestone {
+pub(crate) fn milestone_for_agent(milestone: &Milestone, root: &Path) -> Milestone {
     let mut seen = milestone.clone();
     seen.plan.path = path_for_agent(&milestone.plan.path, root);
     seen.handoff_path = path_for_agent(&milestone.handoff_path, root);
@@ -63,7 +63,7 @@ pub fn milestone_for_agent(milestone: &Milestone, root: &Path) -> Milestone {
 }
 
 /// The context block, exactly as the seed lays it out.
-pub fn context(milestone: &Milestone, task: &Task, handoff_text: &str) -> String {
+pub(crate) fn context(milestone: &Milestone, task: &Task, handoff_text: &str) -> String {
     let completed = if milestone.progress.completed.is_empty() {
         "(none)".to_string()
     } else {
@@ -97,7 +97,7 @@ pub fn context(milestone: &Milestone, task: &Task, handoff_text: &str) -> String
 /// The whole first prompt of `task`: the workflow (or the repository's `/ktask`), then the
 /// execution state, the handoff and the task. The agent works in the repository `root`, so paths
 /// are given from there; the task itself is never listed as completed.
-pub fn first_prompt(
+pub(crate) fn first_prompt(
     milestone: &Milestone,
     task: &Task,
     handoff_text: &str,
@@ -121,12 +121,12 @@ pub fn first_prompt(
 }
 
 /// The workflow text and the context, joined.
-pub fn task_prompt(workflow: &str, context: &str) -> String {
+pub(crate) fn task_prompt(workflow: &str, context: &str) -> String {
     format!("{}\n\n---\n\n{}", workflow.trim_end(), context)
 }
 
 /// The prompt that runs the repository's own `/ktask` command with the same context.
-pub fn slash_command_prompt(plan: &Path, task: &Task, context: &str) -> String {
+pub(crate) fn slash_command_prompt(plan: &Path, task: &Task, context: &str) -> String {
     format!(
         "/ktask {} --task {}\n\n{}",
         plan.display(),
@@ -136,7 +136,7 @@ pub fn slash_command_prompt(plan: &Path, task: &Task, context: &str) -> String {
 }
 
 /// The prompt of a fix attempt: what verification found, and what to do.
-pub fn fix_prompt(task: &Task, problems: &[Problem]) -> String {
+pub(crate) fn fix_prompt(task: &Task, problems: &[Problem]) -> String {
     let mut out = format!(
         "The runner checked task {} and it is not done yet. Fix the following, then make sure the gates pass, the handoff has its `## Task {} Complete` section, and everything is committed:\n\n",
         task.id, task.id
@@ -150,13 +150,13 @@ pub fn fix_prompt(task: &Task, problems: &[Problem]) -> String {
 }
 
 /// The human's instructions for one more attempt, appended to the fix prompt.
-pub fn guidance_section(guidance: &str) -> String {
+pub(crate) fn guidance_section(guidance: &str) -> String {
     format!("\nThe human looked at these problems and says:\n\n{guidance}\n")
 }
 
 /// The runner's note in front of a task that the handoff already marks complete and the user
 /// asked to run again (`--from`, `--only`).
-pub fn redo_note(task: &Task) -> String {
+pub(crate) fn redo_note(task: &Task) -> String {
     format!(
         "The handoff already marks task {} complete; it runs again because the user asked for it (--from/--only). Check what the earlier run left, redo or fix what this task asks, and append a new `## Task {} Complete` section.",
         task.id, task.id
@@ -164,17 +164,17 @@ pub fn redo_note(task: &Task) -> String {
 }
 
 /// A note from the runner, appended to the first prompt.
-pub fn with_note(prompt: &str, note: &str) -> String {
+pub(crate) fn with_note(prompt: &str, note: &str) -> String {
     format!("{prompt}\n\n## Note from the runner\n\n{note}\n")
 }
 
 /// The prompt that carries the human's answer back into the session.
-pub fn answer_prompt(answer: &str) -> String {
+pub(crate) fn answer_prompt(answer: &str) -> String {
     format!("The human answered your question:\n\n{answer}\n\nContinue the task with this answer.")
 }
 
 /// `--dry-run`: each task the run would start, with its command line and first prompt.
-pub fn preview(
+pub(crate) fn preview(
     milestone: &Milestone,
     selection: &Selection,
     settings: &Settings,

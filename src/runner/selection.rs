@@ -7,7 +7,7 @@ use crate::plan::{Handoff, Mark, Milestone, TaskStatus};
 
 /// `--from`, `--only`, `--to` as the user gave them.
 #[derive(Debug, Clone, Default)]
-pub struct Range {
+pub(crate) struct Range {
     pub from: Option<String>,
     pub only: Option<String>,
     pub to: Option<String>,
@@ -15,7 +15,7 @@ pub struct Range {
 
 /// Why a range cannot be selected.
 #[derive(Debug, thiserror::Error)]
-pub enum SelectionError {
+pub(crate) enum SelectionError {
     #[error("{flag} {id}: no such task in {} (tasks: {ids})", plan.display())]
     UnknownTask {
         flag: &'static str,
@@ -29,7 +29,7 @@ pub enum SelectionError {
 
 /// The tasks a run attempts, in plan order.
 #[derive(Debug, Clone)]
-pub struct Selection {
+pub(crate) struct Selection {
     pub tasks: Vec<String>,
     /// `--from`/`--only`: they run even when the handoff marks them complete.
     pub forced: bool,
@@ -37,7 +37,7 @@ pub struct Selection {
 
 /// The task a run would start at is marked BLOCKED in the handoff.
 #[derive(Debug, Clone)]
-pub struct BlockedStart {
+pub(crate) struct BlockedStart {
     pub id: String,
     pub mark: Mark,
 }
@@ -45,7 +45,10 @@ pub struct BlockedStart {
 impl Selection {
     /// The tasks `range` selects from the milestone: without `--from`/`--only`, those the handoff
     /// does not mark complete.
-    pub fn select(milestone: &Milestone, range: &Range) -> Result<Selection, SelectionError> {
+    pub(crate) fn select(
+        milestone: &Milestone,
+        range: &Range,
+    ) -> Result<Selection, SelectionError> {
         let plan = &milestone.plan;
         let position = |id: &str, flag: &'static str| {
             plan.position(id)
@@ -108,12 +111,12 @@ impl Selection {
 
     /// Whether the run starts an agent for `id`, the handoff being what it is now (an earlier
     /// task's agent may have marked later tasks complete).
-    pub fn runs(&self, id: &str, handoff: &Handoff) -> bool {
+    pub(crate) fn runs(&self, id: &str, handoff: &Handoff) -> bool {
         self.forced || !handoff.is_complete(id)
     }
 
     /// The first task this run starts an agent for.
-    pub fn start(&self, handoff: &Handoff) -> Option<&str> {
+    pub(crate) fn start(&self, handoff: &Handoff) -> Option<&str> {
         self.tasks
             .iter()
             .find(|id| self.runs(id, handoff))
@@ -122,7 +125,11 @@ impl Selection {
 
     /// The task the run would start at, when the handoff marks it BLOCKED and the user did not
     /// name it with `--from`/`--only`: the run stops before it starts.
-    pub fn blocked_start(&self, milestone: &Milestone, range: &Range) -> Option<BlockedStart> {
+    pub(crate) fn blocked_start(
+        &self,
+        milestone: &Milestone,
+        range: &Range,
+    ) -> Option<BlockedStart> {
         let start = self.start(&milestone.handoff)?;
         let named = [range.from.as_deref(), range.only.as_deref()].contains(&Some(start));
         let mark = milestone.handoff.blocked_mark(start).filter(|_| !named)?;
@@ -133,7 +140,7 @@ impl Selection {
     }
 
     /// The run header for this selection.
-    pub fn header(&self, milestone: &Milestone) -> Header {
+    pub(crate) fn header(&self, milestone: &Milestone) -> Header {
         Header {
             name: milestone.plan.display_name(),
             task_count: milestone.plan.tasks.len(),

@@ -7,7 +7,7 @@ use crate::state::{State, TaskState};
 
 /// One task's record as a summary. A record with no result is a task a killed run was working
 /// on: it reads as interrupted.
-pub fn task_summary(task: &Task, record: &TaskState) -> TaskSummary {
+pub(crate) fn task_summary(task: &Task, record: &TaskState) -> TaskSummary {
     TaskSummary {
         id: task.id.clone(),
         title: task.title.clone(),
@@ -27,7 +27,7 @@ pub fn task_summary(task: &Task, record: &TaskState) -> TaskSummary {
 }
 
 /// The whole milestone: every plan task, with its record when a run worked on it.
-pub fn milestone_summary(
+pub(crate) fn milestone_summary(
     milestone: &Milestone,
     state: &State,
     gates: &[String],

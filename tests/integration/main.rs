@@ -1,5 +1,8 @@
 //! The integration test binary (one binary for all integration tests: `autotests = false`).
 
+// Helpers are `pub` so that every test module can use them; nothing outside this binary can.
+#![allow(unreachable_pub)]
+
 mod corpus;
 mod faults;
 mod lint;

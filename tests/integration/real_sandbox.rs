@@ -197,7 +197,7 @@ fn bash(command: &str) -> Turn {
 fn tool_results(mock: &MockAnthropic) -> Vec<ToolResult> {
     mock.requests()
         .last()
-        .map(|r| r.all_tool_results())
+        .map(super::support::mock_anthropic::RecordedRequest::all_tool_results)
         .unwrap_or_default()
 }
 

@@ -69,7 +69,7 @@ impl PermissionInputs {
     /// The defaults: registries only, the usual tool caches and toolchains, the machine's secret
     /// files; no gates, no extra rules, an empty environment.
     pub fn new(mode: Mode, repo: impl Into<PathBuf>, home: impl Into<PathBuf>) -> PermissionInputs {
-        let strings = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+        let strings = |list: &[&str]| list.iter().map(std::string::ToString::to_string).collect();
         PermissionInputs {
             mode,
             repo: repo.into(),
@@ -197,7 +197,7 @@ pub fn sandbox_settings(inputs: &PermissionInputs) -> Result<Value, SettingsErro
         SANDBOX_DENIED_TOOLS
             .iter()
             .filter(|tool| !inputs.extra_rules.iter().any(|r| rule_tool(r) == **tool))
-            .map(|tool| tool.to_string()),
+            .map(std::string::ToString::to_string),
     );
     let env_vars: Vec<Value> = paths::secret_env_vars(inputs.env_names.iter().map(String::as_str))
         .into_iter()
@@ -269,7 +269,7 @@ pub fn allowlist_settings(inputs: &PermissionInputs) -> Result<Value, SettingsEr
     // versions, which have them, inside the repository. They are harmless otherwise.
     let mut allow: Vec<String> = ["Read(./**)", "Edit(./**)", "Glob(./**)", "Grep(./**)"]
         .iter()
-        .map(|r| r.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
     allow.extend(ALLOWLIST_GIT.iter().map(|sub| format!("Bash(git {sub}:*)")));
     allow.extend(

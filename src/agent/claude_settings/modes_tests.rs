@@ -3,7 +3,7 @@ use serde_json::json;
 use super::*;
 
 fn strings(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
+    list.iter().map(std::string::ToString::to_string).collect()
 }
 
 /// A repository outside the home directory, as in CI checkouts.

@@ -88,7 +88,10 @@ const SHARED_TEMP_DIRS: &[&str] = &["/tmp", "/var/tmp", "/private/tmp", "/dev/sh
 /// The variables to hide from sandboxed commands: the model credentials, then every name in
 /// `present` that looks like a secret, sorted and without duplicates.
 pub fn secret_env_vars<'a>(present: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut names: Vec<String> = MODEL_CREDENTIALS.iter().map(|n| n.to_string()).collect();
+    let mut names: Vec<String> = MODEL_CREDENTIALS
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     let mut found: Vec<String> = present
         .into_iter()
         .filter(|name| is_secret_name(name))
@@ -267,7 +270,7 @@ mod tests {
     fn a_shared_tmpdir_is_left_closed_and_a_private_one_opened() {
         let entries: Vec<String> = ["~/.cache", "$TMPDIR"]
             .iter()
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
             .collect();
         let home = Path::new("/home/u");
         let repo = Path::new("/tmp/work/repo");

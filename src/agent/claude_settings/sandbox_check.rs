@@ -60,7 +60,7 @@ fn unavailable_reason(result: &Value) -> Option<String> {
     Some(
         errors
             .first()
-            .map(|e| e.to_string())
+            .map(std::string::ToString::to_string)
             .unwrap_or_else(|| "the sandbox is unavailable".to_string()),
     )
 }
