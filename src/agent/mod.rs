@@ -2,6 +2,7 @@
 //! events (DESIGN section 6).
 
 pub mod claude;
+pub mod codex;
 pub mod command;
 pub mod messages;
 
