@@ -6,6 +6,7 @@ mod lint;
 mod mock_api;
 mod no_panic;
 mod real_claude;
+mod real_codex;
 mod real_runs;
 mod rewrites;
 mod run_loop;
