@@ -616,3 +616,39 @@ fn codex_home_under_tmp_leaves_the_sandbox_unusable_while_the_run_succeeds() {
     );
     assert!(codex::is_sandbox_unavailable(&run.stderr));
 }
+
+#[test]
+fn bypass_lets_the_agent_commit_needs_no_helper_and_is_accepted_on_resume() {
+    let binary = require_codex!();
+    let repo = TempRepo::with_files(&[("README.md", "# demo\n")]);
+    let mock = MockOpenAi::start(Script::new().turns([
+        Turn::exec("echo x > a.txt && git add a.txt && git commit -qm 'Task 1' && echo committed"),
+        Turn::reply("Committed.").expect_tool_output("committed"),
+        Turn::reply("Still here.").expect_prompt("again"),
+    ]));
+    // Even with CODEX_HOME under /tmp: without a sandbox no helper is needed.
+    let env = CodexEnv::under_tmp(&mock);
+    let codex = Codex::new(CodexSettings {
+        binary: binary.clone(),
+        sandbox: codex::Sandbox::Bypass,
+        ..CodexSettings::default()
+    });
+
+    let run = env.run(&codex.command("Commit.", None, repo.path()), repo.path());
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    assert_eq!(repo.log_subjects(), ["Task 1", "Initial commit"]);
+    let thread = run.thread_id();
+    let run = env.run(
+        &codex.command("again", Some(&thread), repo.path()),
+        repo.path(),
+    );
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+
+    mock.assert_script_done();
+    let modes: Vec<Option<String>> = mock
+        .requests()
+        .iter()
+        .map(|r| r.sandbox_mode().map(str::to_string))
+        .collect();
+    assert_eq!(modes, vec![Some("danger-full-access".to_string()); 3]);
+}
