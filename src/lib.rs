@@ -9,7 +9,7 @@ mod commands;
 mod config;
 pub mod env_vars;
 mod errors;
-mod events;
+pub mod events;
 pub mod exit_codes;
 mod files;
 mod logging;

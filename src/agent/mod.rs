@@ -3,6 +3,7 @@
 
 pub mod claude;
 pub mod claude_settings;
+pub mod codex;
 pub mod command;
 pub mod messages;
 

@@ -5,9 +5,9 @@ mod agent;
 mod problem;
 mod run;
 
-pub(crate) use agent::{AgentEvent, Finished, Question, Usage};
-pub(crate) use problem::{GateFailure, GateRecord, Problem, TestFinding};
-pub(crate) use run::{
+pub use agent::{AgentEvent, Finished, Question, Usage};
+pub use problem::{GateFailure, GateRecord, Problem, TestFinding};
+pub use run::{
     AttemptEnd, EVENTS_SCHEMA_VERSION, Event, EventKind, EventSink, Header, Leftovers, LimitStop,
     MilestoneSummary, MilestoneTask, Note, Permission, PreviewTask, RunEnd, RunOutcome, RunStart,
     TaskResult, TaskSummary, Totals, Unavailable, millis,

@@ -10,7 +10,7 @@ use crate::text::{shell_quote, tail_lines};
 
 /// One gate run, as recorded.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub(crate) struct GateRecord {
+pub struct GateRecord {
     pub command: String,
     pub passed: bool,
     pub exit_code: Option<i32>,
@@ -20,7 +20,7 @@ pub(crate) struct GateRecord {
 
 /// A finding of the unit-test quality check, as the run records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct TestFinding {
+pub struct TestFinding {
     /// Relative to the repository root.
     pub file: String,
     pub line: usize,
@@ -37,7 +37,7 @@ pub(crate) struct TestFinding {
 
 impl TestFinding {
     /// Whether the finding fails the check.
-    pub(crate) fn is_high(&self) -> bool {
+    pub fn is_high(&self) -> bool {
         self.severity == "HIGH"
     }
 }
@@ -55,7 +55,7 @@ impl fmt::Display for TestFinding {
 /// Why a gate did not pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "how")]
-pub(crate) enum GateFailure {
+pub enum GateFailure {
     TimedOut { after_ms: u64 },
     Exited { code: i32 },
     Killed,
@@ -64,7 +64,7 @@ pub(crate) enum GateFailure {
 /// One thing verification found wrong with a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
-pub(crate) enum Problem {
+pub enum Problem {
     /// The agent's run ended with an error result.
     AgentError {
         /// The result's subtype, when it says more than `success`.
@@ -128,7 +128,7 @@ pub(crate) enum Problem {
 
 impl Problem {
     /// The kind's name in the JSON forms.
-    pub(crate) fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &'static str {
         match self {
             Problem::AgentError { .. } => "agent_error",
             Problem::AgentNoResult { .. } => "agent_no_result",
@@ -151,7 +151,7 @@ impl Problem {
 
     /// Whether only the unit-test check complains here (it has a fix budget of its own, and a
     /// human may accept it).
-    pub(crate) fn is_test_quality(&self) -> bool {
+    pub fn is_test_quality(&self) -> bool {
         matches!(self, Problem::TestQuality(_))
     }
 }

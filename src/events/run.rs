@@ -11,11 +11,11 @@ use super::problem::{GateRecord, Problem, TestFinding};
 use crate::exit_codes;
 
 /// Version of the JSON form of events, written in the first line of every events stream.
-pub(crate) const EVENTS_SCHEMA_VERSION: u32 = 2;
+pub const EVENTS_SCHEMA_VERSION: u32 = 2;
 
 /// One event with when it happened.
 #[derive(Debug, Clone)]
-pub(crate) struct Event {
+pub struct Event {
     /// RFC 3339 time.
     pub timestamp: String,
     /// Milliseconds since the run started.
@@ -26,7 +26,7 @@ pub(crate) struct Event {
 /// How a task ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum TaskResult {
+pub enum TaskResult {
     Completed,
     Failed,
     Blocked,
@@ -37,7 +37,7 @@ pub(crate) enum TaskResult {
 }
 
 impl TaskResult {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             TaskResult::Completed => "completed",
             TaskResult::Failed => "failed",
@@ -52,7 +52,7 @@ impl TaskResult {
 
 /// How one agent attempt ended, before verification.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum AttemptEnd {
+pub enum AttemptEnd {
     /// The agent reported a result.
     Result {
         is_error: bool,
@@ -69,13 +69,13 @@ pub(crate) enum AttemptEnd {
 
 /// Totals of a task or run.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct Totals {
+pub struct Totals {
     pub cost_usd: f64,
     pub usage: Usage,
 }
 
 impl Totals {
-    pub(crate) fn add(&mut self, other: &Totals) {
+    pub fn add(&mut self, other: &Totals) {
         self.cost_usd += other.cost_usd;
         self.usage.add(&other.usage);
     }
@@ -83,7 +83,7 @@ impl Totals {
 
 /// One task as the run (or the milestone's whole history) knows it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct TaskSummary {
+pub struct TaskSummary {
     pub id: String,
     pub title: String,
     pub result: TaskResult,
@@ -102,7 +102,7 @@ pub(crate) struct TaskSummary {
 
 /// The seed's run header: `Milestone: …`, `Completed: …`, `Resuming from: …`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Header {
+pub struct Header {
     /// `M4 - Worker Settings`.
     pub name: String,
     pub task_count: usize,
@@ -114,7 +114,7 @@ pub(crate) struct Header {
 
 /// A line the run header adds about the plan, the handoff or the state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Note {
+pub enum Note {
     /// Later tasks are complete while an earlier one is not.
     HandoffGap {
         complete_after: Vec<String>,
@@ -158,7 +158,7 @@ impl fmt::Display for Note {
 
 /// The uncommitted files an interrupted attempt left for the next one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Leftovers(pub Vec<String>);
+pub struct Leftovers(pub Vec<String>);
 
 impl fmt::Display for Leftovers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -177,6 +177,8 @@ pub enum Permission {
     AllowList { bash: Vec<String> },
     /// Every tool without asking: the user's explicit choice.
     Bypass,
+    /// Codex's `workspace-write` sandbox: writes in the repository, no network.
+    CodexWorkspaceWrite,
     /// A command agent: whatever that program allows.
     ByCommand,
 }
@@ -188,6 +190,9 @@ impl fmt::Display for Permission {
                 write!(f, "edits allowed; Bash only for {}", bash.join(", "))
             }
             Permission::Bypass => f.write_str("bypass (every tool allowed without asking)"),
+            Permission::CodexWorkspaceWrite => f.write_str(
+                "sandbox (workspace-write: writes in the repository, no network; the runner commits)",
+            ),
             Permission::ByCommand => f.write_str("as the command allows"),
         }
     }
@@ -195,7 +200,7 @@ impl fmt::Display for Permission {
 
 /// Everything the run header says.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RunStart {
+pub struct RunStart {
     /// The milestone ID.
     pub milestone: String,
     pub plan: String,
@@ -214,7 +219,7 @@ pub(crate) struct RunStart {
 /// Why a usage limit stopped the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "why")]
-pub(crate) enum LimitStop {
+pub enum LimitStop {
     /// `--no-wait`.
     NoWait { resets_at: Option<String> },
     /// No reset time was given and the bounded waits did not help.
@@ -224,7 +229,7 @@ pub(crate) enum LimitStop {
 /// Why the agent cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "why")]
-pub(crate) enum Unavailable {
+pub enum Unavailable {
     NotFound { program: String },
     NotAuthenticated { message: String },
     SpawnFailed { error: String },
@@ -233,7 +238,7 @@ pub(crate) enum Unavailable {
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
-pub(crate) enum RunOutcome {
+pub enum RunOutcome {
     /// Every selected task is done: the milestone, or the requested range.
     Complete,
     Failed {
@@ -269,7 +274,7 @@ pub(crate) enum RunOutcome {
 
 impl RunOutcome {
     /// The documented exit code of this outcome.
-    pub(crate) fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> i32 {
         match self {
             RunOutcome::Complete => exit_codes::SUCCESS,
             RunOutcome::Failed { .. } => exit_codes::TASK_FAILED,
@@ -283,7 +288,7 @@ impl RunOutcome {
     }
 
     /// The outcome's name in the JSON forms and the report.
-    pub(crate) fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             RunOutcome::Complete => "complete",
             RunOutcome::Failed { .. } => "failed",
@@ -297,7 +302,7 @@ impl RunOutcome {
     }
 
     /// What the run tells the user at its end, if anything beyond the summary.
-    pub(crate) fn message(&self) -> Option<String> {
+    pub fn message(&self) -> Option<String> {
         let text = match self {
             RunOutcome::Complete => return None,
             RunOutcome::Failed { task, attempts } => format!(
@@ -360,7 +365,7 @@ impl RunOutcome {
 
 /// One task of the milestone in the completion summary and the report.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct MilestoneTask {
+pub struct MilestoneTask {
     pub id: String,
     pub title: String,
     /// A VALIDATION task: the summary lists its E2E result.
@@ -375,7 +380,7 @@ pub(crate) struct MilestoneTask {
 /// The whole milestone as its state knows it, across every run: what the completion summary,
 /// the report files and `pr-body.md` are made of.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct MilestoneSummary {
+pub struct MilestoneSummary {
     /// `M4 - Worker Settings`.
     pub name: String,
     /// `M4: Worker Settings`, the pull request's title.
@@ -392,7 +397,7 @@ pub(crate) struct MilestoneSummary {
 
 /// The end of a run.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RunEnd {
+pub struct RunEnd {
     pub outcome: RunOutcome,
     /// When the run ended, as its state records it.
     pub finished_at: String,
@@ -404,7 +409,7 @@ pub(crate) struct RunEnd {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum EventKind {
+pub enum EventKind {
     RunStarted(RunStart),
     TaskStarted {
         id: String,
@@ -480,18 +485,18 @@ pub(crate) enum EventKind {
 }
 
 /// Receives every event of a run.
-pub(crate) trait EventSink {
+pub trait EventSink {
     fn emit(&mut self, event: &Event);
 }
 
 /// Milliseconds, saturating.
-pub(crate) fn millis(duration: Duration) -> u64 {
+pub fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// One task as `--dry-run` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PreviewTask {
+pub struct PreviewTask {
     pub id: String,
     pub title: String,
     pub task_type: String,

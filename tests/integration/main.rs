@@ -10,6 +10,7 @@ mod logging;
 mod mock_api;
 mod no_panic;
 mod real_claude;
+mod real_codex;
 mod real_runs;
 mod real_sandbox;
 mod rewrites;

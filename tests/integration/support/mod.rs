@@ -24,8 +24,12 @@
 #![allow(dead_code)]
 
 pub mod claude;
+pub mod codex;
 pub mod git_repo;
 pub mod mock_anthropic;
+pub mod mock_openai;
+mod openai_request;
+mod openai_sse;
 mod sse;
 
 use std::path::{Path, PathBuf};
