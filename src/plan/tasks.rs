@@ -77,7 +77,8 @@ pub struct Task {
     pub level: u8,
     /// 1-based line of the heading.
     pub line: usize,
-    /// The section verbatim, heading included, up to the next heading of the same or a higher level.
+    /// The section verbatim, heading included, up to the next task heading whatever the levels
+    /// between; the last task's ends at the next heading of its level or above.
     pub body: String,
     /// `None` when the task has no `**Type:**` field.
     pub task_type: Option<TaskType>,
@@ -330,17 +331,18 @@ impl Plan {
                 continue;
             }
             seen.insert(id, heading.line);
-            // The contract's body ends at the next heading of the same or a higher level; it also
-            // ends at the next task, so that in a plan with mixed task levels one task's text
-            // never carries the next task's (the agent would do both).
-            let next_task = task_headings
-                .get(position + 1)
-                .map_or(doc.headings.len(), |(next, _, _)| *next);
-            let end = doc.headings[index + 1..next_task]
-                .iter()
-                .find(|next| next.level <= heading.level)
-                .or_else(|| doc.headings.get(next_task))
-                .map_or(source.len(), |next| next.span.start);
+            // A body runs to the next task heading whatever the levels between: real plans put
+            // level-2 sections (`## ⚠️ CRITICAL: …`) holding the real job and its criteria
+            // between `### Task` headings, and a reader takes them as the task's. After the last
+            // task nothing marks the end, so the body stops at the next heading of its level or
+            // above (`## Completion Checklist` is the milestone's, not the task's).
+            let end = match task_headings.get(position + 1) {
+                Some((next, _, _)) => doc.headings[*next].span.start,
+                None => doc.headings[index + 1..]
+                    .iter()
+                    .find(|next| next.level <= heading.level)
+                    .map_or(source.len(), |next| next.span.start),
+            };
             let body_start = heading.span.start;
             let body = source[body_start..end].trim_end().to_string();
             let fields = read_fields(&body, body_start, &doc);

@@ -100,15 +100,73 @@ fn crlf_bom_and_tilde_fences() {
     );
 }
 
+/// (plan text, expected body of each task).
 #[test]
-fn body_runs_to_the_next_heading_of_same_or_higher_level() {
-    let source = "# M\n\n## Phase 1\n\n### Task 1.1: A\n\nA body.\n\n#### Notes\n\nStill A.\n\n### Task 1.2: B\n\nB body.\n\n## Phase 2\n\nNot B.\n";
+fn bodies_run_to_the_next_task_and_the_last_one_to_its_level() {
+    let cases: &[(&str, &[&str])] = &[
+        // Deeper headings belong to the task; the last task stops at a heading of its level.
+        (
+            "# M\n\n## Phase 1\n\n### Task 1.1: A\n\nA body.\n\n#### Notes\n\nStill A.\n\n### Task 1.2: B\n\nB body.\n\n## Phase 2\n\nNot B.\n",
+            &[
+                "### Task 1.1: A\n\nA body.\n\n#### Notes\n\nStill A.",
+                "### Task 1.2: B\n\nB body.",
+            ],
+        ),
+        // A level-2 section between two level-3 tasks is the first task's (real plans hold
+        // the job and its criteria there).
+        (
+            "## Tasks\n\n### Task 6.1: A\n\nA.\n\n### Task 6.2: B\n\nSee below.\n\n## ⚠️ CRITICAL: DO NOT RE-IMPLEMENT ⚠️\n\nReuse `core.py`.\n\n### Task 6.3: C\n\nC.\n",
+            &[
+                "### Task 6.1: A\n\nA.",
+                "### Task 6.2: B\n\nSee below.\n\n## ⚠️ CRITICAL: DO NOT RE-IMPLEMENT ⚠️\n\nReuse `core.py`.",
+                "### Task 6.3: C\n\nC.",
+            ],
+        ),
+        // So is the next phase's introduction; a level-1 heading after the last task ends it.
+        (
+            "## Phase 1\n\n### Task 1.1: A\n\nA.\n\n## Phase 2\n\nIntro.\n\n### Task 2.1: B\n\nB.\n\n# Appendix\n\nNot B.\n",
+            &[
+                "### Task 1.1: A\n\nA.\n\n## Phase 2\n\nIntro.",
+                "### Task 2.1: B\n\nB.",
+            ],
+        ),
+        // The last task at level 2 keeps its level-3 sections, up to the milestone's checklist.
+        (
+            "## Task 1.1: A\n\nA.\n\n## Task 1.2: B\n\n### Scenario 1\n\nrun\n\n## Completion Checklist\n\n- [ ] all\n",
+            &[
+                "## Task 1.1: A\n\nA.",
+                "## Task 1.2: B\n\n### Scenario 1\n\nrun",
+            ],
+        ),
+        // A last task with nothing after it runs to the end of the file.
+        (
+            "## Task 1.1: A\n\n#### Deep\n\nend\n\n\n",
+            &["## Task 1.1: A\n\n#### Deep\n\nend"],
+        ),
+    ];
+    for (source, expected) in cases {
+        let bodies: Vec<_> = plan(source).tasks.into_iter().map(|t| t.body).collect();
+        assert_eq!(bodies, *expected, "{source:?}");
+    }
+}
+
+#[test]
+fn criteria_and_fields_are_read_from_the_whole_body() {
+    let source = "### Task 6.2: B\n\nSee below.\n\n## ⚠️ CRITICAL: REUSE EXISTING CODE ⚠️\n\n**Type:** CODING\n**File(s):** `cli.py`\n\n**Acceptance Criteria:**\n- [ ] reuses `core.py`\n\n### Task 6.3: C\n\n**Acceptance Criteria:**\n- [ ] c\n";
     let plan = plan(source);
-    assert_eq!(
-        plan.tasks[0].body,
-        "### Task 1.1: A\n\nA body.\n\n#### Notes\n\nStill A."
+    let task = &plan.tasks[0];
+    assert_eq!(task.task_type, Some(TaskType::Coding));
+    assert_eq!(task.files.as_deref(), Some("`cli.py`"));
+    assert_eq!(task.acceptance_criteria, vec!["reuses `core.py`"]);
+    assert_eq!(plan.tasks[1].acceptance_criteria, vec!["c"]);
+    assert!(
+        !plan
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("no acceptance")),
+        "{:?}",
+        plan.warnings
     );
-    assert_eq!(plan.tasks[1].body, "### Task 1.2: B\n\nB body.");
 }
 
 #[test]
