@@ -107,7 +107,7 @@ pub struct Plan {
     pub path: PathBuf,
     /// `M4`, from the file name.
     pub id: String,
-    /// The H1 title with a leading `Milestone N:` removed.
+    /// The H1 title with a leading `Milestone N:` or copy of the ID (`M4:`) removed.
     pub title: Option<String>,
     pub tasks: Vec<Task>,
     /// `key: value` pairs of the YAML front matter (e.g. `design`, `architecture`).
@@ -267,6 +267,27 @@ pub fn milestone_id(path: &Path) -> String {
         .unwrap_or(stem)
 }
 
+/// A plan's title from its H1: without a leading `Milestone N:`, and without a leading copy of the
+/// milestone's ID (`# M11: Regime Labeler` in `M11_regime.md`), which the display name shows
+/// already (`M11 - Regime Labeler`, not `M11 - M11: Regime Labeler`).
+fn milestone_title(heading: &str, id: &str) -> String {
+    let title = MILESTONE_PREFIX.replace(heading, "");
+    let title = title.trim();
+    let without_id = title
+        .get(..id.len())
+        .filter(|head| !id.is_empty() && head.eq_ignore_ascii_case(id))
+        .map(|_| &title[id.len()..])
+        .filter(|rest| rest.is_empty() || rest.starts_with([' ', '\t', ':', '—', '–', '-']));
+    match without_id {
+        Some(rest) => rest
+            .trim_start()
+            .trim_start_matches([':', '—', '–', '-'])
+            .trim()
+            .to_string(),
+        None => title.to_string(),
+    }
+}
+
 /// Everything a plan's text says, errors included: what `lint` lists in full.
 #[derive(Debug)]
 pub struct Diagnosis {
@@ -299,11 +320,12 @@ impl Plan {
         let mut warnings = Vec::new();
         let mut errors = Vec::new();
 
+        let id = milestone_id(path);
         let title = doc
             .headings
             .iter()
             .find(|h| h.level == 1)
-            .map(|h| MILESTONE_PREFIX.replace(&h.text, "").trim().to_string())
+            .map(|h| milestone_title(&h.text, &id))
             .filter(|t| !t.is_empty());
 
         // Task headings first, so that a body can stop at the next task whatever its level.
@@ -437,7 +459,7 @@ impl Plan {
         Diagnosis {
             plan: Plan {
                 path: path.to_path_buf(),
-                id: milestone_id(path),
+                id,
                 title,
                 tasks,
                 front_matter: doc
@@ -503,7 +525,7 @@ fn read_fields(body: &str, body_start: usize, doc: &Document) -> Fields {
         if let Some((name, value)) = field(line) {
             let name = name.trim().to_ascii_lowercase();
             let value = value.to_string();
-            in_acceptance = name.starts_with("acceptance");
+            in_acceptance = names_criteria(&name);
             match name.as_str() {
                 "type" | "task type" if fields.task_type.is_none() && !value.is_empty() => {
                     fields.task_type = Some(TaskType::parse(&value));
@@ -523,7 +545,7 @@ fn read_fields(body: &str, body_start: usize, doc: &Document) -> Fields {
             continue;
         }
         if trimmed.starts_with('#') {
-            in_acceptance = trimmed.to_ascii_lowercase().contains("acceptance");
+            in_acceptance = names_criteria(&trimmed.to_ascii_lowercase());
             continue;
         }
         if in_acceptance && let Some(item) = list_item(line) {
@@ -534,6 +556,20 @@ fn read_fields(body: &str, body_start: usize, doc: &Document) -> Fields {
         }
     }
     fields
+}
+
+/// Whether a field name or heading text (lower case) introduces the task's criteria: plans write
+/// `**Acceptance Criteria:**` mostly, `**Success Criteria:**` or `### Success Criteria` often, and
+/// a few other names for the same list.
+fn names_criteria(text: &str) -> bool {
+    const NAMES: [&str; 5] = [
+        "acceptance",
+        "success criteria",
+        "definition of done",
+        "done when",
+        "exit criteria",
+    ];
+    NAMES.iter().any(|name| text.contains(name))
 }
 
 /// Top-level `key: value` lines of YAML front matter; nested values are kept as their raw text.

@@ -231,6 +231,18 @@ fn acceptance_criteria_forms() {
             "**Acceptance Criteria:**\n- [ ] a\n\n**Notes:**\n- not a criterion",
             &["a"],
         ),
+        (
+            "**Success Criteria:**\n- [ ] all scenarios pass\n- [ ] no errors in logs",
+            &["all scenarios pass", "no errors in logs"],
+        ),
+        ("**Success Criteria**: one line", &["one line"]),
+        (
+            "### Success Criteria\n- [ ] command runs\n\n### Notes\n- not one",
+            &["command runs"],
+        ),
+        ("#### ✅ Definition of Done\n- merged", &["merged"]),
+        ("**Done when:**\n- it works", &["it works"]),
+        ("**Success metrics:**\n- [ ] not criteria", &[]),
         ("- [ ] a checklist outside the section", &[]),
         (
             "**Acceptance Criteria:**\n```\n- [ ] in a code block\n```\n- [ ] real",
@@ -297,6 +309,32 @@ fn title_and_display_name_from_the_first_h1() {
             "M4 - Worker Settings",
         ),
         ("# Milestone 4", None, "M4"),
+        // A leading copy of the ID is what the display name shows already.
+        (
+            "# M4: Worker Settings",
+            Some("Worker Settings"),
+            "M4 - Worker Settings",
+        ),
+        (
+            "# M4 - Worker Settings",
+            Some("Worker Settings"),
+            "M4 - Worker Settings",
+        ),
+        (
+            "# M4 Test Gap Analysis",
+            Some("Test Gap Analysis"),
+            "M4 - Test Gap Analysis",
+        ),
+        ("# m4: lower case", Some("lower case"), "M4 - lower case"),
+        ("# M4", None, "M4"),
+        // Another milestone's ID, or a longer one, is part of the title.
+        (
+            "# M41: Not this one",
+            Some("M41: Not this one"),
+            "M4 - M41: Not this one",
+        ),
+        ("# M4.5: Later", Some("M4.5: Later"), "M4 - M4.5: Later"),
+        ("# M3: Earlier", Some("M3: Earlier"), "M4 - M3: Earlier"),
         (
             "Worker Settings\n===",
             Some("Worker Settings"),
