@@ -36,10 +36,17 @@ pub fn run(
     let plan = diagnosis.plan;
 
     // (line, is_warning, message): errors before warnings at the same line, file-level first.
+    // A task heading a fence swallows is an error here although `status` reads on: `run` would
+    // otherwise skip that task without a word.
     let mut findings: Vec<(usize, bool, String)> = diagnosis
         .errors
         .iter()
         .map(|err| (err.line().unwrap_or(0), false, err.detail()))
+        .chain(
+            plan.hidden_tasks
+                .iter()
+                .map(|h| (h.line, false, h.message.clone())),
+        )
         .chain(
             plan.warnings
                 .iter()
@@ -89,9 +96,11 @@ pub fn run(
             writeln!(out, "{handoff_file}: warning: {note}").ok();
         }
     }
-    Ok(if diagnosis.errors.is_empty() {
-        exit_codes::SUCCESS
-    } else {
-        exit_codes::TASK_FAILED
-    })
+    Ok(
+        if diagnosis.errors.is_empty() && plan.hidden_tasks.is_empty() {
+            exit_codes::SUCCESS
+        } else {
+            exit_codes::TASK_FAILED
+        },
+    )
 }

@@ -2,6 +2,7 @@
 //! scan, the plan's tasks and fields, the handoff's marks, the progress of one against the other,
 //! and the size and encoding limits every input shares.
 
+mod fences;
 pub mod handoff;
 pub mod input;
 pub mod markdown;
@@ -15,5 +16,6 @@ pub use milestone::{Milestone, MilestoneError};
 pub use progress::{Progress, TaskStatus};
 pub(crate) use tasks::leading_task_id;
 pub use tasks::{
-    Diagnosis, Plan, PlanError, Task, TaskType, Warning, milestone_id, parse_task_heading,
+    Diagnosis, HiddenTask, Plan, PlanError, Task, TaskType, Warning, milestone_id,
+    parse_task_heading,
 };

@@ -9,8 +9,9 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Serialize;
 
+use crate::plan::fences;
 use crate::plan::input::{InputError, read_text_file};
-use crate::plan::markdown::{Document, HidingBlock, strip_atx};
+use crate::plan::markdown::Document;
 
 /// A task's kind, from its `**Type:**` field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -101,6 +102,26 @@ pub struct Warning {
     pub message: String,
 }
 
+/// A task heading that a code block swallows by mistake — a fence never closed, or fences that
+/// pair up otherwise than their author meant — so that CommonMark, and so `status`, does not read
+/// it as a task. `lint` reports it as an error and `run` must refuse to start (a plan whose
+/// tasks vanish would be declared complete too early).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HiddenTask {
+    /// The ID the heading names.
+    pub id: String,
+    /// 1-based line of the hidden heading.
+    pub line: usize,
+    /// The heading as written, trimmed (`## Task 4.2: Add checks`).
+    pub heading: String,
+    /// 1-based line and text of the fence that opens the block swallowing it.
+    pub fence_line: usize,
+    pub fence: String,
+    /// The whole diagnostic, the fix included, as `lint` and `status` print it after
+    /// `file:line:`.
+    pub message: String,
+}
+
 /// A parsed milestone plan.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -113,6 +134,11 @@ pub struct Plan {
     /// `key: value` pairs of the YAML front matter (e.g. `design`, `architecture`).
     pub front_matter: Vec<(String, String)>,
     pub warnings: Vec<Warning>,
+    /// Task headings swallowed by a misnested or unclosed fence, in document order. They are not
+    /// in `tasks` (the plan reads as CommonMark does), not in `warnings` (they are errors), and
+    /// not in `Diagnosis::errors` (`status` still shows the plan); [`Plan::hidden_tasks_error`]
+    /// turns them into the error `run` stops with.
+    pub hidden_tasks: Vec<HiddenTask>,
 }
 
 /// Why a plan cannot be run.
@@ -129,6 +155,12 @@ pub enum PlanError {
         first_line: usize,
         second_line: usize,
     },
+    /// One `file:line: message` line per hidden task.
+    #[error("{}", hidden.iter().map(|h| format!("{}:{}: {}", path.display(), h.line, h.message)).collect::<Vec<_>>().join("\n"))]
+    HiddenTasks {
+        path: PathBuf,
+        hidden: Vec<HiddenTask>,
+    },
 }
 
 impl PlanError {
@@ -142,6 +174,16 @@ impl PlanError {
             PlanError::DuplicateTask { id, first_line, .. } => {
                 format!("task {id} is defined twice (first at line {first_line})")
             }
+            PlanError::HiddenTasks { hidden, .. } => match hidden.as_slice() {
+                [] => "no hidden task".to_string(),
+                [only] => only.message.clone(),
+                [first, rest @ ..] => format!(
+                    "{} (and {} more hidden task{})",
+                    first.message,
+                    rest.len(),
+                    if rest.len() == 1 { "" } else { "s" }
+                ),
+            },
         }
     }
 
@@ -150,6 +192,7 @@ impl PlanError {
         match self {
             PlanError::Input(InputError::NotUtf8 { line, .. }) => Some(*line),
             PlanError::DuplicateTask { second_line, .. } => Some(*second_line),
+            PlanError::HiddenTasks { hidden, .. } => hidden.first().map(|h| h.line),
             _ => None,
         }
     }
@@ -387,49 +430,8 @@ impl Plan {
             });
         }
 
-        for (line, text, block) in doc.hidden_heading_lines(source) {
-            let hashes = text.trim_start().bytes().take_while(|&b| b == b'#').count();
-            if !(2..=4).contains(&hashes) {
-                continue;
-            }
-            let Some((id, _)) = parse_task_heading(strip_atx(text)) else {
-                continue;
-            };
-            let hider = match &block.kind {
-                HidingBlock::Fenced { fence } => {
-                    format!("the code block opened at line {} ({fence})", block.line)
-                }
-                HidingBlock::Indented => format!("an indented code block (line {})", block.line),
-                HidingBlock::Html => format!("the HTML block opened at line {}", block.line),
-            };
-            warnings.push(Warning {
-                line,
-                message: format!(
-                    "`{}` is inside {hider} and is not read as task {id}; if it is a real task, check that block's fences",
-                    text.trim()
-                ),
-            });
-        }
-
-        for fence in doc.misnested_fences(source) {
-            let consequence = match fence.closed_at {
-                Some(closed_at) => format!(
-                    "that block ends at the fence on line {closed_at} and what follows is read as markdown, headings included"
-                ),
-                None => "that block runs to the end of the file".to_string(),
-            };
-            warnings.push(Warning {
-                line: fence.line,
-                message: format!(
-                    "{} cannot open a block nested inside the code block opened at line {} ({}): {consequence}; open the outer block with a longer fence ({}{})",
-                    fence.inner,
-                    fence.outer_line,
-                    fence.outer,
-                    fence.outer.chars().next().unwrap_or('`'),
-                    fence.outer
-                ),
-            });
-        }
+        let fence_findings = fences::diagnose(&doc, source, &tasks);
+        warnings.extend(fence_findings.warnings);
 
         let first_level = tasks.first().map(|t| t.level);
         if let (Some(first_level), Some(odd)) = (
@@ -468,9 +470,19 @@ impl Plan {
                     .map(parse_front_matter)
                     .unwrap_or_default(),
                 warnings,
+                hidden_tasks: fence_findings.hidden_tasks,
             },
             errors,
         }
+    }
+
+    /// The error `run` refuses to start with when a fence swallows task headings (exit 2): one
+    /// `file:line: message` line per hidden task. `None` when nothing is hidden.
+    pub fn hidden_tasks_error(&self) -> Option<PlanError> {
+        (!self.hidden_tasks.is_empty()).then(|| PlanError::HiddenTasks {
+            path: self.path.clone(),
+            hidden: self.hidden_tasks.clone(),
+        })
     }
 
     /// `M4 - Worker Settings`, or the ID alone when the plan has no title.

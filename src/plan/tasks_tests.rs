@@ -485,11 +485,18 @@ fn wrongly_nested_fences_are_made_visible() {
                 "```bash cannot open a block nested inside the code block opened at line 3 (```markdown): that block ends at the fence on line 7 and what follows is read as markdown, headings included; open the outer block with a longer fence (````markdown)"
             ),
             (
-                11,
-                "`## Task 1.2: real` is inside the code block opened at line 9 (```) and is not read as task 1.2; if it is a real task, check that block's fences"
+                8,
+                "task 9.2 is read as a task, but it looks meant to be part of the example in the code block opened at line 3 (```markdown), which a fence nested inside it ends early; if it is an example, open that block with a longer fence (````markdown)"
             ),
         ]
     );
+    // The real task 1.2 that the block opened at line 9 swallows is an error, not a warning.
+    let hidden: Vec<_> = plan
+        .hidden_tasks
+        .iter()
+        .map(|h| (h.id.as_str(), h.line))
+        .collect();
+    assert_eq!(hidden, vec![("1.2", 11)]);
 
     // A longer outer fence nests correctly: nothing to say, the examples stay hidden.
     let fixed = "## Task 1.1: A\n\n````markdown\n## Task 9.1: example\n```bash\nls\n```\n## Task 9.2: example two\n````\n\n## Task 1.2: real\n";

@@ -166,8 +166,75 @@ fn json_object_has_the_contract_fields() {
     assert_eq!(json["next"], "1.1");
     assert_eq!(
         json["warnings"],
-        serde_json::json!([{"line": 1, "message": "task 1.1 has no acceptance criteria"}])
+        serde_json::json!([{
+            "level": "warning",
+            "file": "M1_x.md",
+            "line": 1,
+            "message": "task 1.1 has no acceptance criteria"
+        }])
     );
+}
+
+/// A plan whose `## Task 1.2` a mispaired fence swallows, as real plans have them.
+const SWALLOWED: &str = "# Milestone 1: X
+
+## Task 1.1: A
+**Acceptance Criteria:** a
+
+```markdown
+## Task 9.1: example
+```bash
+ls
+```
+```
+
+## Task 1.2: B
+**Acceptance Criteria:** b
+";
+
+const SWALLOWED_ERROR: &str = "`## Task 1.2: B` is not read as task 1.2: the fence at line 11 (```) opens a code block that hides it; it was meant to close the block opened at line 6 (```markdown), but CommonMark cannot nest a fence inside a block opened by a fence as long, so the fences pair up otherwise; open that block with a longer fence (````markdown at line 6, closed by ```` at line 11)";
+
+#[test]
+fn a_swallowed_task_is_an_error_line_but_status_reads_on() {
+    let dir = Dir::new();
+    dir.write("M1_x.md", SWALLOWED);
+    let (code, stdout, stderr) = dir.kmilestone(&["status", "M1_x.md"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "Milestone: M1 - X (1 task)
+Completed: (none - fresh start)
+Starting from: 1.1
+
+  next     1.1  A
+
+Handoff: HANDOFF_M1.md (not created yet)
+"
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "error: M1_x.md:13: {SWALLOWED_ERROR}
+warning: M1_x.md:7: `## Task 9.1: example` is inside the code block opened at line 6 (```markdown) and is not read as task 9.1; if it is a real task, check that block's fences
+warning: M1_x.md:8: ```bash cannot open a block nested inside the code block opened at line 6 (```markdown): that block ends at the fence on line 10 and what follows is read as markdown, headings included; open the outer block with a longer fence (````markdown)
+"
+        )
+    );
+
+    let (code, stdout, _) = dir.kmilestone(&["status", "--json", "M1_x.md"]);
+    assert_eq!(code, 0);
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["tasks"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        json["warnings"][0],
+        serde_json::json!({
+            "level": "error",
+            "file": "M1_x.md",
+            "line": 13,
+            "message": SWALLOWED_ERROR
+        })
+    );
+    assert_eq!(json["warnings"].as_array().unwrap().len(), 3);
 }
 
 #[test]
