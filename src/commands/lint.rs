@@ -33,7 +33,8 @@ pub fn run(
         Err(err) => return Err(MilestoneError::Plan(PlanError::Input(err))),
     };
     let diagnosis = Plan::diagnose(plan_path, &source);
-    let plan = diagnosis.plan;
+    let mut plan = diagnosis.plan;
+    plan.resolve_references();
 
     // (line, is_warning, message): errors before warnings at the same line, file-level first.
     // A task heading a fence swallows is an error here although `status` reads on: `run` would

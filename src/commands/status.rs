@@ -4,6 +4,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::plan::Reference;
 use crate::plan::milestone::Milestone;
 use crate::plan::progress::TaskStatus;
 
@@ -23,6 +24,9 @@ struct StatusJson<'a> {
     /// Everything the author should know, errors included: task headings a fence swallows are
     /// listed here with `"level": "error"` (the plan is still read, so `status` exits 0).
     warnings: Vec<Diagnostic<'a>>,
+    /// The front matter's paths: key, value as written, line, and the file found (relative to
+    /// the repository root) or null.
+    references: &'a [Reference],
 }
 
 /// One entry of `warnings`.
@@ -95,6 +99,7 @@ pub fn render_json(milestone: &Milestone, out: &mut dyn Write) -> std::io::Resul
         next: progress.next.as_deref(),
         complete_after_next: &progress.complete_after_next,
         warnings: diagnostics(milestone),
+        references: &milestone.plan.references,
     };
     serde_json::to_writer_pretty(&mut *out, &json)?;
     writeln!(out)

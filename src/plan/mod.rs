@@ -8,12 +8,14 @@ pub mod input;
 pub mod markdown;
 pub mod milestone;
 pub mod progress;
+pub mod references;
 mod tasks;
 
 pub use handoff::{Handoff, Mark, MarkState};
 pub use input::{InputError, LineIndex, MAX_INPUT_BYTES, read_text_file};
 pub use milestone::{Milestone, MilestoneError};
 pub use progress::{Progress, TaskStatus};
+pub use references::{Reference, repository_root};
 pub(crate) use tasks::leading_task_id;
 pub use tasks::{
     Diagnosis, HiddenTask, Plan, PlanError, Task, TaskType, Warning, milestone_id,

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::plan::fences;
 use crate::plan::input::{InputError, read_text_file};
 use crate::plan::markdown::Document;
+use crate::plan::references::{self, Reference};
 
 /// A task's kind, from its `**Type:**` field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -133,6 +134,12 @@ pub struct Plan {
     pub tasks: Vec<Task>,
     /// `key: value` pairs of the YAML front matter (e.g. `design`, `architecture`).
     pub front_matter: Vec<(String, String)>,
+    /// The line of each `front_matter` pair, for diagnostics.
+    front_matter_lines: Vec<usize>,
+    /// The front matter's paths found on disk (relative to the plan file, then to the
+    /// repository root): filled by [`Plan::load`] and [`Plan::resolve_references`]; empty after
+    /// [`Plan::parse`], which reads text only.
+    pub references: Vec<Reference>,
     pub warnings: Vec<Warning>,
     /// Task headings swallowed by a misnested or unclosed fence, in document order. They are not
     /// in `tasks` (the plan reads as CommonMark does), not in `warnings` (they are errors), and
@@ -341,10 +348,32 @@ pub struct Diagnosis {
 }
 
 impl Plan {
-    /// Reads and parses the plan at `path`.
+    /// Reads and parses the plan at `path`, and resolves its front matter's paths.
     pub fn load(path: &Path) -> Result<Plan, PlanError> {
         let source = read_text_file(path)?;
-        Plan::parse(path, &source)
+        let mut plan = Plan::parse(path, &source)?;
+        plan.resolve_references();
+        Ok(plan)
+    }
+
+    /// Looks up on disk each path the front matter names (relative to the plan file, then to
+    /// the repository root: the folder holding `.git` at or above the plan) and fills
+    /// `references`; one that exists nowhere is a warning.
+    pub fn resolve_references(&mut self) {
+        let entries: Vec<(usize, String, String)> = self
+            .front_matter_lines
+            .iter()
+            .zip(&self.front_matter)
+            .map(|(line, (key, value))| (*line, key.clone(), value.clone()))
+            .collect();
+        let (references, warnings) = references::resolve(&self.path, &entries);
+        self.references = references;
+        // Called again (the files changed), the previous findings go: nothing else is ever
+        // reported on a front-matter line, which is not read as markdown.
+        let lines = &self.front_matter_lines;
+        self.warnings.retain(|w| !lines.contains(&w.line));
+        self.warnings.extend(warnings);
+        self.warnings.sort_by_key(|w| w.line);
     }
 
     /// Parses plan text; `path` names the file in diagnostics and gives the milestone ID.
@@ -458,17 +487,23 @@ impl Plan {
             );
         }
 
+        let front_matter = doc
+            .front_matter
+            .as_deref()
+            .map(parse_front_matter)
+            .unwrap_or_default();
         Diagnosis {
             plan: Plan {
                 path: path.to_path_buf(),
                 id,
                 title,
                 tasks,
-                front_matter: doc
-                    .front_matter
-                    .as_deref()
-                    .map(parse_front_matter)
-                    .unwrap_or_default(),
+                front_matter: front_matter
+                    .iter()
+                    .map(|(_, key, value)| (key.clone(), value.clone()))
+                    .collect(),
+                front_matter_lines: front_matter.iter().map(|(line, _, _)| *line).collect(),
+                references: Vec::new(),
                 warnings,
                 hidden_tasks: fence_findings.hidden_tasks,
             },
@@ -584,16 +619,18 @@ fn names_criteria(text: &str) -> bool {
     NAMES.iter().any(|name| text.contains(name))
 }
 
-/// Top-level `key: value` lines of YAML front matter; nested values are kept as their raw text.
-fn parse_front_matter(text: &str) -> Vec<(String, String)> {
+/// Top-level `key: value` lines of YAML front matter, with their 1-based lines in the plan (the
+/// content starts on line 2, after the opening `---`); nested values are kept as their raw text.
+fn parse_front_matter(text: &str) -> Vec<(usize, String, String)> {
     text.lines()
-        .filter(|line| !line.starts_with([' ', '\t', '#', '-']))
-        .filter_map(|line| line.split_once(':'))
-        .map(|(key, value)| {
+        .enumerate()
+        .filter(|(_, line)| !line.starts_with([' ', '\t', '#', '-']))
+        .filter_map(|(index, line)| line.split_once(':').map(|pair| (index + 2, pair)))
+        .map(|(line, (key, value))| {
             let value = value.trim().trim_matches(['"', '\'']);
-            (key.trim().to_string(), value.to_string())
+            (line, key.trim().to_string(), value.to_string())
         })
-        .filter(|(key, _)| !key.is_empty())
+        .filter(|(_, key, _)| !key.is_empty())
         .collect()
 }
 

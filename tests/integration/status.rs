@@ -358,7 +358,15 @@ fn the_example_milestone_resumes_at_1_2() {
     let (output, stdout, stderr) =
         crate::support::run(crate::support::kmilestone().arg("status").arg(&example));
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert_eq!(stderr, "", "the example plan has no warnings");
+    // The example names a design document that the repository does not have.
+    assert_eq!(
+        stderr,
+        format!(
+            "warning: {}:2: front matter `design: docs/greeter-design.md` names a file that exists neither relative to the plan (examples/docs/greeter-design.md) nor from the repository root (docs/greeter-design.md)\n",
+            example.display()
+        ),
+        "the example plan's only warning"
+    );
     let header: Vec<_> = stdout.lines().take(3).collect();
     assert_eq!(
         header,
@@ -367,5 +375,48 @@ fn the_example_milestone_resumes_at_1_2() {
             "Completed: 1.1 (from handoff)",
             "Resuming from: 1.2",
         ]
+    );
+}
+
+#[test]
+fn front_matter_paths_resolve_from_the_plan_then_the_repository_root() {
+    let dir = Dir::new();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::create_dir_all(dir.path().join("docs/feature/implementation")).unwrap();
+    dir.write("docs/feature/DESIGN.md", "# Design\n");
+    dir.write("docs/feature/ARCHITECTURE.md", "# Architecture\n");
+    dir.write(
+        "docs/feature/implementation/M2_x.md",
+        "---\ndesign: ../DESIGN.md\narchitecture: docs/feature/ARCHITECTURE.md\nvalidation: ../VALIDATION.md\n---\n\n# M2: X\n\n## Task 2.1: A\n**Acceptance Criteria:** a\n",
+    );
+    let missing = "front matter `validation: ../VALIDATION.md` names a file that exists neither relative to the plan (docs/feature/VALIDATION.md) nor from the repository root (../VALIDATION.md)";
+    let plan = "docs/feature/implementation/M2_x.md";
+    let (code, stdout, stderr) = dir.kmilestone(&["status", plan]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("Milestone: M2 - X (1 task)\n"),
+        "{stdout}"
+    );
+    assert_eq!(stderr, format!("warning: {plan}:4: {missing}\n"));
+
+    let (_, stdout, _) = dir.kmilestone(&["status", "--json", plan]);
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        json["references"],
+        serde_json::json!([
+            {"key": "design", "value": "../DESIGN.md", "line": 2, "resolved": "docs/feature/DESIGN.md"},
+            {"key": "architecture", "value": "docs/feature/ARCHITECTURE.md", "line": 3, "resolved": "docs/feature/ARCHITECTURE.md"},
+            {"key": "validation", "value": "../VALIDATION.md", "line": 4, "resolved": null},
+        ])
+    );
+    assert_eq!(
+        json["warnings"],
+        serde_json::json!([{"level": "warning", "file": plan, "line": 4, "message": missing}])
+    );
+
+    let (code, stdout, _) = dir.kmilestone(&["lint", plan]);
+    assert_eq!(
+        (code, stdout),
+        (0, format!("{plan}:4: warning: {missing}\n"))
     );
 }
