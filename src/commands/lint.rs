@@ -93,7 +93,12 @@ pub fn run(
                 }
             }
         }
-        if let Some(note) = Progress::compute(&plan, &handoff).gap_note() {
+        let progress = Progress::compute(&plan, &handoff);
+        if let (Some(unmarked), Some(note)) = (&progress.unmarked_handoff, progress.unmarked_note())
+        {
+            writeln!(out, "{handoff_file}:{}: warning: {note}", unmarked.line()).ok();
+        }
+        if let Some(note) = progress.gap_note() {
             writeln!(out, "{handoff_file}: warning: {note}").ok();
         }
     }

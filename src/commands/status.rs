@@ -1,5 +1,6 @@
 //! `kmilestone status`: what is done, what is next.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use serde::Serialize;
@@ -36,7 +37,7 @@ struct Diagnostic<'a> {
     /// The file the line is in: the plan, or the handoff.
     file: String,
     line: usize,
-    message: &'a str,
+    message: Cow<'a, str>,
 }
 
 /// The plan's and the handoff's diagnostics, errors first, each in line order.
@@ -46,15 +47,25 @@ fn diagnostics(milestone: &Milestone) -> Vec<Diagnostic<'_>> {
         level: "error",
         file: plan_file.clone(),
         line: hidden.line,
-        message: &hidden.message,
+        message: Cow::Borrowed(&hidden.message),
     });
     let warnings = milestone.plan.warnings.iter().map(|warning| Diagnostic {
         level: "warning",
         file: plan_file.clone(),
         line: warning.line,
-        message: &warning.message,
+        message: Cow::Borrowed(&warning.message),
     });
-    errors.chain(warnings).collect()
+    let handoff = milestone
+        .progress
+        .unmarked_handoff
+        .as_ref()
+        .map(|unmarked| Diagnostic {
+            level: "warning",
+            file: milestone.handoff_path.display().to_string(),
+            line: unmarked.line(),
+            message: Cow::Owned(milestone.progress.unmarked_note().unwrap_or_default()),
+        });
+    errors.chain(warnings).chain(handoff).collect()
 }
 
 #[derive(Serialize)]
@@ -119,6 +130,9 @@ pub fn render_text(milestone: &Milestone, out: &mut dyn Write) -> std::io::Resul
     let progress = &milestone.progress;
     for line in milestone.header(progress.next.as_deref()) {
         writeln!(out, "{line}")?;
+    }
+    if let Some(note) = progress.unmarked_note() {
+        writeln!(out, "{note}")?;
     }
     if let Some(note) = progress.gap_note() {
         writeln!(out, "{note}")?;

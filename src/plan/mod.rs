@@ -14,7 +14,7 @@ mod tasks;
 pub use handoff::{Handoff, Mark, MarkState};
 pub use input::{InputError, LineIndex, MAX_INPUT_BYTES, read_text_file};
 pub use milestone::{Milestone, MilestoneError};
-pub use progress::{Progress, TaskStatus};
+pub use progress::{Progress, TaskStatus, UnmarkedHandoff};
 pub use references::{Reference, repository_root};
 pub(crate) use tasks::leading_task_id;
 pub use tasks::{

@@ -420,3 +420,44 @@ fn front_matter_paths_resolve_from_the_plan_then_the_repository_root() {
         (0, format!("{plan}:4: warning: {missing}\n"))
     );
 }
+
+#[test]
+fn a_handoff_that_marks_no_task_is_named_beside_the_fresh_start() {
+    let dir = Dir::new();
+    dir.write("M4_workers.md", PLAN);
+    dir.write(
+        "HANDOFF_M4.md",
+        "# Handoff\n\n## Orchestrator Shell Complete\n\nThe shell works.\n\n## Gotchas\n",
+    );
+    let note = "Handoff marks no task complete: none of its headings reads like `## Task 4.1 Complete` (its headings: line 3 `## Orchestrator Shell Complete`, line 7 `## Gotchas`)";
+    let (code, stdout, stderr) = dir.kmilestone(&["status", "M4_workers.md"]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(
+        stdout,
+        format!(
+            "Milestone: M4 - Worker Settings (4 tasks)
+Completed: (none - fresh start)
+Starting from: 4.1
+{note}
+
+  next     4.1  Settings model
+  pending  4.2  Load settings
+  pending  4.3  Validate
+  pending  4.4  Docs
+
+Handoff: HANDOFF_M4.md
+"
+        )
+    );
+    let (_, stdout, _) = dir.kmilestone(&["status", "--json", "M4_workers.md"]);
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        json["warnings"],
+        serde_json::json!([{"level": "warning", "file": "HANDOFF_M4.md", "line": 3, "message": note}])
+    );
+    let (code, stdout, _) = dir.kmilestone(&["lint", "M4_workers.md"]);
+    assert_eq!(
+        (code, stdout),
+        (0, format!("HANDOFF_M4.md:3: warning: {note}\n"))
+    );
+}
