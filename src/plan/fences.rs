@@ -12,7 +12,9 @@
 
 use std::collections::HashSet;
 
-use crate::plan::markdown::{Document, HiddenBlock, HidingBlock, fence_of, strip_atx};
+use crate::plan::markdown::{
+    Document, HiddenBlock, HidingBlock, MisnestedFence, fence_of, strip_atx,
+};
 use crate::plan::tasks::{HiddenTask, Task, Warning, parse_task_heading};
 
 /// A fence line as the author's reading sees it.
@@ -140,8 +142,7 @@ pub(crate) struct FenceReading {
 }
 
 impl FenceReading {
-    pub fn new(doc: &Document, source: &str) -> FenceReading {
-        let misnested_fences = doc.misnested_fences(source);
+    pub fn new(doc: &Document, source: &str, misnested_fences: &[MisnestedFence]) -> FenceReading {
         // (line, then fences before block ends at one line, what happens).
         let mut events: Vec<(usize, u8, Event)> = Vec::new();
         let mut misnested = Vec::new();
@@ -281,7 +282,8 @@ pub(crate) struct FenceFindings {
 /// (an example), a misnested fence, and an example task heading that a misnested fence lets out
 /// are warnings.
 pub(crate) fn diagnose(doc: &Document, source: &str, tasks: &[Task]) -> FenceFindings {
-    let reading = FenceReading::new(doc, source);
+    let misnested_fences = doc.misnested_fences(source);
+    let reading = FenceReading::new(doc, source, &misnested_fences);
     let mut warnings = Vec::new();
     let mut hidden_tasks = Vec::new();
     for (line, text, block) in doc.hidden_heading_lines(source) {
@@ -319,7 +321,7 @@ pub(crate) fn diagnose(doc: &Document, source: &str, tasks: &[Task]) -> FenceFin
         });
     }
 
-    for fence in doc.misnested_fences(source) {
+    for fence in &misnested_fences {
         let consequence = match fence.closed_at {
             Some(closed_at) => format!(
                 "that block ends at the fence on line {closed_at} and what follows is read as markdown, headings included"
