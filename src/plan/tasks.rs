@@ -627,7 +627,12 @@ fn parse_front_matter(text: &str) -> Vec<(usize, String, String)> {
         .filter(|(_, line)| !line.starts_with([' ', '\t', '#', '-']))
         .filter_map(|(index, line)| line.split_once(':').map(|pair| (index + 2, pair)))
         .map(|(line, (key, value))| {
-            let value = value.trim().trim_matches(['"', '\'']);
+            let value = value.trim();
+            // YAML: a quoted value is taken whole; a plain one ends at a ` #` comment.
+            let value = match value.chars().next() {
+                Some(quote @ ('"' | '\'')) => value[1..].split(quote).next().unwrap_or(""),
+                _ => value.split(" #").next().unwrap_or("").trim_end(),
+            };
             (line, key.trim().to_string(), value.to_string())
         })
         .filter(|(_, key, _)| !key.is_empty())

@@ -1,6 +1,6 @@
 //! Table tests of the plan reader.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::*;
 
@@ -356,7 +356,7 @@ fn title_and_display_name_from_the_first_h1() {
 #[test]
 fn front_matter_keys() {
     let plan = plan(
-        "---\ndesign: docs/design.md\narchitecture: \"docs/arch.md\"\nlist:\n  - a\n# comment\n---\n\n# M\n\n## Task 1.1: A\n",
+        "---\ndesign: docs/design.md\narchitecture: \"docs/arch.md\"\nlist:\n  - a\n# comment\nvalidation: ../V.md  # the checks\nnotes: 'a # b.md'\n---\n\n# M\n\n## Task 1.1: A\n",
     );
     assert_eq!(
         plan.front_matter,
@@ -364,6 +364,8 @@ fn front_matter_keys() {
             ("design".to_string(), "docs/design.md".to_string()),
             ("architecture".to_string(), "docs/arch.md".to_string()),
             ("list".to_string(), String::new()),
+            ("validation".to_string(), "../V.md".to_string()),
+            ("notes".to_string(), "a # b.md".to_string()),
         ]
     );
 }
@@ -532,4 +534,40 @@ fn ids_are_kept_as_written_and_in_document_order() {
         .map(|t| t.id)
         .collect();
     assert_eq!(ids, vec!["4.10", "4.2", "4.1b", "3b.1"]);
+}
+
+#[test]
+fn loading_resolves_references_once_however_often_it_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::write(dir.path().join("DESIGN.md"), "").unwrap();
+    let path = dir.path().join("M1_x.md");
+    std::fs::write(
+        &path,
+        "---\ndesign: DESIGN.md\narchitecture: ARCH.md\n---\n\n## Task 1.1: A\n**Acceptance Criteria:** a\n",
+    )
+    .unwrap();
+    let mut plan = Plan::load(&path).unwrap();
+    let resolved: Vec<_> = plan
+        .references
+        .iter()
+        .map(|r| (r.key.as_str(), r.line, r.resolved.clone()))
+        .collect();
+    assert_eq!(
+        resolved,
+        vec![
+            ("design", 2, Some(PathBuf::from("DESIGN.md"))),
+            ("architecture", 3, None)
+        ]
+    );
+    assert_eq!(plan.warnings.len(), 1);
+    // The missing file appears: asked again, the warning goes.
+    std::fs::write(dir.path().join("ARCH.md"), "").unwrap();
+    plan.resolve_references();
+    plan.resolve_references();
+    assert_eq!(plan.warnings, vec![]);
+    assert_eq!(plan.references[1].resolved, Some(PathBuf::from("ARCH.md")));
+    // Text alone names no file on disk.
+    let parsed = Plan::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(parsed.references.is_empty());
 }
