@@ -24,5 +24,9 @@ fuzz_target!(|data: &[u8]| {
     let handoff = Handoff::parse(handoff_text, &diagnosis.plan);
     let progress = Progress::compute(&diagnosis.plan, &handoff);
     let _ = progress.gap_note();
+    let _ = progress.unmarked_note();
+    if let Some(err) = diagnosis.plan.hidden_tasks_error() {
+        let _ = (err.to_string(), err.detail(), err.line());
+    }
     let _ = Handoff::parse(text, &diagnosis.plan);
 });

@@ -33,13 +33,21 @@ pub(crate) fn run(
         Err(err) => return Err(MilestoneError::Plan(PlanError::Input(err))),
     };
     let diagnosis = Plan::diagnose(plan_path, &source);
-    let plan = diagnosis.plan;
+    let mut plan = diagnosis.plan;
+    plan.resolve_references();
 
     // (line, is_warning, message): errors before warnings at the same line, file-level first.
+    // A task heading a fence swallows is an error here although `status` reads on: `run` would
+    // otherwise skip that task without a word.
     let mut findings: Vec<(usize, bool, String)> = diagnosis
         .errors
         .iter()
         .map(|err| (err.line().unwrap_or(0), false, err.detail()))
+        .chain(
+            plan.hidden_tasks
+                .iter()
+                .map(|h| (h.line, false, h.message.clone())),
+        )
         .chain(
             plan.warnings
                 .iter()
@@ -85,13 +93,20 @@ pub(crate) fn run(
                 }
             }
         }
-        if let Some(note) = Progress::compute(&plan, &handoff).gap_note() {
+        let progress = Progress::compute(&plan, &handoff);
+        if let (Some(unmarked), Some(note)) = (&progress.unmarked_handoff, progress.unmarked_note())
+        {
+            writeln!(out, "{handoff_file}:{}: warning: {note}", unmarked.line()).ok();
+        }
+        if let Some(note) = progress.gap_note() {
             writeln!(out, "{handoff_file}: warning: {note}").ok();
         }
     }
-    Ok(if diagnosis.errors.is_empty() {
-        exit_codes::SUCCESS
-    } else {
-        exit_codes::TASK_FAILED
-    })
+    Ok(
+        if diagnosis.errors.is_empty() && plan.hidden_tasks.is_empty() {
+            exit_codes::SUCCESS
+        } else {
+            exit_codes::TASK_FAILED
+        },
+    )
 }

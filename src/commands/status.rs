@@ -1,10 +1,11 @@
 //! `kmilestone status`: what is done, what is next.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use serde::Serialize;
 
-use crate::plan::Warning;
+use crate::plan::Reference;
 use crate::plan::milestone::Milestone;
 use crate::plan::progress::TaskStatus;
 
@@ -21,7 +22,50 @@ struct StatusJson<'a> {
     next: Option<&'a str>,
     /// Tasks complete after `next` (a gap in the handoff).
     complete_after_next: &'a [String],
-    warnings: &'a [Warning],
+    /// Everything the author should know, errors included: task headings a fence swallows are
+    /// listed here with `"level": "error"` (the plan is still read, so `status` exits 0).
+    warnings: Vec<Diagnostic<'a>>,
+    /// The front matter's paths: key, value as written, line, and the file found (relative to
+    /// the repository root) or null.
+    references: &'a [Reference],
+}
+
+/// One entry of `warnings`.
+#[derive(Serialize)]
+struct Diagnostic<'a> {
+    level: &'static str,
+    /// The file the line is in: the plan, or the handoff.
+    file: String,
+    line: usize,
+    message: Cow<'a, str>,
+}
+
+/// The plan's and the handoff's diagnostics, errors first, each in line order.
+fn diagnostics(milestone: &Milestone) -> Vec<Diagnostic<'_>> {
+    let plan_file = milestone.plan.path.display().to_string();
+    let errors = milestone.plan.hidden_tasks.iter().map(|hidden| Diagnostic {
+        level: "error",
+        file: plan_file.clone(),
+        line: hidden.line,
+        message: Cow::Borrowed(&hidden.message),
+    });
+    let warnings = milestone.plan.warnings.iter().map(|warning| Diagnostic {
+        level: "warning",
+        file: plan_file.clone(),
+        line: warning.line,
+        message: Cow::Borrowed(&warning.message),
+    });
+    let handoff = milestone
+        .progress
+        .unmarked_handoff
+        .as_ref()
+        .map(|unmarked| Diagnostic {
+            level: "warning",
+            file: milestone.handoff_path.display().to_string(),
+            line: unmarked.line(),
+            message: Cow::Owned(milestone.progress.unmarked_note().unwrap_or_default()),
+        });
+    errors.chain(warnings).chain(handoff).collect()
 }
 
 #[derive(Serialize)]
@@ -68,16 +112,30 @@ pub(crate) fn render_json(milestone: &Milestone, out: &mut dyn Write) -> std::io
         blocked: &progress.blocked,
         next: progress.next.as_deref(),
         complete_after_next: &progress.complete_after_next,
-        warnings: &milestone.plan.warnings,
+        warnings: diagnostics(milestone),
+        references: &milestone.plan.references,
     };
     serde_json::to_writer_pretty(&mut *out, &json)?;
     writeln!(out)
 }
 
+/// The status view on `out`; the errors a plan still shows with (task headings a fence
+/// swallows) go to stderr as `error: file:line: message`, where `run` would stop on them.
 pub(crate) fn render_text(milestone: &Milestone, out: &mut dyn Write) -> std::io::Result<()> {
+    for hidden in &milestone.plan.hidden_tasks {
+        eprintln!(
+            "error: {}:{}: {}",
+            milestone.plan.path.display(),
+            hidden.line,
+            hidden.message
+        );
+    }
     let progress = &milestone.progress;
     for line in milestone.header(progress.next.as_deref()) {
         writeln!(out, "{line}")?;
+    }
+    if let Some(note) = progress.unmarked_note() {
+        writeln!(out, "{note}")?;
     }
     if let Some(note) = progress.gap_note() {
         writeln!(out, "{note}")?;

@@ -30,6 +30,11 @@ pub enum MarkState {
 #[derive(Debug, Clone, Default)]
 pub struct Handoff {
     pub marks: Vec<Mark>,
+    /// Every heading outside code blocks, as (line, level, text): what a note about a handoff
+    /// that marks nothing shows of it.
+    pub headings: Vec<(usize, u8, String)>,
+    /// Whether the file holds any text besides white space.
+    pub has_text: bool,
 }
 
 /// `[M2[:] ]Task[s] <id list> [sep] Complete|Completed|Done|BLOCKED`.
@@ -103,7 +108,8 @@ impl Handoff {
 
     pub fn parse(source: &str, plan: &Plan) -> Handoff {
         // Only the headings matter here: the segmented scan skips parsing most of a large handoff.
-        let marks = crate::plan::markdown::headings(source)
+        let found = crate::plan::markdown::headings(source);
+        let marks = found
             .iter()
             .filter_map(|heading| {
                 let (ids, state) = parse_mark_heading(&heading.text, plan)?;
@@ -115,7 +121,14 @@ impl Handoff {
                 })
             })
             .collect();
-        Handoff { marks }
+        Handoff {
+            marks,
+            headings: found
+                .into_iter()
+                .map(|h| (h.line, h.level, h.text))
+                .collect(),
+            has_text: !source.trim().is_empty(),
+        }
     }
 
     /// Whether a heading marks `id` complete.

@@ -193,3 +193,60 @@ fn sections_between_thematic_breaks_count() {
     assert_eq!(completed, vec!["4.1", "4.2", "4.3"]);
     assert_eq!(next.as_deref(), Some("4.4"));
 }
+
+/// (handoff, the note about a handoff that marks no task).
+#[test]
+fn a_handoff_that_marks_no_task_says_what_its_headings_look_like() {
+    let plan = plan();
+    let cases: &[(&str, Option<&str>)] = &[
+        (
+            "# Handoff: M4\n\n## Orchestrator Shell Complete\n\nNotes.\n",
+            Some(
+                "Handoff marks no task complete: none of its headings reads like `## Task 4.1 Complete` (its headings: line 3 `## Orchestrator Shell Complete`)",
+            ),
+        ),
+        // Sections at the top level below the title; subsections and the title are left out.
+        (
+            "# Handoff\n\n## Gotchas\n\n### Ports\n\n## Patterns\n\n## Next\n\n## Testing\n\n## More\n",
+            Some(
+                "Handoff marks no task complete: none of its headings reads like `## Task 4.1 Complete` (its headings: line 3 `## Gotchas`, line 7 `## Patterns`, line 9 `## Next` and 2 more)",
+            ),
+        ),
+        // Headings that only name tasks (a ✅ is no completion word).
+        (
+            "## Task 4.1: Settings model ✅\n",
+            Some(
+                "Handoff marks no task complete: none of its headings reads like `## Task 4.1 Complete` (its headings: line 1 `## Task 4.1: Settings model ✅`)",
+            ),
+        ),
+        (
+            "# Handoff\n",
+            Some(
+                "Handoff marks no task complete: none of its headings reads like `## Task 4.1 Complete` (its headings: line 1 `# Handoff`)",
+            ),
+        ),
+        (
+            "Prose only: tasks 4.1 and 4.2 are done.\n",
+            Some(
+                "Handoff marks no task complete: it has no headings, and a task counts as complete only under a heading such as `## Task 4.1 Complete`",
+            ),
+        ),
+        // Nothing to say: an empty file, any mark (blocked or of an unknown task).
+        ("", None),
+        ("\n  \n", None),
+        ("## Task 4.1 Complete\n", None),
+        ("## Task 4.2 BLOCKED: env\n", None),
+        ("## Task 9.9 Complete\n", None),
+    ];
+    for (text, expected) in cases {
+        let progress = Progress::compute(&plan, &Handoff::parse(text, &plan));
+        assert_eq!(progress.unmarked_note().as_deref(), *expected, "{text:?}");
+    }
+    // A missing handoff is a fresh start with nothing to say.
+    assert_eq!(
+        Progress::compute(&plan, &Handoff::default()).unmarked_note(),
+        None
+    );
+    let progress = Progress::compute(&plan, &Handoff::parse("x\n\n## A\n", &plan));
+    assert_eq!(progress.unmarked_handoff.unwrap().line(), 3);
+}

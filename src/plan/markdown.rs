@@ -424,7 +424,7 @@ fn looks_like_atx_heading(line: &str) -> bool {
 }
 
 /// The fence character and run length of a fence line (```` ```bash ```` → ('`', 3)).
-fn fence_of(line: &str) -> Option<(char, usize)> {
+pub(crate) fn fence_of(line: &str) -> Option<(char, usize)> {
     let trimmed = line.trim_start();
     let first = trimmed.chars().next().filter(|c| *c == '`' || *c == '~')?;
     let run = trimmed.bytes().take_while(|&b| b == first as u8).count();

@@ -29,6 +29,56 @@ pub struct Progress {
     pub next: Option<String>,
     /// Tasks complete after `next`: a gap in the handoff.
     pub complete_after_next: Vec<String>,
+    /// The handoff's note when it has text but marks no task at all (no `Task X.Y Complete` nor
+    /// `BLOCKED` heading) while the plan has tasks: a handoff kept in another shape, which
+    /// would otherwise read silently as a fresh start. See [`Progress::unmarked_note`].
+    pub unmarked_handoff: Option<UnmarkedHandoff>,
+}
+
+/// A handoff with text that marks no task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmarkedHandoff {
+    /// Up to three of its section headings, as (line, heading as written: `## Gotchas`), and
+    /// how many more it has.
+    pub headings: Vec<(usize, String)>,
+    pub more: usize,
+    /// The plan's first task, for the example of a heading that would count.
+    pub first_task: String,
+}
+
+impl UnmarkedHandoff {
+    /// Headings shown in the note.
+    const SHOWN: usize = 3;
+
+    fn new(handoff: &Handoff, first_task: &str) -> UnmarkedHandoff {
+        // Sections are what a `Task X.Y Complete` heading would be: show the top level below
+        // the title (`## Gotchas`, not the title nor the subsections under it), or the title
+        // when there is nothing else.
+        let level = handoff
+            .headings
+            .iter()
+            .map(|h| h.1)
+            .filter(|level| *level > 1)
+            .min()
+            .unwrap_or(1);
+        let shown: Vec<_> = handoff.headings.iter().filter(|h| h.1 == level).collect();
+        UnmarkedHandoff {
+            headings: shown
+                .iter()
+                .take(Self::SHOWN)
+                .map(|(line, level, text)| {
+                    (*line, format!("{} {text}", "#".repeat(*level as usize)))
+                })
+                .collect(),
+            more: shown.len().saturating_sub(Self::SHOWN),
+            first_task: first_task.to_string(),
+        }
+    }
+
+    /// 1-based line the note points at in the handoff: its first heading shown, else line 1.
+    pub fn line(&self) -> usize {
+        self.headings.first().map_or(1, |(line, _)| *line)
+    }
 }
 
 impl Progress {
@@ -89,7 +139,14 @@ impl Progress {
                 .collect(),
             None => Vec::new(),
         };
+        let unmarked_handoff = match plan.tasks.first() {
+            Some(first) if handoff.marks.is_empty() && handoff.has_text => {
+                Some(UnmarkedHandoff::new(handoff, &first.id))
+            }
+            _ => None,
+        };
         Progress {
+            unmarked_handoff,
             completed: ids_with(TaskStatus::Complete),
             blocked: ids_with(TaskStatus::Blocked),
             next: next_index.map(|i| plan.tasks[i].id.clone()),
@@ -97,6 +154,31 @@ impl Progress {
             unknown_completed,
             complete_after_next,
         }
+    }
+
+    /// The one-line warning about a handoff that marks no task, if it is one: it names what
+    /// the handoff's headings look like and what one that counts looks like.
+    pub fn unmarked_note(&self) -> Option<String> {
+        let unmarked = self.unmarked_handoff.as_ref()?;
+        let example = format!("`## Task {} Complete`", unmarked.first_task);
+        if unmarked.headings.is_empty() {
+            return Some(format!(
+                "Handoff marks no task complete: it has no headings, and a task counts as complete only under a heading such as {example}"
+            ));
+        }
+        let shown: Vec<String> = unmarked
+            .headings
+            .iter()
+            .map(|(line, heading)| format!("line {line} `{heading}`"))
+            .collect();
+        let more = match unmarked.more {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        Some(format!(
+            "Handoff marks no task complete: none of its headings reads like {example} (its headings: {}{more})",
+            shown.join(", ")
+        ))
     }
 
     /// The one-line note about a handoff gap, if there is one.

@@ -9,8 +9,10 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Serialize;
 
+use crate::plan::fences;
 use crate::plan::input::{InputError, read_text_file};
-use crate::plan::markdown::{Document, HidingBlock, strip_atx};
+use crate::plan::markdown::Document;
+use crate::plan::references::{self, Reference};
 
 /// A task's kind, from its `**Type:**` field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,7 +79,8 @@ pub struct Task {
     pub level: u8,
     /// 1-based line of the heading.
     pub line: usize,
-    /// The section verbatim, heading included, up to the next heading of the same or a higher level.
+    /// The section verbatim, heading included, up to the next task heading whatever the levels
+    /// between; the last task's ends at the next heading of its level or above.
     pub body: String,
     /// `None` when the task has no `**Type:**` field.
     pub task_type: Option<TaskType>,
@@ -100,18 +103,49 @@ pub struct Warning {
     pub message: String,
 }
 
+/// A task heading that a code block swallows by mistake — a fence never closed, or fences that
+/// pair up otherwise than their author meant — so that CommonMark, and so `status`, does not read
+/// it as a task. `lint` reports it as an error and `run` must refuse to start (a plan whose
+/// tasks vanish would be declared complete too early).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HiddenTask {
+    /// The ID the heading names.
+    pub id: String,
+    /// 1-based line of the hidden heading.
+    pub line: usize,
+    /// The heading as written, trimmed (`## Task 4.2: Add checks`).
+    pub heading: String,
+    /// 1-based line and text of the fence that opens the block swallowing it.
+    pub fence_line: usize,
+    pub fence: String,
+    /// The whole diagnostic, the fix included, as `lint` and `status` print it after
+    /// `file:line:`.
+    pub message: String,
+}
+
 /// A parsed milestone plan.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub path: PathBuf,
     /// `M4`, from the file name.
     pub id: String,
-    /// The H1 title with a leading `Milestone N:` removed.
+    /// The H1 title with a leading `Milestone N:` or copy of the ID (`M4:`) removed.
     pub title: Option<String>,
     pub tasks: Vec<Task>,
     /// `key: value` pairs of the YAML front matter (e.g. `design`, `architecture`).
     pub front_matter: Vec<(String, String)>,
+    /// The line of each `front_matter` pair, for diagnostics.
+    front_matter_lines: Vec<usize>,
+    /// The front matter's paths found on disk (relative to the plan file, then to the
+    /// repository root): filled by [`Plan::load`] and [`Plan::resolve_references`]; empty after
+    /// [`Plan::parse`], which reads text only.
+    pub references: Vec<Reference>,
     pub warnings: Vec<Warning>,
+    /// Task headings swallowed by a misnested or unclosed fence, in document order. They are not
+    /// in `tasks` (the plan reads as CommonMark does), not in `warnings` (they are errors), and
+    /// not in `Diagnosis::errors` (`status` still shows the plan); [`Plan::hidden_tasks_error`]
+    /// turns them into the error `run` stops with.
+    pub hidden_tasks: Vec<HiddenTask>,
 }
 
 /// Why a plan cannot be run.
@@ -128,6 +162,12 @@ pub enum PlanError {
         first_line: usize,
         second_line: usize,
     },
+    /// One `file:line: message` line per hidden task.
+    #[error("{}", hidden.iter().map(|h| format!("{}:{}: {}", path.display(), h.line, h.message)).collect::<Vec<_>>().join("\n"))]
+    HiddenTasks {
+        path: PathBuf,
+        hidden: Vec<HiddenTask>,
+    },
 }
 
 impl PlanError {
@@ -141,6 +181,16 @@ impl PlanError {
             PlanError::DuplicateTask { id, first_line, .. } => {
                 format!("task {id} is defined twice (first at line {first_line})")
             }
+            PlanError::HiddenTasks { hidden, .. } => match hidden.as_slice() {
+                [] => "no hidden task".to_string(),
+                [only] => only.message.clone(),
+                [first, rest @ ..] => format!(
+                    "{} (and {} more hidden task{})",
+                    first.message,
+                    rest.len(),
+                    if rest.len() == 1 { "" } else { "s" }
+                ),
+            },
         }
     }
 
@@ -149,6 +199,7 @@ impl PlanError {
         match self {
             PlanError::Input(InputError::NotUtf8 { line, .. }) => Some(*line),
             PlanError::DuplicateTask { second_line, .. } => Some(*second_line),
+            PlanError::HiddenTasks { hidden, .. } => hidden.first().map(|h| h.line),
             _ => None,
         }
     }
@@ -266,6 +317,27 @@ pub fn milestone_id(path: &Path) -> String {
         .unwrap_or(stem)
 }
 
+/// A plan's title from its H1: without a leading `Milestone N:`, and without a leading copy of the
+/// milestone's ID (`# M11: Regime Labeler` in `M11_regime.md`), which the display name shows
+/// already (`M11 - Regime Labeler`, not `M11 - M11: Regime Labeler`).
+fn milestone_title(heading: &str, id: &str) -> String {
+    let title = MILESTONE_PREFIX.replace(heading, "");
+    let title = title.trim();
+    let without_id = title
+        .get(..id.len())
+        .filter(|head| !id.is_empty() && head.eq_ignore_ascii_case(id))
+        .map(|_| &title[id.len()..])
+        .filter(|rest| rest.is_empty() || rest.starts_with([' ', '\t', ':', '—', '–', '-']));
+    match without_id {
+        Some(rest) => rest
+            .trim_start()
+            .trim_start_matches([':', '—', '–', '-'])
+            .trim()
+            .to_string(),
+        None => title.to_string(),
+    }
+}
+
 /// Everything a plan's text says, errors included: what `lint` lists in full.
 #[derive(Debug)]
 pub struct Diagnosis {
@@ -276,10 +348,32 @@ pub struct Diagnosis {
 }
 
 impl Plan {
-    /// Reads and parses the plan at `path`.
+    /// Reads and parses the plan at `path`, and resolves its front matter's paths.
     pub fn load(path: &Path) -> Result<Plan, PlanError> {
         let source = read_text_file(path)?;
-        Plan::parse(path, &source)
+        let mut plan = Plan::parse(path, &source)?;
+        plan.resolve_references();
+        Ok(plan)
+    }
+
+    /// Looks up on disk each path the front matter names (relative to the plan file, then to
+    /// the repository root: the folder holding `.git` at or above the plan) and fills
+    /// `references`; one that exists nowhere is a warning.
+    pub fn resolve_references(&mut self) {
+        let entries: Vec<(usize, String, String)> = self
+            .front_matter_lines
+            .iter()
+            .zip(&self.front_matter)
+            .map(|(line, (key, value))| (*line, key.clone(), value.clone()))
+            .collect();
+        let (references, warnings) = references::resolve(&self.path, &entries);
+        self.references = references;
+        // Called again (the files changed), the previous findings go: nothing else is ever
+        // reported on a front-matter line, which is not read as markdown.
+        let lines = &self.front_matter_lines;
+        self.warnings.retain(|w| !lines.contains(&w.line));
+        self.warnings.extend(warnings);
+        self.warnings.sort_by_key(|w| w.line);
     }
 
     /// Parses plan text; `path` names the file in diagnostics and gives the milestone ID.
@@ -298,11 +392,12 @@ impl Plan {
         let mut warnings = Vec::new();
         let mut errors = Vec::new();
 
+        let id = milestone_id(path);
         let title = doc
             .headings
             .iter()
             .find(|h| h.level == 1)
-            .map(|h| MILESTONE_PREFIX.replace(&h.text, "").trim().to_string())
+            .map(|h| milestone_title(&h.text, &id))
             .filter(|t| !t.is_empty());
 
         // Task headings first, so that a body can stop at the next task whatever its level.
@@ -330,17 +425,18 @@ impl Plan {
                 continue;
             }
             seen.insert(id, heading.line);
-            // The contract's body ends at the next heading of the same or a higher level; it also
-            // ends at the next task, so that in a plan with mixed task levels one task's text
-            // never carries the next task's (the agent would do both).
-            let next_task = task_headings
-                .get(position + 1)
-                .map_or(doc.headings.len(), |(next, _, _)| *next);
-            let end = doc.headings[index + 1..next_task]
-                .iter()
-                .find(|next| next.level <= heading.level)
-                .or_else(|| doc.headings.get(next_task))
-                .map_or(source.len(), |next| next.span.start);
+            // A body runs to the next task heading whatever the levels between: real plans put
+            // level-2 sections (`## ⚠️ CRITICAL: …`) holding the real job and its criteria
+            // between `### Task` headings, and a reader takes them as the task's. After the last
+            // task nothing marks the end, so the body stops at the next heading of its level or
+            // above (`## Completion Checklist` is the milestone's, not the task's).
+            let end = match task_headings.get(position + 1) {
+                Some((next, _, _)) => doc.headings[*next].span.start,
+                None => doc.headings[index + 1..]
+                    .iter()
+                    .find(|next| next.level <= heading.level)
+                    .map_or(source.len(), |next| next.span.start),
+            };
             let body_start = heading.span.start;
             let body = source[body_start..end].trim_end().to_string();
             let fields = read_fields(&body, body_start, &doc);
@@ -363,49 +459,8 @@ impl Plan {
             });
         }
 
-        for (line, text, block) in doc.hidden_heading_lines(source) {
-            let hashes = text.trim_start().bytes().take_while(|&b| b == b'#').count();
-            if !(2..=4).contains(&hashes) {
-                continue;
-            }
-            let Some((id, _)) = parse_task_heading(strip_atx(text)) else {
-                continue;
-            };
-            let hider = match &block.kind {
-                HidingBlock::Fenced { fence } => {
-                    format!("the code block opened at line {} ({fence})", block.line)
-                }
-                HidingBlock::Indented => format!("an indented code block (line {})", block.line),
-                HidingBlock::Html => format!("the HTML block opened at line {}", block.line),
-            };
-            warnings.push(Warning {
-                line,
-                message: format!(
-                    "`{}` is inside {hider} and is not read as task {id}; if it is a real task, check that block's fences",
-                    text.trim()
-                ),
-            });
-        }
-
-        for fence in doc.misnested_fences(source) {
-            let consequence = match fence.closed_at {
-                Some(closed_at) => format!(
-                    "that block ends at the fence on line {closed_at} and what follows is read as markdown, headings included"
-                ),
-                None => "that block runs to the end of the file".to_string(),
-            };
-            warnings.push(Warning {
-                line: fence.line,
-                message: format!(
-                    "{} cannot open a block nested inside the code block opened at line {} ({}): {consequence}; open the outer block with a longer fence ({}{})",
-                    fence.inner,
-                    fence.outer_line,
-                    fence.outer,
-                    fence.outer.chars().next().unwrap_or('`'),
-                    fence.outer
-                ),
-            });
-        }
+        let fence_findings = fences::diagnose(&doc, source, &tasks);
+        warnings.extend(fence_findings.warnings);
 
         let first_level = tasks.first().map(|t| t.level);
         if let (Some(first_level), Some(odd)) = (
@@ -432,21 +487,37 @@ impl Plan {
             );
         }
 
+        let front_matter = doc
+            .front_matter
+            .as_deref()
+            .map(parse_front_matter)
+            .unwrap_or_default();
         Diagnosis {
             plan: Plan {
                 path: path.to_path_buf(),
-                id: milestone_id(path),
+                id,
                 title,
                 tasks,
-                front_matter: doc
-                    .front_matter
-                    .as_deref()
-                    .map(parse_front_matter)
-                    .unwrap_or_default(),
+                front_matter: front_matter
+                    .iter()
+                    .map(|(_, key, value)| (key.clone(), value.clone()))
+                    .collect(),
+                front_matter_lines: front_matter.iter().map(|(line, _, _)| *line).collect(),
+                references: Vec::new(),
                 warnings,
+                hidden_tasks: fence_findings.hidden_tasks,
             },
             errors,
         }
+    }
+
+    /// The error `run` refuses to start with when a fence swallows task headings (exit 2): one
+    /// `file:line: message` line per hidden task. `None` when nothing is hidden.
+    pub fn hidden_tasks_error(&self) -> Option<PlanError> {
+        (!self.hidden_tasks.is_empty()).then(|| PlanError::HiddenTasks {
+            path: self.path.clone(),
+            hidden: self.hidden_tasks.clone(),
+        })
     }
 
     /// `M4 - Worker Settings`, or the ID alone when the plan has no title.
@@ -501,7 +572,7 @@ fn read_fields(body: &str, body_start: usize, doc: &Document) -> Fields {
         if let Some((name, value)) = field(line) {
             let name = name.trim().to_ascii_lowercase();
             let value = value.to_string();
-            in_acceptance = name.starts_with("acceptance");
+            in_acceptance = names_criteria(&name);
             match name.as_str() {
                 "type" | "task type" if fields.task_type.is_none() && !value.is_empty() => {
                     fields.task_type = Some(TaskType::parse(&value));
@@ -521,7 +592,7 @@ fn read_fields(body: &str, body_start: usize, doc: &Document) -> Fields {
             continue;
         }
         if trimmed.starts_with('#') {
-            in_acceptance = trimmed.to_ascii_lowercase().contains("acceptance");
+            in_acceptance = names_criteria(&trimmed.to_ascii_lowercase());
             continue;
         }
         if in_acceptance && let Some(item) = list_item(line) {
@@ -534,16 +605,37 @@ fn read_fields(body: &str, body_start: usize, doc: &Document) -> Fields {
     fields
 }
 
-/// Top-level `key: value` lines of YAML front matter; nested values are kept as their raw text.
-fn parse_front_matter(text: &str) -> Vec<(String, String)> {
+/// Whether a field name or heading text (lower case) introduces the task's criteria: plans write
+/// `**Acceptance Criteria:**` mostly, `**Success Criteria:**` or `### Success Criteria` often, and
+/// a few other names for the same list.
+fn names_criteria(text: &str) -> bool {
+    const NAMES: [&str; 5] = [
+        "acceptance",
+        "success criteria",
+        "definition of done",
+        "done when",
+        "exit criteria",
+    ];
+    NAMES.iter().any(|name| text.contains(name))
+}
+
+/// Top-level `key: value` lines of YAML front matter, with their 1-based lines in the plan (the
+/// content starts on line 2, after the opening `---`); nested values are kept as their raw text.
+fn parse_front_matter(text: &str) -> Vec<(usize, String, String)> {
     text.lines()
-        .filter(|line| !line.starts_with([' ', '\t', '#', '-']))
-        .filter_map(|line| line.split_once(':'))
-        .map(|(key, value)| {
-            let value = value.trim().trim_matches(['"', '\'']);
-            (key.trim().to_string(), value.to_string())
+        .enumerate()
+        .filter(|(_, line)| !line.starts_with([' ', '\t', '#', '-']))
+        .filter_map(|(index, line)| line.split_once(':').map(|pair| (index + 2, pair)))
+        .map(|(line, (key, value))| {
+            let value = value.trim();
+            // YAML: a quoted value is taken whole; a plain one ends at a ` #` comment.
+            let value = match value.chars().next() {
+                Some(quote @ ('"' | '\'')) => value[1..].split(quote).next().unwrap_or(""),
+                _ => value.split(" #").next().unwrap_or("").trim_end(),
+            };
+            (line, key.trim().to_string(), value.to_string())
         })
-        .filter(|(key, _)| !key.is_empty())
+        .filter(|(_, key, _)| !key.is_empty())
         .collect()
 }
 

@@ -1,6 +1,6 @@
 //! Table tests of the plan reader.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::*;
 
@@ -100,15 +100,73 @@ fn crlf_bom_and_tilde_fences() {
     );
 }
 
+/// (plan text, expected body of each task).
 #[test]
-fn body_runs_to_the_next_heading_of_same_or_higher_level() {
-    let source = "# M\n\n## Phase 1\n\n### Task 1.1: A\n\nA body.\n\n#### Notes\n\nStill A.\n\n### Task 1.2: B\n\nB body.\n\n## Phase 2\n\nNot B.\n";
+fn bodies_run_to_the_next_task_and_the_last_one_to_its_level() {
+    let cases: &[(&str, &[&str])] = &[
+        // Deeper headings belong to the task; the last task stops at a heading of its level.
+        (
+            "# M\n\n## Phase 1\n\n### Task 1.1: A\n\nA body.\n\n#### Notes\n\nStill A.\n\n### Task 1.2: B\n\nB body.\n\n## Phase 2\n\nNot B.\n",
+            &[
+                "### Task 1.1: A\n\nA body.\n\n#### Notes\n\nStill A.",
+                "### Task 1.2: B\n\nB body.",
+            ],
+        ),
+        // A level-2 section between two level-3 tasks is the first task's (real plans hold
+        // the job and its criteria there).
+        (
+            "## Tasks\n\n### Task 6.1: A\n\nA.\n\n### Task 6.2: B\n\nSee below.\n\n## ⚠️ CRITICAL: DO NOT RE-IMPLEMENT ⚠️\n\nReuse `core.py`.\n\n### Task 6.3: C\n\nC.\n",
+            &[
+                "### Task 6.1: A\n\nA.",
+                "### Task 6.2: B\n\nSee below.\n\n## ⚠️ CRITICAL: DO NOT RE-IMPLEMENT ⚠️\n\nReuse `core.py`.",
+                "### Task 6.3: C\n\nC.",
+            ],
+        ),
+        // So is the next phase's introduction; a level-1 heading after the last task ends it.
+        (
+            "## Phase 1\n\n### Task 1.1: A\n\nA.\n\n## Phase 2\n\nIntro.\n\n### Task 2.1: B\n\nB.\n\n# Appendix\n\nNot B.\n",
+            &[
+                "### Task 1.1: A\n\nA.\n\n## Phase 2\n\nIntro.",
+                "### Task 2.1: B\n\nB.",
+            ],
+        ),
+        // The last task at level 2 keeps its level-3 sections, up to the milestone's checklist.
+        (
+            "## Task 1.1: A\n\nA.\n\n## Task 1.2: B\n\n### Scenario 1\n\nrun\n\n## Completion Checklist\n\n- [ ] all\n",
+            &[
+                "## Task 1.1: A\n\nA.",
+                "## Task 1.2: B\n\n### Scenario 1\n\nrun",
+            ],
+        ),
+        // A last task with nothing after it runs to the end of the file.
+        (
+            "## Task 1.1: A\n\n#### Deep\n\nend\n\n\n",
+            &["## Task 1.1: A\n\n#### Deep\n\nend"],
+        ),
+    ];
+    for (source, expected) in cases {
+        let bodies: Vec<_> = plan(source).tasks.into_iter().map(|t| t.body).collect();
+        assert_eq!(bodies, *expected, "{source:?}");
+    }
+}
+
+#[test]
+fn criteria_and_fields_are_read_from_the_whole_body() {
+    let source = "### Task 6.2: B\n\nSee below.\n\n## ⚠️ CRITICAL: REUSE EXISTING CODE ⚠️\n\n**Type:** CODING\n**File(s):** `cli.py`\n\n**Acceptance Criteria:**\n- [ ] reuses `core.py`\n\n### Task 6.3: C\n\n**Acceptance Criteria:**\n- [ ] c\n";
     let plan = plan(source);
-    assert_eq!(
-        plan.tasks[0].body,
-        "### Task 1.1: A\n\nA body.\n\n#### Notes\n\nStill A."
+    let task = &plan.tasks[0];
+    assert_eq!(task.task_type, Some(TaskType::Coding));
+    assert_eq!(task.files.as_deref(), Some("`cli.py`"));
+    assert_eq!(task.acceptance_criteria, vec!["reuses `core.py`"]);
+    assert_eq!(plan.tasks[1].acceptance_criteria, vec!["c"]);
+    assert!(
+        !plan
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("no acceptance")),
+        "{:?}",
+        plan.warnings
     );
-    assert_eq!(plan.tasks[1].body, "### Task 1.2: B\n\nB body.");
 }
 
 #[test]
@@ -173,6 +231,18 @@ fn acceptance_criteria_forms() {
             "**Acceptance Criteria:**\n- [ ] a\n\n**Notes:**\n- not a criterion",
             &["a"],
         ),
+        (
+            "**Success Criteria:**\n- [ ] all scenarios pass\n- [ ] no errors in logs",
+            &["all scenarios pass", "no errors in logs"],
+        ),
+        ("**Success Criteria**: one line", &["one line"]),
+        (
+            "### Success Criteria\n- [ ] command runs\n\n### Notes\n- not one",
+            &["command runs"],
+        ),
+        ("#### ✅ Definition of Done\n- merged", &["merged"]),
+        ("**Done when:**\n- it works", &["it works"]),
+        ("**Success metrics:**\n- [ ] not criteria", &[]),
         ("- [ ] a checklist outside the section", &[]),
         (
             "**Acceptance Criteria:**\n```\n- [ ] in a code block\n```\n- [ ] real",
@@ -239,6 +309,32 @@ fn title_and_display_name_from_the_first_h1() {
             "M4 - Worker Settings",
         ),
         ("# Milestone 4", None, "M4"),
+        // A leading copy of the ID is what the display name shows already.
+        (
+            "# M4: Worker Settings",
+            Some("Worker Settings"),
+            "M4 - Worker Settings",
+        ),
+        (
+            "# M4 - Worker Settings",
+            Some("Worker Settings"),
+            "M4 - Worker Settings",
+        ),
+        (
+            "# M4 Test Gap Analysis",
+            Some("Test Gap Analysis"),
+            "M4 - Test Gap Analysis",
+        ),
+        ("# m4: lower case", Some("lower case"), "M4 - lower case"),
+        ("# M4", None, "M4"),
+        // Another milestone's ID, or a longer one, is part of the title.
+        (
+            "# M41: Not this one",
+            Some("M41: Not this one"),
+            "M4 - M41: Not this one",
+        ),
+        ("# M4.5: Later", Some("M4.5: Later"), "M4 - M4.5: Later"),
+        ("# M3: Earlier", Some("M3: Earlier"), "M4 - M3: Earlier"),
         (
             "Worker Settings\n===",
             Some("Worker Settings"),
@@ -260,7 +356,7 @@ fn title_and_display_name_from_the_first_h1() {
 #[test]
 fn front_matter_keys() {
     let plan = plan(
-        "---\ndesign: docs/design.md\narchitecture: \"docs/arch.md\"\nlist:\n  - a\n# comment\n---\n\n# M\n\n## Task 1.1: A\n",
+        "---\ndesign: docs/design.md\narchitecture: \"docs/arch.md\"\nlist:\n  - a\n# comment\nvalidation: ../V.md  # the checks\nnotes: 'a # b.md'\n---\n\n# M\n\n## Task 1.1: A\n",
     );
     assert_eq!(
         plan.front_matter,
@@ -268,6 +364,8 @@ fn front_matter_keys() {
             ("design".to_string(), "docs/design.md".to_string()),
             ("architecture".to_string(), "docs/arch.md".to_string()),
             ("list".to_string(), String::new()),
+            ("validation".to_string(), "../V.md".to_string()),
+            ("notes".to_string(), "a # b.md".to_string()),
         ]
     );
 }
@@ -389,11 +487,18 @@ fn wrongly_nested_fences_are_made_visible() {
                 "```bash cannot open a block nested inside the code block opened at line 3 (```markdown): that block ends at the fence on line 7 and what follows is read as markdown, headings included; open the outer block with a longer fence (````markdown)"
             ),
             (
-                11,
-                "`## Task 1.2: real` is inside the code block opened at line 9 (```) and is not read as task 1.2; if it is a real task, check that block's fences"
+                8,
+                "task 9.2 is read as a task, but it looks meant to be part of the example in the code block opened at line 3 (```markdown), which a fence nested inside it ends early; if it is an example, open that block with a longer fence (````markdown)"
             ),
         ]
     );
+    // The real task 1.2 that the block opened at line 9 swallows is an error, not a warning.
+    let hidden: Vec<_> = plan
+        .hidden_tasks
+        .iter()
+        .map(|h| (h.id.as_str(), h.line))
+        .collect();
+    assert_eq!(hidden, vec![("1.2", 11)]);
 
     // A longer outer fence nests correctly: nothing to say, the examples stay hidden.
     let fixed = "## Task 1.1: A\n\n````markdown\n## Task 9.1: example\n```bash\nls\n```\n## Task 9.2: example two\n````\n\n## Task 1.2: real\n";
@@ -429,4 +534,40 @@ fn ids_are_kept_as_written_and_in_document_order() {
         .map(|t| t.id)
         .collect();
     assert_eq!(ids, vec!["4.10", "4.2", "4.1b", "3b.1"]);
+}
+
+#[test]
+fn loading_resolves_references_once_however_often_it_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::write(dir.path().join("DESIGN.md"), "").unwrap();
+    let path = dir.path().join("M1_x.md");
+    std::fs::write(
+        &path,
+        "---\ndesign: DESIGN.md\narchitecture: ARCH.md\n---\n\n## Task 1.1: A\n**Acceptance Criteria:** a\n",
+    )
+    .unwrap();
+    let mut plan = Plan::load(&path).unwrap();
+    let resolved: Vec<_> = plan
+        .references
+        .iter()
+        .map(|r| (r.key.as_str(), r.line, r.resolved.clone()))
+        .collect();
+    assert_eq!(
+        resolved,
+        vec![
+            ("design", 2, Some(PathBuf::from("DESIGN.md"))),
+            ("architecture", 3, None)
+        ]
+    );
+    assert_eq!(plan.warnings.len(), 1);
+    // The missing file appears: asked again, the warning goes.
+    std::fs::write(dir.path().join("ARCH.md"), "").unwrap();
+    plan.resolve_references();
+    plan.resolve_references();
+    assert_eq!(plan.warnings, vec![]);
+    assert_eq!(plan.references[1].resolved, Some(PathBuf::from("ARCH.md")));
+    // Text alone names no file on disk.
+    let parsed = Plan::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(parsed.references.is_empty());
 }

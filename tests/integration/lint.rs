@@ -128,19 +128,35 @@ HANDOFF_M1.md: warning: Handoff gap: 1.3 marked complete but 1.2 is not; startin
 }
 
 #[test]
-fn misnested_fences_are_shown_where_they_go_wrong() {
+fn misnested_fences_are_shown_where_they_go_wrong_and_a_swallowed_task_exits_1() {
     let dir = Dir::new();
     dir.write(
         "M1_x.md",
         "## Task 1.1: A\n**Acceptance Criteria:** a\n\n```markdown\n## Task 9.1: example\n**Acceptance Criteria:** x\n```bash\nls\n```\n## Task 9.2: example two\n**Acceptance Criteria:** y\n```\n\n## Task 1.2: real\n",
     );
     let (code, stdout, _) = dir.kmilestone(&["lint", "M1_x.md"]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 1);
     assert_eq!(
         stdout,
         "M1_x.md:5: warning: `## Task 9.1: example` is inside the code block opened at line 4 (```markdown) and is not read as task 9.1; if it is a real task, check that block's fences
 M1_x.md:7: warning: ```bash cannot open a block nested inside the code block opened at line 4 (```markdown): that block ends at the fence on line 9 and what follows is read as markdown, headings included; open the outer block with a longer fence (````markdown)
-M1_x.md:14: warning: `## Task 1.2: real` is inside the code block opened at line 12 (```) and is not read as task 1.2; if it is a real task, check that block's fences
+M1_x.md:10: warning: task 9.2 is read as a task, but it looks meant to be part of the example in the code block opened at line 4 (```markdown), which a fence nested inside it ends early; if it is an example, open that block with a longer fence (````markdown)
+M1_x.md:14: error: `## Task 1.2: real` is not read as task 1.2: the fence at line 12 (```) opens a code block that hides it; it was meant to close the block opened at line 4 (```markdown), but CommonMark cannot nest a fence inside a block opened by a fence as long, so the fences pair up otherwise; open that block with a longer fence (````markdown at line 4, closed by ```` at line 12)
 "
+    );
+}
+
+#[test]
+fn a_task_swallowed_by_a_fence_is_an_error() {
+    let dir = Dir::new();
+    dir.write(
+        "M1_x.md",
+        "## Task 1.1: A\n**Acceptance Criteria:** a\n\n```python\nprint()\n\n## Task 1.2: B\n**Acceptance Criteria:** b\n",
+    );
+    let (code, stdout, _) = dir.kmilestone(&["lint", "M1_x.md"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stdout,
+        "M1_x.md:7: error: `## Task 1.2: B` is not read as task 1.2: the code block opened at line 4 (```python) is never closed and hides the rest of the file; close it with ``` where its code ends\n"
     );
 }

@@ -70,6 +70,11 @@ const PIECES: &[&str] = &[
     "**Type**:",
     " CODING",
     "**Acceptance Criteria:**",
+    "**Success Criteria:**",
+    "### Success Criteria",
+    "## ⚠️ CRITICAL ⚠️",
+    "# M4: ",
+    "---\ndesign: ../DESIGN.md\n---\n",
     "**File(s):**",
     "**Depends on:**",
     "---\n",
@@ -122,6 +127,16 @@ fn check(plan_text: &str, handoff_text: &str) {
             .iter()
             .all(|w| w.line >= 1 && w.line <= lines)
     );
+    let hidden = &diagnosis.plan.hidden_tasks;
+    assert!(hidden.windows(2).all(|h| h[0].line < h[1].line));
+    for task in hidden {
+        assert!(task.fence_line < task.line && task.line <= lines);
+        assert!(task.message.contains(&format!("task {}", task.id)));
+        assert!(diagnosis.plan.tasks.iter().all(|t| t.line != task.line));
+    }
+    if let Some(err) = diagnosis.plan.hidden_tasks_error() {
+        assert_eq!(err.to_string().lines().count(), hidden.len());
+    }
     match Plan::parse(path, plan_text) {
         Ok(plan) => {
             assert!(!plan.tasks.is_empty());
@@ -132,6 +147,9 @@ fn check(plan_text: &str, handoff_text: &str) {
                 assert!(plan.task(next).is_some());
             }
             progress.gap_note();
+            if progress.unmarked_note().is_some() {
+                assert!(handoff.marks.is_empty() && progress.completed.is_empty());
+            }
         }
         Err(err) => {
             assert!(!diagnosis.errors.is_empty());
@@ -165,12 +183,70 @@ proptest! {
             (Ok(text), Ok(expected)) => {
                 prop_assert_eq!(text.as_str(), expected);
                 check(&text, &text);
+                // Loading also looks up the front matter's paths on disk.
+                if let Ok(plan) = Plan::load(&path) {
+                    prop_assert!(plan.references.iter().all(|r| plan.front_matter.iter().any(|(k, _)| *k == r.key)));
+                }
             }
             (Err(InputError::NotUtf8 { line, offset, .. }), Err(err)) => {
                 prop_assert_eq!(offset, err.valid_up_to());
                 prop_assert_eq!(line, 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count());
             }
             (got, expected) => prop_assert!(false, "read {:?}, expected {:?}", got, expected),
+        }
+    }
+}
+
+/// Fence lines, prose and task headings in any order (every task ID different).
+fn fenced_plan() -> impl Strategy<Value = String> {
+    let line = prop::sample::select(vec![
+        "```",
+        "```markdown",
+        "```bash",
+        "````",
+        "````markdown",
+        "~~~",
+        "~~~md",
+        "- item",
+        "  ```",
+        "text",
+        "",
+        "task",
+    ]);
+    prop::collection::vec(line, 0..40).prop_map(|lines| {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| match *line {
+                "task" => format!("## Task 1.{i}: t"),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+proptest! {
+    /// Nothing is hidden silently: every task heading at the start of a line is a task, a hidden
+    /// task (an error) or the subject of a warning at its line.
+    #[test]
+    fn every_task_heading_is_read_or_reported(rest in fenced_plan()) {
+        let source = format!("## Task 0.1: first\n{rest}\n");
+        let plan = Plan::diagnose(Path::new("M1_x.md"), &source).plan;
+        for (index, line) in source.lines().enumerate() {
+            let number = index + 1;
+            if !line.starts_with("## Task") {
+                continue;
+            }
+            let read = plan.tasks.iter().any(|t| t.line == number);
+            let hidden = plan.hidden_tasks.iter().any(|h| h.line == number);
+            let warned = plan.warnings.iter().any(|w| w.line == number && w.message.contains("is inside"));
+            prop_assert!(read || hidden || warned, "line {}: {:?}\n{}", number, line, source);
+        }
+        // And an error has a cause to show: a fence that cannot nest, or one never closed.
+        let misnested = plan.warnings.iter().any(|w| w.message.contains("cannot open a block nested"));
+        for hidden in &plan.hidden_tasks {
+            prop_assert!(misnested || hidden.message.contains("is never closed"), "{:?}\n{}", hidden, source);
         }
     }
 }

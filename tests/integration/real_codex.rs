@@ -6,8 +6,8 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use jiff::{Timestamp, Zoned};
-use kmilestone::agent::codex::{self, Codex, CodexSettings, Price, PriceTable};
 use kmilestone::agent::Adapter;
+use kmilestone::agent::codex::{self, Codex, CodexSettings, Price, PriceTable};
 use kmilestone::events::{AgentEvent, Finished, Usage};
 
 use crate::require_codex;

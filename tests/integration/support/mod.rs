@@ -40,9 +40,53 @@ pub fn kmilestone() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kmilestone"))
 }
 
-/// `../shared/corpus`, read in place.
-pub fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+/// What a test that reads a folder of `../shared` does about it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SharedDir {
+    /// The folder is there: read it.
+    Read(PathBuf),
+    /// The folder is absent and this is no CI run: pass, saying what was skipped.
+    Skip(String),
+    /// The folder is absent in CI: fail, because a CI run must not pass by reading nothing.
+    Fail(String),
+}
+
+/// The rule for the folders of `../shared`: read when present; when absent, skip with a note
+/// (the suite passes on a fresh clone with nothing beside it), except under `CI=true`.
+pub fn shared_dir_decision(dir: &Path, present: bool, ci: bool) -> SharedDir {
+    match (present, ci) {
+        (true, _) => SharedDir::Read(dir.to_path_buf()),
+        (false, false) => SharedDir::Skip(format!(
+            "skipped: {} is not there (set CI=true to make its absence a failure)",
+            dir.display()
+        )),
+        (false, true) => SharedDir::Fail(format!(
+            "{} is not there, and under CI=true the tests that read it must run",
+            dir.display()
+        )),
+    }
+}
+
+/// Whether this is a CI run: `CI=true`, as CI services set it (the same test as the real-client
+/// tests use).
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// `../shared/corpus`, read in place, or `None` after one skip line when it is absent (a failure
+/// under `CI=true`).
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    match shared_dir_decision(&dir, dir.is_dir(), is_ci()) {
+        SharedDir::Read(dir) => Some(dir),
+        SharedDir::Skip(note) => {
+            // Straight to the stream, not through the test harness's capture: a skip must show.
+            use std::io::Write;
+            writeln!(std::io::stderr(), "{note}").ok();
+            None
+        }
+        SharedDir::Fail(message) => panic!("{message}"),
+    }
 }
 
 /// Runs a command and returns its output, with stdout and stderr as text.
