@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub use messages::UsageLimit;
 
 use crate::config::{AgentKind, Settings};
-use crate::events::{AgentEvent, Permission};
+use crate::events::{AgentEvent, Finished, Permission, Usage};
 use crate::text::shell_quote;
 
 /// The adapter the settings choose.
@@ -41,6 +41,66 @@ pub trait Adapter {
     fn can_resume(&self) -> bool;
     /// What the agent may do without asking, for the run header.
     fn permission(&self) -> Permission;
+    /// How the workflow tells this agent to commit its work.
+    fn commit_instruction(&self) -> &'static str {
+        COMMIT_BY_NAME
+    }
+    /// Whether the agent can commit at all; when it cannot (Codex's sandbox keeps `.git`
+    /// read-only) the runner commits the verified work itself.
+    fn commits_itself(&self) -> bool {
+        true
+    }
+    /// What only this agent's words can say about how an invocation ended: it is not logged in,
+    /// it hit a usage limit, or it cannot work here (its sandbox is unavailable). `None` when the
+    /// end is the runner's to judge (question, blocker, work done).
+    fn stop_reason(&self, end: &EndFacts<'_>) -> Option<AgentStop> {
+        default_stop_reason(end)
+    }
+    /// Before `session` is resumed by a new kmilestone process: what the state recorded of it
+    /// (an agent whose usage is cumulative over a session needs it to count each turn once).
+    fn resuming(&mut self, _session: &str, _recorded: &Usage) {}
+}
+
+/// The workflow's commit step for an agent that commits.
+pub const COMMIT_BY_NAME: &str = "Then commit your work, handoff included, with a clear message: add the files you changed by name (`git add <files> && git commit -m \"…\"`). The working tree must be clean when you finish.";
+
+/// How an invocation ended, as the adapter sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct EndFacts<'a> {
+    /// The final message (the result line's text, else the last text).
+    pub final_text: &'a str,
+    pub finished: Option<&'a Finished>,
+    /// The last lines of the agent's stderr.
+    pub stderr_tail: &'a str,
+}
+
+/// Why an invocation's end stops the task at once, whatever it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentStop {
+    /// Not logged in, or a key the service refuses: no retry can help.
+    NotAuthenticated(String),
+    UsageLimit(UsageLimit),
+    /// The agent cannot work here as configured (its sandbox is unavailable); the message says
+    /// how to fix it.
+    Unavailable(String),
+}
+
+/// Claude Code's texts, which other agents reuse where they have none of their own.
+pub fn default_stop_reason(end: &EndFacts<'_>) -> Option<AgentStop> {
+    let text = end.final_text;
+    if let Some(finished) = end.finished.filter(|f| f.is_error)
+        && messages::is_auth_failure(text, finished.api_error_status)
+    {
+        return Some(AgentStop::NotAuthenticated(text.trim().to_string()));
+    }
+    // A finished task that merely mentions a limit is verified, not waited on.
+    let limited = end
+        .finished
+        .is_none_or(|f| f.is_error || messages::is_limit_notice(text));
+    if limited && let Some(limit) = messages::find_usage_limit(text, &jiff::Zoned::now()) {
+        return Some(AgentStop::UsageLimit(limit));
+    }
+    None
 }
 
 /// A command line, with the prompt it takes on stdin.

@@ -20,6 +20,11 @@ use crate::vcs::Repo;
 pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
     let plan_path = args.plan.plan_path();
     let milestone = Milestone::load(&plan_path, args.plan.handoff.as_deref())?;
+    // A task a broken fence hides would be skipped and the milestone declared complete: nothing
+    // starts until the plan is fixed.
+    if let Some(err) = milestone.plan.hidden_tasks_error() {
+        return Err(crate::plan::MilestoneError::Plan(err).into());
+    }
     let range = Range {
         from: args.from.clone(),
         only: args.only.clone(),

@@ -126,6 +126,8 @@ pub enum Note {
     InterruptedHandoffSetAside { task: String, kept: String },
     /// Complete in the handoff although its last run failed verification.
     CompleteButFailed { id: String, plan: String },
+    /// The handoff exists but marks no task complete in a form kmilestone reads.
+    UnmarkedHandoff { text: String },
 }
 
 impl fmt::Display for Note {
@@ -152,6 +154,7 @@ impl fmt::Display for Note {
                 f,
                 "Task {id} is complete in the handoff, but its last run failed verification (see `kmilestone report`); it is not run again. To redo it: kmilestone run {plan} --from {id}"
             ),
+            Note::UnmarkedHandoff { text } => f.write_str(text),
         }
     }
 }
@@ -230,9 +233,19 @@ pub enum LimitStop {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "why")]
 pub enum Unavailable {
-    NotFound { program: String },
-    NotAuthenticated { message: String },
-    SpawnFailed { error: String },
+    NotFound {
+        program: String,
+    },
+    NotAuthenticated {
+        message: String,
+    },
+    /// It started but cannot work as configured (its sandbox is unavailable).
+    CannotWork {
+        message: String,
+    },
+    SpawnFailed {
+        error: String,
+    },
 }
 
 /// How a run ended.
@@ -357,6 +370,10 @@ impl RunOutcome {
                 reason: Unavailable::SpawnFailed { error },
                 ..
             } => format!("the agent could not be started: {error}"),
+            RunOutcome::AgentUnavailable {
+                reason: Unavailable::CannotWork { message },
+                ..
+            } => format!("the agent cannot work here: {message}"),
             RunOutcome::Error { message } => message.clone(),
         };
         Some(text)

@@ -10,10 +10,8 @@ use super::limits::LimitWait;
 use super::spawn::AgentRun;
 use super::verify::{Baseline, Verdict};
 use super::{RunError, Runner, prompt};
-use crate::agent::UsageLimit;
-use crate::agent::messages::{
-    find_blocker, find_question, find_usage_limit, is_auth_failure, is_limit_notice,
-};
+use crate::agent::messages::{find_blocker, find_question};
+use crate::agent::{Adapter, AgentStop, EndFacts};
 use crate::events::{
     AttemptEnd, EventKind, Leftovers, Problem, Question, RunOutcome, TaskResult, Unavailable,
     millis,
@@ -34,9 +32,7 @@ pub(crate) struct TaskEnd {
 /// The agent's end, classified once.
 enum AgentEnd {
     Interrupted,
-    /// Not logged in, or a key the API refuses: no retry can help.
-    NotAuthenticated(String),
-    UsageLimit(UsageLimit),
+    Stop(AgentStop),
     /// A question for the human, in this session.
     Question(Question, String),
     Blocked(String),
@@ -44,23 +40,18 @@ enum AgentEnd {
     WorkDone,
 }
 
-fn classify(run: &AgentRun, session: Option<&str>) -> AgentEnd {
+fn classify(adapter: &dyn Adapter, run: &AgentRun, session: Option<&str>) -> AgentEnd {
     if run.end == AttemptEnd::Interrupted {
         return AgentEnd::Interrupted;
     }
     let text = run.final_text();
-    if let Some(finished) = run.finished.as_ref().filter(|f| f.is_error)
-        && is_auth_failure(&text, finished.api_error_status)
-    {
-        return AgentEnd::NotAuthenticated(text.trim().to_string());
-    }
-    // A finished task that merely mentions a limit is verified, not waited on.
-    let limited = run
-        .finished
-        .as_ref()
-        .is_none_or(|f| f.is_error || is_limit_notice(&text));
-    if limited && let Some(limit) = find_usage_limit(&text, &jiff::Zoned::now()) {
-        return AgentEnd::UsageLimit(limit);
+    let facts = EndFacts {
+        final_text: &text,
+        finished: run.finished.as_ref(),
+        stderr_tail: &run.stderr_tail,
+    };
+    if let Some(stop) = adapter.stop_reason(&facts) {
+        return AgentEnd::Stop(stop);
     }
     if let (Some(question), Some(session)) = (find_question(&text), session) {
         return AgentEnd::Question(question, session.to_string());
@@ -130,16 +121,19 @@ impl Runner<'_> {
             }
             self.account(&id, &run);
             self.state.task_mut(&id).duration_ms += millis(run.duration);
-            let end = classify(&run, session.as_deref());
+            let end = classify(self.adapter.as_ref(), &run, session.as_deref());
             if !matches!(end, AgentEnd::Interrupted) {
                 self.forget_answered_question(&id);
             }
             match end {
                 AgentEnd::Interrupted => return self.interrupted(&id, Vec::new(), false),
-                AgentEnd::NotAuthenticated(message) => {
+                AgentEnd::Stop(AgentStop::NotAuthenticated(message)) => {
                     return self.unavailable(&id, Unavailable::NotAuthenticated { message }, true);
                 }
-                AgentEnd::UsageLimit(limit) => {
+                AgentEnd::Stop(AgentStop::Unavailable(message)) => {
+                    return self.unavailable(&id, Unavailable::CannotWork { message }, true);
+                }
+                AgentEnd::Stop(AgentStop::UsageLimit(limit)) => {
                     match self.wait_for_limit(&id, &limit, budget.limit_waits).await {
                         LimitWait::Resume => {
                             budget.limit_waits += 1;
@@ -281,6 +275,7 @@ impl Runner<'_> {
             &handoff_text,
             &self.settings,
             self.repo.root(),
+            self.adapter.commit_instruction(),
         );
         let mut with_notes = first_prompt.clone();
         if let Some(leftovers) = &leftovers {

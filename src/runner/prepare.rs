@@ -71,6 +71,9 @@ pub(crate) fn prepare(
 
     let mut selection = Selection::select(&milestone, range)?;
     let mut notes = Vec::new();
+    if let Some(text) = milestone.progress.unmarked_note() {
+        notes.push(Note::UnmarkedHandoff { text });
+    }
     if let (Some(next), false) = (&milestone.progress.next, selection.forced)
         && !milestone.progress.complete_after_next.is_empty()
     {

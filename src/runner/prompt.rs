@@ -12,12 +12,16 @@ use crate::runner::Selection;
 /// The built-in workflow text; `[workflow] template` in config replaces it.
 pub(crate) const BUILTIN_WORKFLOW: &str = include_str!("../../templates/ktask.md");
 
-/// Fills the workflow template's `{{…}}` fields.
+/// Fills the workflow template's `{{…}}` fields. Only values that hold for the whole milestone
+/// go here (the task's own come after the handoff), so that consecutive prompts share their
+/// longest possible prefix and the model's prompt cache works. `{{task_id}}` and
+/// `{{task_title}}` are still filled for templates of the user's own.
 pub(crate) fn render_workflow(
     template: &str,
     milestone: &Milestone,
     task: &Task,
     gates: &[String],
+    commit: &str,
 ) -> String {
     let gates_text = if gates.is_empty() {
         "   (no gate commands are configured; run the project's own tests)".to_string()
@@ -34,6 +38,7 @@ pub(crate) fn render_workflow(
         .replace("{{task_id}}", &task.id)
         .replace("{{task_title}}", &task.title)
         .replace("{{milestone}}", &milestone.plan.display_name())
+        .replace("{{commit}}", commit)
 }
 
 /// `path` (relative to the runner's folder, or absolute) as the agent working in the repository
@@ -62,7 +67,8 @@ pub(crate) fn milestone_for_agent(milestone: &Milestone, root: &Path) -> Milesto
     seen
 }
 
-/// The context block, exactly as the seed lays it out.
+/// The context block: the seed's sections, the handoff first because it only grows from one
+/// task to the next (a shared prefix), then the execution state and the task itself.
 pub(crate) fn context(milestone: &Milestone, task: &Task, handoff_text: &str) -> String {
     let completed = if milestone.progress.completed.is_empty() {
         "(none)".to_string()
@@ -70,7 +76,14 @@ pub(crate) fn context(milestone: &Milestone, task: &Task, handoff_text: &str) ->
         milestone.progress.completed.join(", ")
     };
     let mut out = String::new();
-    out.push_str("## Current Execution State\n\n");
+    out.push_str("## Handoff Content\n\n");
+    if handoff_text.trim().is_empty() {
+        out.push_str("(no handoff yet: this is the first task; create the file)\n");
+    } else {
+        out.push_str(handoff_text.trim_end());
+        out.push('\n');
+    }
+    out.push_str("\n## Current Execution State\n\n");
     out.push_str(&format!("- Milestone: {}\n", milestone.plan.path.display()));
     out.push_str(&format!(
         "- Handoff: {}\n",
@@ -78,15 +91,18 @@ pub(crate) fn context(milestone: &Milestone, task: &Task, handoff_text: &str) ->
     ));
     out.push_str(&format!("- Completed tasks: {completed}\n"));
     out.push_str(&format!("- Current task: {} {}\n", task.id, task.title));
-    for (key, value) in &milestone.plan.front_matter {
-        out.push_str(&format!("- Reference ({key}): {value}\n"));
-    }
-    out.push_str("\n## Handoff Content\n\n");
-    if handoff_text.trim().is_empty() {
-        out.push_str("(no handoff yet: this is the first task; create the file)\n");
-    } else {
-        out.push_str(handoff_text.trim_end());
-        out.push('\n');
+    for reference in &milestone.plan.references {
+        match &reference.resolved {
+            Some(path) => out.push_str(&format!(
+                "- Reference ({}): {}\n",
+                reference.key,
+                path.display()
+            )),
+            None => out.push_str(&format!(
+                "- Reference ({}): {} (the plan names it, but no such file exists beside the plan or from the repository root)\n",
+                reference.key, reference.value
+            )),
+        }
     }
     out.push_str("\n## Current Task\n\n");
     out.push_str(task.body.trim_end());
@@ -103,6 +119,7 @@ pub(crate) fn first_prompt(
     handoff_text: &str,
     settings: &Settings,
     root: &Path,
+    commit_instruction: &str,
 ) -> String {
     let mut seen = milestone_for_agent(milestone, root);
     seen.progress.completed.retain(|c| c != &task.id);
@@ -114,7 +131,8 @@ pub(crate) fn first_prompt(
                 .workflow_text
                 .as_deref()
                 .unwrap_or(BUILTIN_WORKFLOW);
-            let workflow = render_workflow(template, &seen, task, &settings.gates);
+            let workflow =
+                render_workflow(template, &seen, task, &settings.gates, commit_instruction);
             task_prompt(&workflow, &context)
         }
     }
@@ -188,7 +206,14 @@ pub(crate) fn preview(
         .filter(|id| selection.runs(id, &milestone.handoff))
         .filter_map(|id| milestone.plan.task(id))
         .map(|task| {
-            let prompt = first_prompt(milestone, task, &handoff_text, settings, root);
+            let prompt = first_prompt(
+                milestone,
+                task,
+                &handoff_text,
+                settings,
+                root,
+                adapter.commit_instruction(),
+            );
             PreviewTask {
                 id: task.id.clone(),
                 title: task.title.clone(),
@@ -199,3 +224,7 @@ pub(crate) fn preview(
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "prompt_tests.rs"]
+mod tests;

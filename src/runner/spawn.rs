@@ -17,6 +17,8 @@ pub(crate) struct AgentRun {
     /// The last text the agent said, when the result line has none.
     pub(crate) last_text: String,
     pub(crate) duration: Duration,
+    /// The last lines of its stderr.
+    pub(crate) stderr_tail: String,
 }
 
 impl AgentRun {
@@ -103,13 +105,14 @@ impl Runner<'_> {
         .await?;
         let resumable = self.adapter.can_resume();
         let (end, finished) = attempt_end(&outcome, finished, &last_text, resumable);
+        let stderr_tail = tail_lines(&outcome.stderr_tail, 20);
         self.emit(EventKind::AttemptFinished {
             id: id.to_string(),
             attempt,
             end: end.clone(),
             session_id: session_id.clone(),
             duration_ms: millis(outcome.duration),
-            stderr_tail: tail_lines(&outcome.stderr_tail, 20),
+            stderr_tail: stderr_tail.clone(),
         });
         Ok(AgentRun {
             session_id,
@@ -117,6 +120,7 @@ impl Runner<'_> {
             end,
             last_text,
             duration: outcome.duration,
+            stderr_tail,
         })
     }
 

@@ -254,7 +254,9 @@ impl Runner<'_> {
         problems: &mut Vec<Problem>,
     ) -> Result<TreeState, RunError> {
         let mut tree = self.tree()?;
-        if !tree.dirty.is_empty() && self.settings.commit == CommitMode::Runner && passed_so_far {
+        let runner_commits =
+            self.settings.commit == CommitMode::Runner || !self.adapter.commits_itself();
+        if !tree.dirty.is_empty() && runner_commits && passed_so_far {
             self.repo
                 .commit_all(&format!("Task {}: {}", task.id, task.title))?;
             tree = self.tree()?;
