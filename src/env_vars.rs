@@ -1,5 +1,8 @@
 //! Every environment variable kmilestone reads, in one place.
 
+/// Where kmilestone keeps every repository's state (default: the user's state directory,
+/// `$XDG_STATE_HOME/kmilestone` or `~/.local/state/kmilestone`).
+pub const STATE_DIR: &str = "KMILESTONE_STATE_DIR";
 /// The Claude Code binary to run (default: `claude` on PATH).
 pub const CLAUDE_BIN: &str = "KMILESTONE_CLAUDE_BIN";
 /// The agent: `claude` or `command`.

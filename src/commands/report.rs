@@ -20,7 +20,7 @@ pub(crate) fn run(
     let milestone = Milestone::load(plan_path, handoff)?;
     let repo = Repo::discover(plan_path)?;
     let id = &milestone.plan.id;
-    let dir = StateDir::at(repo.root(), id);
+    let dir = StateDir::locate(repo.root(), id)?;
     if !dir.state_file().is_file() {
         return Err(Error::Report(format!(
             "no report yet for milestone {id}: no run recorded in {} (run `kmilestone run {}` first)",

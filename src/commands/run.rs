@@ -30,7 +30,7 @@ pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         only: args.only.clone(),
         to: args.to.clone(),
     };
-    let selection = Selection::select(&milestone, &range).map_err(RunError::from)?;
+    let selection = Selection::select(&milestone, &range, None).map_err(RunError::from)?;
     let repo = Repo::discover(&plan_path);
     let root = match &repo {
         Ok(repo) => repo.root().to_path_buf(),

@@ -151,14 +151,14 @@ impl Default for Settings {
     }
 }
 
+/// A configuration file larger than this is not one.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Not a regular file, too large, unreadable: named with the path.
+    #[error(transparent)]
+    File(#[from] crate::files::ReadError),
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{name}={value}: {message}")]
@@ -254,9 +254,10 @@ impl Settings {
                 .filter(|p| p.is_file()),
         };
         if let Some(path) = path {
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            let bytes = crate::files::read_regular(&path, MAX_CONFIG_BYTES)?;
+            let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
                 path: path.clone(),
-                source,
+                message: "not valid UTF-8".to_string(),
             })?;
             settings.apply_file(&path, &text)?;
             if let Some(template) = settings.workflow_template.as_mut()

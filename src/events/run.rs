@@ -128,6 +128,12 @@ pub enum Note {
     CompleteButFailed { id: String, plan: String },
     /// The handoff exists but marks no task complete in a form kmilestone reads.
     UnmarkedHandoff { text: String },
+    /// A run was stopped during this task: it is verified again before it counts.
+    Reverify { task: String },
+    /// That run's commits had removed earlier handoff bytes; they were put back.
+    HandoffRestoredAtStart { task: String },
+    /// The state was moved out of the work tree, where an older kmilestone kept it.
+    StateMoved { from: String, to: String },
 }
 
 impl fmt::Display for Note {
@@ -155,6 +161,18 @@ impl fmt::Display for Note {
                 "Task {id} is complete in the handoff, but its last run failed verification (see `kmilestone report`); it is not run again. To redo it: kmilestone run {plan} --from {id}"
             ),
             Note::UnmarkedHandoff { text } => f.write_str(text),
+            Note::Reverify { task } => write!(
+                f,
+                "The last run stopped during task {task} before its work was verified; it is verified again before it counts as complete."
+            ),
+            Note::HandoffRestoredAtStart { task } => write!(
+                f,
+                "Task {task}'s unverified commits removed or changed handoff content from before it; that content was put back and committed."
+            ),
+            Note::StateMoved { from, to } => write!(
+                f,
+                "kmilestone's state for this milestone moved from {from} to {to}, out of the agent's reach."
+            ),
         }
     }
 }

@@ -1,7 +1,5 @@
 //! Reading the user's text files (plans, handoffs) with the limits every reader shares.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Plans and handoffs larger than this are refused before they are read.
@@ -14,6 +12,9 @@ pub enum InputError {
     NotFound { path: PathBuf },
     #[error("{path}: is a directory, expected a markdown file")]
     IsDirectory { path: PathBuf },
+    /// A FIFO, a device or a socket: reading it could block forever or never end.
+    #[error("{path}: is {what}, expected a markdown file")]
+    NotRegular { path: PathBuf, what: &'static str },
     #[error("{path}: file is {size} bytes, larger than the 16 MiB limit")]
     TooLarge { path: PathBuf, size: u64 },
     #[error("{path}:{line}: not valid UTF-8 (byte offset {offset})")]
@@ -38,6 +39,7 @@ impl InputError {
             InputError::IsDirectory { .. } => {
                 "is a directory, expected a markdown file".to_string()
             }
+            InputError::NotRegular { what, .. } => format!("is {what}, expected a markdown file"),
             InputError::TooLarge { size, .. } => {
                 format!("file is {size} bytes, larger than the 16 MiB limit")
             }
@@ -51,6 +53,7 @@ impl InputError {
         match self {
             InputError::NotFound { path }
             | InputError::IsDirectory { path }
+            | InputError::NotRegular { path, .. }
             | InputError::TooLarge { path, .. }
             | InputError::NotUtf8 { path, .. }
             | InputError::Io { path, .. } => path,
@@ -63,41 +66,26 @@ impl InputError {
 /// The size is checked from the metadata before reading, and again while reading, so that a
 /// file that grows (or a device that never ends) cannot make us allocate without bound.
 pub fn read_text_file(path: &Path) -> Result<String, InputError> {
-    let io = |source: std::io::Error| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            InputError::NotFound {
-                path: path.to_path_buf(),
-            }
-        } else {
-            InputError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
-    };
-    let metadata = std::fs::metadata(path).map_err(io)?;
-    if metadata.is_dir() {
-        return Err(InputError::IsDirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    if metadata.len() > MAX_INPUT_BYTES {
-        return Err(InputError::TooLarge {
-            path: path.to_path_buf(),
-            size: metadata.len(),
-        });
-    }
-    let file = File::open(path).map_err(io)?;
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.take(MAX_INPUT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(InputError::TooLarge {
-            path: path.to_path_buf(),
-            size: bytes.len() as u64,
-        });
-    }
+    use crate::files::{ReadErrorKind, read_regular};
+    let path_buf = || path.to_path_buf();
+    let bytes = read_regular(path, MAX_INPUT_BYTES).map_err(|err| match err.kind {
+        ReadErrorKind::NotFound => InputError::NotFound { path: path_buf() },
+        ReadErrorKind::NotRegular {
+            what: "a directory",
+        } => InputError::IsDirectory { path: path_buf() },
+        ReadErrorKind::NotRegular { what } => InputError::NotRegular {
+            path: path_buf(),
+            what,
+        },
+        ReadErrorKind::TooLarge { size, .. } => InputError::TooLarge {
+            path: path_buf(),
+            size,
+        },
+        ReadErrorKind::Io(source) => InputError::Io {
+            path: path_buf(),
+            source,
+        },
+    })?;
     String::from_utf8(bytes).map_err(|err| {
         let offset = err.utf8_error().valid_up_to();
         let line = 1 + err.as_bytes()[..offset]
@@ -138,6 +126,8 @@ impl LineIndex {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
+
     use super::*;
 
     #[test]

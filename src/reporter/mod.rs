@@ -11,6 +11,7 @@ pub(crate) mod wire;
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Stdout};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Instant;
 
@@ -66,7 +67,12 @@ impl Views {
         run_dir: &Path,
         state_dir: &Path,
     ) -> std::io::Result<Views> {
-        let log = File::create(run_dir.join("events.jsonl"))?;
+        // Agents' words land in the log: private to the user, as the rest of the state.
+        let log = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(run_dir.join("events.jsonl"))?;
         let screen = if options.json {
             Screen::Json(JsonLines::new(std::io::stdout()))
         } else {

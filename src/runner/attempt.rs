@@ -19,7 +19,7 @@ use crate::events::{
 use crate::plan::Task;
 use crate::plan::handoff_text::complete_marks;
 use crate::process::SpawnError;
-use crate::state::{InProgress, PendingQuestion, write_atomic};
+use crate::state::{InProgress, PendingQuestion};
 
 /// How a task ended, and whether the run stops there.
 pub(crate) struct TaskEnd {
@@ -70,6 +70,51 @@ struct Budget {
     limit_waits: u32,
 }
 
+/// The conversation with the agent about one task: the session, the next prompt, and the fix
+/// budget.
+struct Conversation {
+    session: Option<String>,
+    /// The prompt a fresh session starts with.
+    first_prompt: String,
+    next_prompt: String,
+    budget: Budget,
+}
+
+impl Conversation {
+    /// The fix goes to the same session when the agent can resume one, else into a fresh
+    /// session's first prompt.
+    fn fix(&mut self, fix: String, can_resume: bool) {
+        self.next_prompt = match (&self.session, can_resume) {
+            (Some(_), true) => fix,
+            _ => {
+                self.session = None;
+                format!(
+                    "{}\n\n## An earlier attempt at this task was checked\n\n{fix}",
+                    self.first_prompt
+                )
+            }
+        };
+    }
+
+    /// The limit has reset: the session goes on where it stopped, or starts afresh.
+    fn after_limit(&mut self, can_resume: bool) {
+        self.next_prompt = if self.session.is_some() && can_resume {
+            LIMIT_RESUME.to_string()
+        } else {
+            self.session = None;
+            self.first_prompt.clone()
+        };
+    }
+}
+
+/// What one invocation leads to.
+enum Step {
+    Verify(AgentRun),
+    /// Invoke again with the conversation's next prompt.
+    Again,
+    End(TaskEnd),
+}
+
 /// What comes after a failed verification.
 enum AfterFailure {
     Fix(String),
@@ -87,97 +132,40 @@ impl Runner<'_> {
         answer: Option<String>,
     ) -> Result<TaskEnd, RunError> {
         let id = task.id.clone();
-        let (baseline, first_prompt, mut next_prompt) = self.begin_task(task)?;
-        let mut session: Option<String> = None;
+        let (baseline, first_prompt, next_prompt) = self.begin_task(task)?;
+        // A task an interrupted run left unverified whose section is already in the handoff is
+        // verified before any agent is started again; what fails goes to the same session.
+        let mut verify_first =
+            self.selection.is_unverified(&id) && self.milestone.handoff.is_complete(&id);
+        let mut talk = Conversation {
+            session: verify_first
+                .then(|| self.state.in_progress.as_ref()?.session_id.clone())
+                .flatten(),
+            first_prompt,
+            next_prompt,
+            budget: Budget::default(),
+        };
         if let Some(pending) = self.state.pending_question.clone().filter(|q| q.task == id) {
             match self.pending_answer(&pending, answer)? {
                 Answer::Given(text) => {
-                    next_prompt = prompt::answer_prompt(&text);
-                    session = Some(pending.session_id.clone());
+                    talk.next_prompt = prompt::answer_prompt(&text);
+                    talk.session = Some(pending.session_id.clone());
                 }
                 Answer::Later => return Ok(self.waiting_for_answer(&id)),
                 Answer::Interrupted => return self.interrupted(&id, Vec::new(), false),
             }
         }
-        let mut budget = Budget::default();
         loop {
             let attempt = self.state.task_mut(&id).attempts + 1;
-            if let Some(in_progress) = self.state.in_progress.as_mut() {
-                in_progress.attempt = attempt;
-            }
-            self.save_state()?;
-            let run = match self
-                .run_agent(&id, attempt, &next_prompt, session.as_deref())
-                .await
-            {
-                Ok(run) => run,
-                Err(err) => return self.unavailable(&id, spawn_failure(err), false),
+            let run = if std::mem::take(&mut verify_first) {
+                AgentRun::not_run()
+            } else {
+                match self.attempt_once(&id, attempt, &mut talk).await? {
+                    Step::Verify(run) => run,
+                    Step::Again => continue,
+                    Step::End(end) => return Ok(end),
+                }
             };
-            if let Some(session_id) = &run.session_id {
-                session = Some(session_id.clone());
-                if let Some(in_progress) = self.state.in_progress.as_mut() {
-                    in_progress.session_id = Some(session_id.clone());
-                }
-            }
-            self.account(&id, &run);
-            self.state.task_mut(&id).duration_ms += millis(run.duration);
-            let end = classify(self.adapter.as_ref(), &run, session.as_deref());
-            if !matches!(end, AgentEnd::Interrupted) {
-                self.forget_answered_question(&id);
-            }
-            match end {
-                AgentEnd::Interrupted => return self.interrupted(&id, Vec::new(), false),
-                AgentEnd::Stop(AgentStop::NotAuthenticated(message)) => {
-                    return self.unavailable(&id, Unavailable::NotAuthenticated { message }, true);
-                }
-                AgentEnd::Stop(AgentStop::Unavailable(message)) => {
-                    return self.unavailable(&id, Unavailable::CannotWork { message }, true);
-                }
-                AgentEnd::Stop(AgentStop::UsageLimit(limit)) => {
-                    match self.wait_for_limit(&id, &limit, budget.limit_waits).await {
-                        LimitWait::Resume => {
-                            budget.limit_waits += 1;
-                            next_prompt = if session.is_some() && self.adapter.can_resume() {
-                                LIMIT_RESUME.to_string()
-                            } else {
-                                session = None;
-                                first_prompt.clone()
-                            };
-                            continue;
-                        }
-                        LimitWait::Stop(stop) => {
-                            self.state.task_mut(&id).result = Some(TaskResult::UsageLimit);
-                            self.save_state()?;
-                            return Ok(TaskEnd {
-                                result: TaskResult::UsageLimit,
-                                problems: Vec::new(),
-                                stop: Some(RunOutcome::UsageLimit {
-                                    task: id.clone(),
-                                    message: limit.message,
-                                    stop,
-                                }),
-                            });
-                        }
-                        LimitWait::Interrupted => return self.interrupted(&id, Vec::new(), true),
-                    }
-                }
-                AgentEnd::Question(question, session_id) => {
-                    match self.ask_agent_question(&id, question, session_id)? {
-                        Answer::Given(text) => {
-                            next_prompt = prompt::answer_prompt(&text);
-                            continue;
-                        }
-                        Answer::Later => return Ok(self.waiting_for_answer(&id)),
-                        Answer::Interrupted => return self.interrupted(&id, Vec::new(), false),
-                    }
-                }
-                AgentEnd::Blocked(reason) => {
-                    self.state.task_mut(&id).attempts = attempt;
-                    return self.blocked(&id, reason);
-                }
-                AgentEnd::WorkDone => {}
-            }
-            self.state.task_mut(&id).attempts = attempt;
             let verifying = Instant::now();
             let verdict = self.verify(task, &run, &baseline).await?;
             self.state.task_mut(&id).duration_ms += millis(verifying.elapsed());
@@ -187,22 +175,106 @@ impl Runner<'_> {
             if verdict.passed() {
                 return self.complete(&id);
             }
-            match self.after_failure(task, attempt, &verdict, &mut budget)? {
+            let attempts = self.state.task_mut(&id).attempts;
+            match self.after_failure(task, attempts, &verdict, &mut talk.budget)? {
                 AfterFailure::Accept => return self.complete(&id),
                 AfterFailure::Stop(end) => return Ok(end),
-                AfterFailure::Fix(fix) => {
-                    next_prompt = match (&session, self.adapter.can_resume()) {
-                        (Some(_), true) => fix,
-                        _ => {
-                            session = None;
-                            format!(
-                                "{first_prompt}\n\n## An earlier attempt at this task was checked\n\n{fix}"
-                            )
-                        }
-                    };
-                }
+                AfterFailure::Fix(fix) => talk.fix(fix, self.adapter.can_resume()),
             }
         }
+    }
+
+    /// One agent invocation and what its end means: work to verify, another invocation (the
+    /// limit reset, the human answered), or the task's end.
+    async fn attempt_once(
+        &mut self,
+        id: &str,
+        attempt: u32,
+        talk: &mut Conversation,
+    ) -> Result<Step, RunError> {
+        if let Some(in_progress) = self.state.in_progress.as_mut() {
+            in_progress.attempt = attempt;
+        }
+        self.save_state()?;
+        let run = match self
+            .run_agent(id, attempt, &talk.next_prompt, talk.session.as_deref())
+            .await
+        {
+            Ok(run) => run,
+            Err(err) => {
+                return Ok(Step::End(self.unavailable(
+                    id,
+                    spawn_failure(err),
+                    false,
+                )?));
+            }
+        };
+        if let Some(session_id) = &run.session_id {
+            talk.session = Some(session_id.clone());
+            if let Some(in_progress) = self.state.in_progress.as_mut() {
+                in_progress.session_id = Some(session_id.clone());
+            }
+        }
+        self.account(id, &run);
+        self.state.task_mut(id).duration_ms += millis(run.duration);
+        let end = classify(self.adapter.as_ref(), &run, talk.session.as_deref());
+        if !matches!(end, AgentEnd::Interrupted) {
+            self.forget_answered_question(id);
+        }
+        let stop = match end {
+            AgentEnd::Interrupted => self.interrupted(id, Vec::new(), false)?,
+            AgentEnd::Stop(AgentStop::NotAuthenticated(message)) => {
+                self.unavailable(id, Unavailable::NotAuthenticated { message }, true)?
+            }
+            AgentEnd::Stop(AgentStop::Unavailable(message)) => {
+                self.unavailable(id, Unavailable::CannotWork { message }, true)?
+            }
+            AgentEnd::Stop(AgentStop::UsageLimit(limit)) => {
+                match self
+                    .wait_for_limit(id, &limit, talk.budget.limit_waits)
+                    .await
+                {
+                    LimitWait::Resume => {
+                        talk.budget.limit_waits += 1;
+                        talk.after_limit(self.adapter.can_resume());
+                        return Ok(Step::Again);
+                    }
+                    LimitWait::Stop(stop) => {
+                        self.state.task_mut(id).result = Some(TaskResult::UsageLimit);
+                        self.save_state()?;
+                        TaskEnd {
+                            result: TaskResult::UsageLimit,
+                            problems: Vec::new(),
+                            stop: Some(RunOutcome::UsageLimit {
+                                task: id.to_string(),
+                                message: limit.message,
+                                stop,
+                            }),
+                        }
+                    }
+                    LimitWait::Interrupted => self.interrupted(id, Vec::new(), true)?,
+                }
+            }
+            AgentEnd::Question(question, session_id) => {
+                match self.ask_agent_question(id, question, session_id)? {
+                    Answer::Given(text) => {
+                        talk.next_prompt = prompt::answer_prompt(&text);
+                        return Ok(Step::Again);
+                    }
+                    Answer::Later => self.waiting_for_answer(id),
+                    Answer::Interrupted => self.interrupted(id, Vec::new(), false)?,
+                }
+            }
+            AgentEnd::Blocked(reason) => {
+                self.state.task_mut(id).attempts = attempt;
+                self.blocked(id, reason)?
+            }
+            AgentEnd::WorkDone => {
+                self.state.task_mut(id).attempts = attempt;
+                return Ok(Step::Verify(run));
+            }
+        };
+        Ok(Step::End(stop))
     }
 
     /// Records what the task starts from (the handoff's bytes, HEAD, the branch), marks it in
@@ -211,17 +283,21 @@ impl Runner<'_> {
     fn begin_task(&mut self, task: &Task) -> Result<(Baseline, String, String), RunError> {
         let id = task.id.clone();
         let resumed = self.state.in_progress.clone().filter(|p| p.task == id);
-        let snapshot_path = self.state_dir.handoff_snapshot_path();
         // The handoff as it was before the task: from the interrupted attempt's snapshot when
         // this continues one, so that bytes removed before the interruption are still restored.
         let tree = self.tree()?;
         let (handoff, head) = match &resumed {
             Some(in_progress) => (
-                std::fs::read(&snapshot_path).ok(),
+                self.state_dir
+                    .read_snapshot(in_progress.snapshot_sha256.as_deref())?,
                 in_progress.head_before.clone(),
             ),
             None => (
-                std::fs::read(&self.milestone.handoff_path).ok(),
+                crate::files::read_regular(
+                    &self.milestone.handoff_path,
+                    crate::plan::MAX_INPUT_BYTES,
+                )
+                .ok(),
                 tree.head.clone(),
             ),
         };
@@ -231,12 +307,7 @@ impl Runner<'_> {
             (false, None) if self.options.allow_dirty => None,
             (false, None) => return Err(RunError::Dirty(tree.dirty)),
         };
-        match &handoff {
-            Some(bytes) => write_atomic(&snapshot_path, bytes)?,
-            None => {
-                std::fs::remove_file(&snapshot_path).ok();
-            }
-        }
+        let snapshot_sha256 = self.state_dir.write_snapshot(handoff.as_deref())?;
         let handoff_text = handoff
             .as_deref()
             .map(|b| String::from_utf8_lossy(b).into_owned())
@@ -249,6 +320,11 @@ impl Runner<'_> {
         };
         let now = jiff::Timestamp::now().to_string();
         let record = self.state.task_mut(&id);
+        if let Some(in_progress) = &resumed {
+            // The interrupted attempt did its work; it counts, whether it is verified now or
+            // the task runs again.
+            record.attempts = record.attempts.max(in_progress.attempt);
+        }
         if record.started_at.is_none() || resumed.is_none() {
             record.started_at = Some(now.clone());
         }
@@ -262,6 +338,7 @@ impl Runner<'_> {
             session_id: resumed.as_ref().and_then(|r| r.session_id.clone()),
             head_before: head,
             started_at: now,
+            snapshot_sha256,
         });
         self.emit(EventKind::TaskStarted {
             id: id.clone(),

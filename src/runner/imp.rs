@@ -133,11 +133,9 @@ impl<'a> Runner<'a> {
         self.state_dir.save(&self.state)
     }
 
-    /// HEAD and the files that make the tree dirty, leaving out kmilestone's own state folder.
+    /// HEAD and the files that make the tree dirty.
     pub(crate) fn tree(&self) -> Result<TreeState, GitError> {
-        let mut tree = self.repo.tree_state()?;
-        tree.dirty.retain(|f| !crate::state::is_state_path(f));
-        Ok(tree)
+        self.repo.tree_state()
     }
 
     /// Runs the selected tasks; returns the exit code.

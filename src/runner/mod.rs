@@ -5,6 +5,7 @@ mod attempt;
 mod gates;
 mod human;
 mod imp;
+mod interrupted;
 mod limits;
 mod prepare;
 pub(crate) mod prompt;

@@ -48,7 +48,7 @@ pub(crate) fn prepare(
     range: &Range,
     allow_dirty: bool,
 ) -> Result<Prepared, RunError> {
-    let state_dir = StateDir::create(repo.root(), &milestone.plan.id)?;
+    let (state_dir, moved) = StateDir::create(repo.root(), &milestone.plan.id)?;
     let lock = state_dir.lock()?;
     let mut state = state_dir.load(&milestone.plan.id)?;
     // Another plan with the same milestone ID shares the state folder: its interrupted attempt or
@@ -69,7 +69,7 @@ pub(crate) fn prepare(
     }
     state.plan = Some(plan_in_repo);
 
-    let mut selection = Selection::select(&milestone, range)?;
+    let mut selection = Selection::select(&milestone, range, None)?;
     let mut notes = Vec::new();
     if let Some(text) = milestone.progress.unmarked_note() {
         notes.push(Note::UnmarkedHandoff { text });
@@ -88,19 +88,22 @@ pub(crate) fn prepare(
         });
     }
 
-    // Uncommitted handoff edits of an interrupted attempt are set aside before anything is
-    // decided from the handoff: the attempt was never verified, and its task resumes from the
-    // handoff it started with.
-    if let Some(kept) = set_aside_interrupted_handoff(&repo, &state_dir, &state, &milestone)? {
-        milestone.reload_handoff()?;
-        notes.push(Note::InterruptedHandoffSetAside {
-            task: state
-                .in_progress
-                .as_ref()
-                .map_or("?".to_string(), |p| p.task.clone()),
-            kept: kept.display().to_string(),
+    if let Some(from) = moved {
+        notes.push(Note::StateMoved {
+            from: from.display().to_string(),
+            to: state_dir.path().display().to_string(),
         });
-        selection = Selection::select(&milestone, range)?;
+    }
+    // What an interrupted attempt left is settled before anything is decided from the handoff,
+    // and its task is verified again before it counts.
+    if let Some(in_progress) = state.in_progress.clone() {
+        notes.extend(super::interrupted::settle(
+            &repo,
+            &state_dir,
+            &in_progress,
+            &mut milestone,
+        )?);
+        selection = Selection::select(&milestone, range, Some(&in_progress.task))?;
     }
 
     // The handoff decides completion, but a task whose last run failed verification is not
@@ -126,11 +129,7 @@ pub(crate) fn prepare(
         .as_ref()
         .is_some_and(|p| start.as_deref() == Some(p.task.as_str()));
     if start.is_some() && !allow_dirty && !continues_attempt {
-        let dirty: Vec<String> = repo
-            .dirty_files()?
-            .into_iter()
-            .filter(|f| !crate::state::is_state_path(f))
-            .collect();
+        let dirty: Vec<String> = repo.dirty_files()?;
         if !dirty.is_empty() {
             return Err(RunError::Dirty(dirty));
         }
@@ -148,35 +147,4 @@ pub(crate) fn prepare(
         notes,
         run_dir,
     })
-}
-
-/// [`StateDir::set_aside_interrupted_handoff`] when the handoff has uncommitted changes.
-fn set_aside_interrupted_handoff(
-    repo: &Repo,
-    state_dir: &StateDir,
-    state: &State,
-    milestone: &Milestone,
-) -> Result<Option<PathBuf>, RunError> {
-    if state.in_progress.is_none() {
-        return Ok(None);
-    }
-    let canonical = |path: &Path| {
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-        parent
-            .unwrap_or(Path::new("."))
-            .canonicalize()
-            .ok()
-            .zip(path.file_name())
-            .map(|(dir, name)| dir.join(name))
-    };
-    let handoff = canonical(&milestone.handoff_path);
-    let dirty = repo.dirty_files()?;
-    if handoff.is_none()
-        || !dirty
-            .iter()
-            .any(|f| canonical(&repo.root().join(f)) == handoff)
-    {
-        return Ok(None);
-    }
-    Ok(state_dir.set_aside_interrupted_handoff(state, &milestone.handoff_path)?)
 }

@@ -33,6 +33,9 @@ pub(crate) struct Selection {
     pub tasks: Vec<String>,
     /// `--from`/`--only`: they run even when the handoff marks them complete.
     pub forced: bool,
+    /// A task an interrupted run left unverified: it runs (is verified) whatever the handoff
+    /// says.
+    pub unverified: Option<String>,
 }
 
 /// The task a run would start at is marked BLOCKED in the handoff.
@@ -48,6 +51,7 @@ impl Selection {
     pub(crate) fn select(
         milestone: &Milestone,
         range: &Range,
+        unverified: Option<&str>,
     ) -> Result<Selection, SelectionError> {
         let plan = &milestone.plan;
         let position = |id: &str, flag: &'static str| {
@@ -89,6 +93,7 @@ impl Selection {
             return Ok(Selection {
                 tasks: ids(only..only + 1),
                 forced: true,
+                unverified: unverified.map(str::to_string),
             });
         }
         let end = to.map_or(plan.tasks.len(), |to| to + 1);
@@ -96,23 +101,32 @@ impl Selection {
             Some(from) => Selection {
                 tasks: ids(from..end.max(from)),
                 forced: true,
+                unverified: unverified.map(str::to_string),
             },
             None => Selection {
                 tasks: plan.tasks[..end]
                     .iter()
                     .zip(&milestone.progress.statuses)
-                    .filter(|(_, status)| **status != TaskStatus::Complete)
+                    .filter(|(task, status)| {
+                        **status != TaskStatus::Complete || unverified == Some(task.id.as_str())
+                    })
                     .map(|(task, _)| task.id.clone())
                     .collect(),
                 forced: false,
+                unverified: unverified.map(str::to_string),
             },
         })
+    }
+
+    /// Whether `id` is the task an interrupted run left unverified.
+    pub(crate) fn is_unverified(&self, id: &str) -> bool {
+        self.unverified.as_deref() == Some(id)
     }
 
     /// Whether the run starts an agent for `id`, the handoff being what it is now (an earlier
     /// task's agent may have marked later tasks complete).
     pub(crate) fn runs(&self, id: &str, handoff: &Handoff) -> bool {
-        self.forced || !handoff.is_complete(id)
+        self.forced || self.is_unverified(id) || !handoff.is_complete(id)
     }
 
     /// The first task this run starts an agent for.
@@ -144,7 +158,13 @@ impl Selection {
         Header {
             name: milestone.plan.display_name(),
             task_count: milestone.plan.tasks.len(),
-            completed: milestone.progress.completed.clone(),
+            completed: milestone
+                .progress
+                .completed
+                .iter()
+                .filter(|id| !self.is_unverified(id))
+                .cloned()
+                .collect(),
             start: self.start(&milestone.handoff).map(str::to_string),
         }
     }
@@ -177,13 +197,13 @@ mod tests {
     #[test]
     fn the_handoff_decides_unless_the_user_forces() {
         let m = milestone("## Task 1.1 Complete\n## Task 1.3 Complete\n");
-        let plain = Selection::select(&m, &Range::default()).unwrap();
+        let plain = Selection::select(&m, &Range::default(), None).unwrap();
         assert_eq!(plain.tasks, vec!["1.2"]);
         assert_eq!(plain.start(&m.handoff), Some("1.2"));
-        let from = Selection::select(&m, &range(Some("1.1"), None, Some("1.2"))).unwrap();
+        let from = Selection::select(&m, &range(Some("1.1"), None, Some("1.2")), None).unwrap();
         assert_eq!(from.tasks, vec!["1.1", "1.2"]);
         assert_eq!(from.start(&m.handoff), Some("1.1"));
-        let only = Selection::select(&m, &range(None, Some("1.3"), None)).unwrap();
+        let only = Selection::select(&m, &range(None, Some("1.3"), None), None).unwrap();
         assert_eq!(only.tasks, vec!["1.3"]);
         assert!(only.runs("1.3", &m.handoff));
         let header = plain.header(&m);
@@ -194,7 +214,7 @@ mod tests {
     #[test]
     fn unknown_ids_and_backwards_ranges_are_refused() {
         let m = milestone("");
-        let err = Selection::select(&m, &range(Some("9.9"), None, None)).unwrap_err();
+        let err = Selection::select(&m, &range(Some("9.9"), None, None), None).unwrap_err();
         assert!(
             err.to_string().starts_with("--from 9.9: no such task in "),
             "{err}"
@@ -203,7 +223,7 @@ mod tests {
             err.to_string().ends_with(" (tasks: 1.1, 1.2, 1.3)"),
             "{err}"
         );
-        let err = Selection::select(&m, &range(Some("1.3"), None, Some("1.1"))).unwrap_err();
+        let err = Selection::select(&m, &range(Some("1.3"), None, Some("1.1")), None).unwrap_err();
         assert_eq!(
             err.to_string(),
             "--to 1.1 comes before --from 1.3 in the plan"
@@ -211,14 +231,29 @@ mod tests {
     }
 
     #[test]
+    fn an_unverified_task_runs_whatever_the_handoff_says() {
+        let m = milestone("## Task 1.1 Complete\n## Task 1.2 Complete\n");
+        let plain = Selection::select(&m, &Range::default(), Some("1.2")).unwrap();
+        assert_eq!(plain.tasks, vec!["1.2", "1.3"]);
+        assert!(plain.runs("1.2", &m.handoff));
+        assert_eq!(plain.header(&m).completed, vec!["1.1"]);
+        let to = Selection::select(&m, &range(None, None, Some("1.1")), Some("1.2")).unwrap();
+        assert!(
+            to.tasks.is_empty(),
+            "outside the asked range: {:?}",
+            to.tasks
+        );
+    }
+
+    #[test]
     fn a_blocked_start_stops_the_run_unless_named() {
         let m = milestone("## Task 1.1 Complete\n## Task 1.2 BLOCKED: no env\n");
-        let plain = Selection::select(&m, &Range::default()).unwrap();
+        let plain = Selection::select(&m, &Range::default(), None).unwrap();
         let blocked = plain.blocked_start(&m, &Range::default()).unwrap();
         assert_eq!(blocked.id, "1.2");
         assert_eq!(blocked.mark.heading, "Task 1.2 BLOCKED: no env");
         let named = range(Some("1.2"), None, None);
-        let forced = Selection::select(&m, &named).unwrap();
+        let forced = Selection::select(&m, &named, None).unwrap();
         assert!(forced.blocked_start(&m, &named).is_none());
     }
 }

@@ -22,6 +22,21 @@ pub(crate) struct AgentRun {
 }
 
 impl AgentRun {
+    /// No agent ran: the work an interrupted run left is verified as it stands.
+    pub(crate) fn not_run() -> AgentRun {
+        AgentRun {
+            session_id: None,
+            finished: None,
+            end: AttemptEnd::Result {
+                is_error: false,
+                subtype: "not run".to_string(),
+            },
+            last_text: String::new(),
+            duration: Duration::ZERO,
+            stderr_tail: String::new(),
+        }
+    }
+
     /// The agent's final message: the result line's text, else the last text it said.
     pub(crate) fn final_text(&self) -> String {
         self.finished

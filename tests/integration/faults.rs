@@ -362,7 +362,7 @@ fn garbage_and_unknown_stream_lines_are_tolerated() {
     assert_eq!(project.calls().len(), 1);
     assert_eq!(project.log().last().unwrap(), "Task 1.1");
     // Unknown line types are kept in the event log, not dropped.
-    let runs = project.path(".kmilestone/M1/runs");
+    let runs = project.state_path("runs");
     let run_dir = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap();
     let events = std::fs::read_to_string(run_dir.path().join("events.jsonl")).unwrap();
     assert!(events.contains("mystery_event"), "{events}");
@@ -424,7 +424,7 @@ fn a_hung_gate_is_killed_at_its_timeout_with_its_children() {
     assert_dead_within(&pids, Duration::ZERO);
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert!(run.stdout.contains("timed out"), "{}", run.describe());
-    let report = project.read(".kmilestone/M1/report.md");
+    let report = project.read_state("report.md");
     assert!(report.contains("timed out after 1s"), "{report}");
     assert!(
         report.contains("running e2e"),
@@ -480,7 +480,7 @@ fn sigkill_mid_task_then_resume(handoff_edit: Value) {
         run.describe()
     );
     assert_eq!(
-        project.read(".kmilestone/M1/handoff-interrupted-1.2.md"),
+        project.read_state("handoff-interrupted-1.2.md"),
         interrupted_handoff,
         "the interrupted version is kept"
     );
@@ -644,12 +644,13 @@ fn a_stale_lock_is_taken_over() {
     gone.wait().unwrap();
     let dead_pid = gone.id();
     assert!(!is_alive(dead_pid as i32));
-    project.write(".kmilestone/M1/lock", &dead_pid.to_string());
-    let run = Background::start(&project, &["--only", "1.1"]);
+    assert_eq!(project.kmilestone_run(&["--only", "1.1"]).code(), Some(0));
+    std::fs::write(project.state_path("lock"), dead_pid.to_string()).unwrap();
+    let run = Background::start(&project, &["--only", "1.2"]);
     let pid = run.pid();
     let (run, _) = run.finish(RUN_BOUND);
     assert_eq!(run.code(), Some(0), "{}", run.describe());
-    assert_eq!(project.read(".kmilestone/M1/lock"), pid.to_string());
+    assert_eq!(project.read_state("lock"), pid.to_string());
 }
 
 fn usage_limit_scenario(project: &Project) {

@@ -100,6 +100,7 @@ impl RealProject {
             .env("KMILESTONE_RESULT_GRACE", "5s")
             .env("KMILESTONE_KILL_GRACE", "2s")
             .env("NO_COLOR", "1")
+            .env("KMILESTONE_STATE_DIR", self.tools.path().join("state"))
             .env_remove("KMILESTONE_CLAUDE_BIN")
             .env_remove("KMILESTONE_AGENT")
             .env_remove("KMILESTONE_RETRIES")
@@ -108,6 +109,17 @@ impl RealProject {
             cmd.env("KMILESTONE_CLAUDE_BIN", binary);
         }
         run_with_timeout(cmd, b"", RUN_TIMEOUT)
+    }
+
+    /// A file of M1's state folder (the only repository under this project's state base).
+    fn read_state_file(&self, name: &str) -> String {
+        let base = self.tools.path().join("state");
+        let repo = std::fs::read_dir(&base)
+            .ok()
+            .and_then(|mut d| d.next())
+            .map(|e| e.unwrap().path());
+        repo.and_then(|r| std::fs::read_to_string(r.join("M1").join(name)).ok())
+            .unwrap_or_default()
     }
 
     fn stream_log(&self) -> PathBuf {
@@ -127,7 +139,7 @@ impl RealProject {
     /// report.json, with the records of the tasks a run worked on as `tasks` and the milestone's
     /// totals as `totals`, for short assertions.
     fn report_json(&self) -> Value {
-        let text = self.repo.read(".kmilestone/M1/report.json");
+        let text = self.read_state_file("report.json");
         let mut report: Value = serde_json::from_str(&text).expect("report.json is JSON");
         let records: Vec<Value> = report["milestone"]["tasks"]
             .as_array()
@@ -142,7 +154,7 @@ impl RealProject {
     }
 
     fn state_json(&self) -> Value {
-        let text = self.repo.read(".kmilestone/M1/state.json");
+        let text = self.read_state_file("state.json");
         serde_json::from_str(&text).expect("state.json is JSON")
     }
 }
@@ -395,7 +407,7 @@ fn a_two_task_milestone_is_built_committed_and_accounted() {
         "{reported_cost} vs {run_cost}"
     );
 
-    let md = project.repo.read(".kmilestone/M1/report.md");
+    let md = project.read_state_file("report.md");
     assert!(md.contains("Outcome: **complete** (exit code 0)"), "{md}");
     for (row, (result, expected)) in [
         "| 1.1 Greeting module | completed | 1 |",

@@ -66,7 +66,7 @@ fn happy_path_runs_three_tasks_in_fresh_sessions() {
     );
     // kmilestone's own state never dirties the tree.
     assert_eq!(project.git(&["status", "--porcelain"]), "");
-    let report = project.read(".kmilestone/M1/report.md");
+    let report = project.read_state("report.md");
     assert!(
         report.contains("| 1.2 Farewell module | completed | 1 |"),
         "{report}"
@@ -182,7 +182,7 @@ fn unknown_ids_are_rejected_before_anything_runs() {
     );
     assert!(run.stderr.contains("1.1, 1.2, 1.3"), "{}", run.describe());
     assert!(project.calls().is_empty());
-    assert!(!project.path(".kmilestone").exists());
+    assert!(!project.state_base().exists(), "nothing was recorded");
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn a_failing_gate_is_reported_and_bounded_by_retries() {
         "{}",
         run.describe()
     );
-    let report = project.read(".kmilestone/M1/report.md");
+    let report = project.read_state("report.md");
     assert!(report.contains("FAILED test_greet"), "{report}");
 }
 
@@ -500,7 +500,7 @@ fn report_shows_the_last_run_and_json_events_parse() {
         json["milestone"]["tasks"][0]["record"]["result"],
         "completed"
     );
-    let events_dir = project.path(".kmilestone/M1/runs");
+    let events_dir = project.state_path("runs");
     let run_dirs: Vec<_> = std::fs::read_dir(events_dir).unwrap().collect();
     assert_eq!(run_dirs.len(), 1);
 }
@@ -763,7 +763,7 @@ fn at_a_terminal_the_human_may_accept_remaining_test_findings() {
     assert_eq!(project.calls().len(), 1, "accepting starts no new attempt");
     assert_eq!(project.state()["tasks"]["1.1"]["result"], "completed");
     // The accepted finding stays on record.
-    let report = project.read(".kmilestone/M1/report.md");
+    let report = project.read_state("report.md");
     assert!(report.contains("tests/test_greet.py:7"), "{report}");
 }
 

@@ -130,7 +130,7 @@ fn report_files_agree_with_the_events_and_report_renders_them_from_the_state() {
     let project = Project::new(PLAN_3);
     let run = run_with_a_fix(&project, &[]);
     assert_eq!(run.code(), Some(0), "{}", run.describe());
-    let runs = project.path(".kmilestone/M1/runs");
+    let runs = project.state_path("runs");
     let run_dir = std::fs::read_dir(&runs)
         .unwrap()
         .next()
@@ -202,7 +202,7 @@ fn report_files_agree_with_the_events_and_report_renders_them_from_the_state() {
     );
 
     // The copy beside the state is the same, and `report` renders the same from the state.
-    assert_eq!(project.read(".kmilestone/M1/report.md"), md);
+    assert_eq!(project.read_state("report.md"), md);
     let shown = project.run(&["report", "M1_greeter.md"]);
     assert_eq!(shown.code(), Some(0), "{}", shown.describe());
     assert_eq!(shown.stdout, md);
@@ -212,7 +212,7 @@ fn report_files_agree_with_the_events_and_report_renders_them_from_the_state() {
         report
     );
     // The saved files are not what `report` reads.
-    std::fs::remove_file(project.path(".kmilestone/M1/report.md")).unwrap();
+    std::fs::remove_file(project.state_path("report.md")).unwrap();
     std::fs::remove_file(run_dir.join("report.md")).unwrap();
     assert_eq!(project.run(&["report", "M1_greeter.md"]).stdout, md);
 }
@@ -230,7 +230,7 @@ fn report_after_a_killed_run_says_it_did_not_finish() {
         "started_at": "2099-01-01T00:00:00Z"
     });
     std::fs::write(
-        project.path(".kmilestone/M1/state.json"),
+        project.state_path("state.json"),
         serde_json::to_string(&state).unwrap(),
     )
     .unwrap();
@@ -297,7 +297,7 @@ fn a_resumed_session_is_costed_once_and_its_tokens_summed() {
             + totals["usage"]["output_tokens"].as_u64().unwrap(),
         330
     );
-    let report = project.read(".kmilestone/M1/report.md");
+    let report = project.read_state("report.md");
     assert!(
         report.contains("| 1.1 Greeting module | completed | 2 | ")
             && report.contains("| $0.2500 | 330 |"),

@@ -171,6 +171,7 @@ impl Project {
             .env("KMILESTONE_RESULT_GRACE", "2s")
             .env("KMILESTONE_KILL_GRACE", "1s")
             .env("NO_COLOR", "1")
+            .env("KMILESTONE_STATE_DIR", self.state_base())
             .env_remove("KMILESTONE_CLAUDE_BIN")
             .env_remove("KMILESTONE_AGENT")
             .env_remove("KMILESTONE_RETRIES")
@@ -251,7 +252,39 @@ impl Project {
         (output.status, shown)
     }
 
+    /// Where this project's runs keep every repository's state (`KMILESTONE_STATE_DIR`).
+    pub fn state_base(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// The state folder of milestone `id` (there is one repository under the base).
+    pub fn state_dir_of(&self, id: &str) -> PathBuf {
+        let repos: Vec<PathBuf> = std::fs::read_dir(self.state_base())
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        match repos.as_slice() {
+            [repo] => repo.join(id),
+            [] => self.state_base().join("(no state yet)").join(id),
+            more => panic!("one repository's state expected: {more:?}"),
+        }
+    }
+
+    /// The state folder of M1.
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir_of("M1")
+    }
+
+    /// A file in M1's state folder (`state.json`, `report.md`, `runs`…).
+    pub fn state_path(&self, name: &str) -> PathBuf {
+        self.state_dir().join(name)
+    }
+
+    /// The text of a file in M1's state folder, or empty when it is absent.
+    pub fn read_state(&self, name: &str) -> String {
+        std::fs::read_to_string(self.state_path(name)).unwrap_or_default()
+    }
+
     pub fn state(&self) -> Value {
-        serde_json::from_str(&self.read(".kmilestone/M1/state.json")).unwrap_or(Value::Null)
+        serde_json::from_str(&self.read_state("state.json")).unwrap_or(Value::Null)
     }
 }

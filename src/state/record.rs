@@ -1,0 +1,132 @@
+//! What `state.json` holds: each task's record across runs, the attempt in progress, the pending
+//! question and how the last run ended.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::STATE_VERSION;
+use crate::events::{GateRecord, Problem, Question, RunOutcome, TaskResult, TestFinding, Usage};
+
+/// What is known about one task across runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub(crate) struct TaskState {
+    pub attempts: u32,
+    pub sessions: Vec<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub head_before: Option<String>,
+    pub head_after: Option<String>,
+    pub result: Option<TaskResult>,
+    pub gates: Vec<GateRecord>,
+    /// Latest cumulative cost per agent session (Claude reports cumulative cost after `--resume`).
+    pub session_costs: BTreeMap<String, f64>,
+    /// Cost of invocations without a session id.
+    pub unattributed_cost_usd: f64,
+    pub usage: Usage,
+    pub e2e: Option<String>,
+    /// The task's commits (`%h %s`), as of its last verification.
+    #[serde(default)]
+    pub commits: Vec<String>,
+    /// Unit-test quality findings of the last check.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub findings: Vec<TestFinding>,
+    /// What was still wrong when the task last stopped without completing.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub problems: Vec<Problem>,
+    /// Time the agent and the checks took, over every attempt; time spent waiting for a human
+    /// or a usage limit is not counted.
+    #[serde(default)]
+    pub duration_ms: u64,
+}
+
+/// A list whose entries an older kmilestone may have written in another form: entries that do
+/// not read as `T` are dropped rather than making the whole state unreadable.
+fn lenient_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let values: Vec<serde_json::Value> = Deserialize::deserialize(deserializer)?;
+    Ok(values
+        .into_iter()
+        .filter_map(|value| serde_json::from_value(value).ok())
+        .collect())
+}
+
+impl TaskState {
+    pub(crate) fn cost_usd(&self) -> f64 {
+        self.session_costs.values().sum::<f64>() + self.unattributed_cost_usd
+    }
+}
+
+/// A task an attempt was started for and did not finish (the runner was stopped or killed).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct InProgress {
+    pub task: String,
+    pub attempt: u32,
+    pub session_id: Option<String>,
+    pub head_before: Option<String>,
+    pub started_at: String,
+    /// The hash of the handoff snapshot taken when the task started (`None`: there was no
+    /// handoff); a snapshot that does not match is refused.
+    #[serde(default)]
+    pub snapshot_sha256: Option<String>,
+}
+
+/// A question waiting for the human's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct PendingQuestion {
+    pub task: String,
+    pub session_id: String,
+    pub question: Question,
+    pub asked_at: String,
+    /// The human's answer, saved before the session is resumed with it: a run interrupted after
+    /// the answer was given resumes with it instead of asking again.
+    #[serde(default)]
+    pub answer: Option<String>,
+}
+
+/// How the last run ended, for `kmilestone report`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct LastRun {
+    pub started_at: String,
+    pub finished_at: String,
+    pub outcome: RunOutcome,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct State {
+    pub version: u32,
+    pub milestone: String,
+    /// The plan this state belongs to, relative to the repository root (two plans may share a
+    /// milestone ID, and so a state folder).
+    #[serde(default)]
+    pub plan: Option<String>,
+    #[serde(default)]
+    pub tasks: BTreeMap<String, TaskState>,
+    #[serde(default)]
+    pub in_progress: Option<InProgress>,
+    #[serde(default)]
+    pub pending_question: Option<PendingQuestion>,
+    #[serde(default)]
+    pub last_run: Option<LastRun>,
+}
+
+impl State {
+    pub(crate) fn new(milestone: &str) -> State {
+        State {
+            version: STATE_VERSION,
+            milestone: milestone.to_string(),
+            plan: None,
+            tasks: BTreeMap::new(),
+            in_progress: None,
+            pending_question: None,
+            last_run: None,
+        }
+    }
+
+    pub(crate) fn task_mut(&mut self, id: &str) -> &mut TaskState {
+        self.tasks.entry(id.to_string()).or_default()
+    }
+}
