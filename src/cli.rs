@@ -107,6 +107,10 @@ pub(crate) struct RunArgs {
     /// Start even if the working tree has uncommitted changes.
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Accept, for this run, changes to kmilestone.toml, Claude Code's settings and hooks, git's
+    /// hooks and command settings (a task that makes them fails verification otherwise).
+    #[arg(long)]
+    pub allow_config_changes: bool,
     /// The answer to the question the agent asked; continues its session.
     #[arg(long, value_name = "TEXT")]
     pub answer: Option<String>,

@@ -13,7 +13,30 @@ pub(crate) struct WriteError {
     pub source: io::Error,
 }
 
-/// Writes `bytes` to `path` so that a crash leaves either the old or the new file, never a torn one.
+/// [`write_atomic`], leaving the file with permission bits `mode` (a user's file put back keeps
+/// its mode; kmilestone's own files are private).
+pub(crate) fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), WriteError> {
+    use std::os::unix::fs::PermissionsExt;
+    write_atomic(path, bytes)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| {
+        WriteError {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// The permission bits of the file at `path` (following links), if there is one.
+pub(crate) fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.permissions().mode() & 0o7777)
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old or the new file, never a torn
+/// one. A new file is private (0600).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let failed = |source| WriteError {
         path: path.to_path_buf(),

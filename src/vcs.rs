@@ -1,4 +1,7 @@
-//! Git, through the `git` binary so that the user's hooks, signing and config apply.
+//! Git, through the user's `git` binary, hardened so that nothing the repository says can make
+//! kmilestone's own git calls run a command: no fsmonitor, no hooks, no pager, no external diff
+//! or text conversion, no system config, no prompts. The user's global config still applies, so
+//! a commit kmilestone makes is signed when the user's `commit.gpgsign` and key say so.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -27,15 +30,44 @@ pub(crate) struct Repo {
     root: PathBuf,
 }
 
-fn git_output(dir: &Path, args: &[&str]) -> Result<String, GitError> {
-    let started = std::time::Instant::now();
-    let output = Command::new("git")
+/// Settings on every git call, ahead of the repository's own: each names a way the repository's
+/// config (which an agent can write) would make git run a program.
+const HARDENING: &[&str] = &[
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.pager=cat",
+    "-c",
+    "diff.external=",
+    "-c",
+    "core.sshCommand=false",
+    "-c",
+    "protocol.ext.allow=never",
+    "--no-pager",
+];
+
+/// `git -C dir <hardening> <args>` with stdin closed and the environment that keeps it from
+/// reading the system config or asking anything.
+fn git_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("git");
+    command
         .arg("-C")
         .arg(dir)
+        .args(HARDENING)
         .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(GitError::Spawn)?;
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("GIT_EXTERNAL_DIFF")
+        .env_remove("GIT_PAGER")
+        .stdin(Stdio::null());
+    command
+}
+
+fn git_output(dir: &Path, args: &[&str]) -> Result<String, GitError> {
+    let started = std::time::Instant::now();
+    let output = git_command(dir, args).output().map_err(GitError::Spawn)?;
     tracing::debug!(
         args = %args.join(" "),
         status = %output.status,
@@ -99,11 +131,7 @@ impl Repo {
     /// Whether `ancestor` is in the history of `commit` (the same commit counts).
     pub(crate) fn is_ancestor(&self, ancestor: &str, commit: &str) -> Result<bool, GitError> {
         let args = ["merge-base", "--is-ancestor", ancestor, commit];
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(&self.root)
-            .args(args)
-            .stdin(Stdio::null())
+        let output = git_command(&self.root, &args)
             .output()
             .map_err(GitError::Spawn)?;
         match output.status.code() {
@@ -212,6 +240,43 @@ impl Repo {
         Ok(output.lines().map(str::to_string).collect())
     }
 
+    /// The diff of `paths` between `base` and the working tree (no external diff, no text
+    /// conversion), at most `max_lines` lines.
+    pub(crate) fn diff_of(
+        &self,
+        base: &str,
+        paths: &[&str],
+        max_lines: usize,
+    ) -> Result<String, GitError> {
+        let mut args = vec![
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-color",
+            base,
+            "--",
+        ];
+        args.extend_from_slice(paths);
+        let diff = self.git(&args)?;
+        let lines: Vec<&str> = diff.lines().collect();
+        let mut text = lines[..lines.len().min(max_lines)].join("\n");
+        if lines.len() > max_lines {
+            text.push_str(&format!("\n… ({} more lines)", lines.len() - max_lines));
+        }
+        Ok(text)
+    }
+
+    /// The last commit after `base` that touched `path` (`%h %s`), if any.
+    pub(crate) fn last_commit_touching(
+        &self,
+        base: &str,
+        path: &str,
+    ) -> Result<Option<String>, GitError> {
+        let range = format!("{base}..HEAD");
+        let out = self.git(&["log", "-1", "--format=%h %s", &range, "--", path])?;
+        Ok(Some(out.trim().to_string()).filter(|c| !c.is_empty()))
+    }
+
     /// Files changed between `base` and the working tree, plus untracked files when asked.
     pub(crate) fn changed_files_since(
         &self,
@@ -220,7 +285,14 @@ impl Repo {
     ) -> Result<Vec<String>, GitError> {
         let mut files: Vec<String> = match base {
             Some(base) => self
-                .git(&["diff", "--name-only", "-z", base])?
+                .git(&[
+                    "diff",
+                    "--no-ext-diff",
+                    "--no-textconv",
+                    "--name-only",
+                    "-z",
+                    base,
+                ])?
                 .split('\0')
                 .filter(|f| !f.is_empty())
                 .map(str::to_string)
@@ -258,6 +330,29 @@ mod tests {
             .status()
             .unwrap();
         assert!(status.success(), "git {args:?}");
+    }
+
+    #[test]
+    fn the_repositorys_config_cannot_make_kmilestones_git_run_a_command() {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        git(dir.path(), &["config", "user.email", "t@example.com"]);
+        git(dir.path(), &["config", "user.name", "t"]);
+        let marker = dir.path().join("ran");
+        let command = format!("touch {}", marker.display());
+        git(dir.path(), &["config", "core.fsmonitor", &command]);
+        git(dir.path(), &["config", "core.pager", &command]);
+        std::fs::create_dir_all(dir.path().join(".git/hooks")).unwrap();
+        let hook = dir.path().join(".git/hooks/pre-commit");
+        std::fs::write(&hook, format!("#!/bin/sh\n{command}\n")).unwrap();
+        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let repo = Repo::discover(dir.path()).unwrap();
+        std::fs::write(dir.path().join("a.txt"), "1").unwrap();
+        repo.tree_state().unwrap();
+        repo.commit_all("first").unwrap();
+        repo.commits_since(None).unwrap();
+        assert!(!marker.exists(), "fsmonitor, pager or hook ran");
     }
 
     #[test]

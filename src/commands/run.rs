@@ -65,7 +65,12 @@ pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
     }
 
     let repo = repo.map_err(RunError::NotARepository)?;
-    let prepared = runner::prepare(milestone, repo, &range, args.allow_dirty)?;
+    let prepare_options = runner::PrepareOptions {
+        allow_dirty: args.allow_dirty,
+        allow_config_changes: args.allow_config_changes,
+        config: settings.source.clone(),
+    };
+    let prepared = runner::prepare(milestone, repo, &range, &prepare_options)?;
     tracing::debug!(
         state = %prepared.state_dir().display(),
         run = %prepared.run_dir().display(),
@@ -108,6 +113,7 @@ pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
             answer: args.answer.clone(),
             no_wait: args.no_wait,
             allow_dirty: args.allow_dirty,
+            allow_config_changes: args.allow_config_changes,
         },
         started,
     };

@@ -124,6 +124,18 @@ pub enum Problem {
     Blocker {
         reason: String,
     },
+    /// The task changed files that govern the agent or the checks (kmilestone's configuration,
+    /// Claude Code's settings and hooks, git's hooks and command settings).
+    SupervisionChanged {
+        files: Vec<String>,
+        /// What changed in the files git tracks.
+        diff: String,
+    },
+    /// The handoff was replaced by something that is not a regular file.
+    HandoffReplaced {
+        handoff: String,
+        what: String,
+    },
 }
 
 impl Problem {
@@ -146,6 +158,8 @@ impl Problem {
             Problem::PermissionDenials { .. } => "permission_denials",
             Problem::TestQuality(_) => "test_quality",
             Problem::Blocker { .. } => "blocker",
+            Problem::SupervisionChanged { .. } => "supervision_changed",
+            Problem::HandoffReplaced { .. } => "handoff_replaced",
         }
     }
 
@@ -269,6 +283,21 @@ impl fmt::Display for Problem {
                 finding.hint
             ),
             Problem::Blocker { reason } => write!(f, "the agent reported a blocker: {reason}"),
+            Problem::SupervisionChanged { files, diff } => {
+                write!(
+                    f,
+                    "the task changed {}: the runner's own configuration is the user's to change; put these files back as they were before the task",
+                    files.join(", ")
+                )?;
+                if !diff.is_empty() {
+                    write!(f, ". What changed:\n{diff}")?;
+                }
+                Ok(())
+            }
+            Problem::HandoffReplaced { handoff, what } => write!(
+                f,
+                "the handoff {handoff} was replaced by {what}; it was put back as a regular file with its content from before the task: append your section to that file"
+            ),
         }
     }
 }

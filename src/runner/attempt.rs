@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::human::{Answer, Decision, decision, failure_question};
 use super::limits::LimitWait;
 use super::spawn::AgentRun;
+use super::supervision::Supervision;
 use super::verify::{Baseline, Verdict};
 use super::{RunError, Runner, prompt};
 use crate::agent::messages::{find_blocker, find_question};
@@ -317,6 +318,10 @@ impl Runner<'_> {
             handoff,
             head: head.clone(),
             branch: self.repo.branch(),
+            supervision: Supervision::take(self.repo.root(), self.settings.source.as_deref()),
+            handoff_mode: crate::files::mode_of(&self.milestone.handoff_path).unwrap_or(0o644),
+            handoff_was_link: std::fs::symlink_metadata(&self.milestone.handoff_path)
+                .is_ok_and(|m| m.file_type().is_symlink()),
         };
         let now = jiff::Timestamp::now().to_string();
         let record = self.state.task_mut(&id);

@@ -36,6 +36,15 @@ pub(crate) enum RunError {
         "{0}: kmilestone run needs the plan inside a git repository (use --dry-run to preview)"
     )]
     NotARepository(#[source] GitError),
+    #[error(
+        "the configuration that governs the agent was changed by task {task}, and a later run does not obey what a task wrote: {changes}. Revert the change, or accept it with --allow-config-changes{}",
+        if diff.is_empty() { String::new() } else { format!(":\n{diff}") }
+    )]
+    SupervisionChanged {
+        task: String,
+        changes: String,
+        diff: String,
+    },
     #[error("the working tree has uncommitted changes (commit or stash them, or pass --allow-dirty):\n{}", .0.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
     Dirty(Vec<String>),
     #[error(
@@ -63,6 +72,8 @@ pub(crate) struct RunOptions {
     pub answer: Option<String>,
     pub no_wait: bool,
     pub allow_dirty: bool,
+    /// `--allow-config-changes`: a task may change the supervised files.
+    pub allow_config_changes: bool,
 }
 
 /// Everything a run needs, for as long as it runs.

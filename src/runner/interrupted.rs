@@ -13,7 +13,7 @@ use std::path::Path;
 use super::RunError;
 use super::prompt::path_for_agent;
 use crate::events::Note;
-use crate::files::write_atomic;
+use crate::files::write_atomic_mode;
 use crate::plan::Milestone;
 use crate::plan::handoff_text::restore;
 use crate::state::{InProgress, StateDir};
@@ -81,7 +81,13 @@ fn put_back(handoff: &Path, bytes: Option<&[u8]>) -> Result<(), RunError> {
         })?;
     }
     match bytes {
-        Some(bytes) => write_atomic(handoff, bytes)?,
+        Some(bytes) => {
+            let mode = crate::files::mode_of(handoff).unwrap_or(0o644);
+            if std::fs::symlink_metadata(handoff).is_ok_and(|m| !m.is_file()) {
+                std::fs::remove_file(handoff).ok();
+            }
+            write_atomic_mode(handoff, bytes, mode)?;
+        }
         None => {
             std::fs::remove_file(handoff).ok();
         }

@@ -12,11 +12,12 @@ pub(crate) mod prompt;
 mod selection;
 mod spawn;
 mod summary;
+mod supervision;
 mod verify;
 
 pub(crate) use human::{Answer, Human, NoHuman};
 pub(crate) use imp::{RunError, RunOptions, RunParts, Runner};
-pub(crate) use prepare::prepare;
+pub(crate) use prepare::{PrepareOptions, prepare};
 pub(crate) use prompt::preview;
 pub(crate) use selection::{Range, Selection};
 pub(crate) use summary::milestone_summary;

@@ -7,10 +7,22 @@ use std::path::{Path, PathBuf};
 use super::RunError;
 use super::prompt::path_for_agent;
 use super::selection::{Range, Selection};
+use super::supervision::Supervision;
 use crate::events::{Note, TaskResult};
 use crate::plan::Milestone;
-use crate::state::{RunLock, State, StateDir};
+use crate::state::{RunLock, State, StateDir, TrustedSupervision};
 use crate::vcs::Repo;
+
+/// What the user allowed for this run.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PrepareOptions {
+    /// `--allow-dirty`.
+    pub allow_dirty: bool,
+    /// `--allow-config-changes`: configuration a task changed is accepted for this run.
+    pub allow_config_changes: bool,
+    /// The configuration file, when it is not the repository's `kmilestone.toml`.
+    pub config: Option<PathBuf>,
+}
 
 /// A run ready to start.
 pub(crate) struct Prepared {
@@ -46,8 +58,9 @@ pub(crate) fn prepare(
     mut milestone: Milestone,
     repo: Repo,
     range: &Range,
-    allow_dirty: bool,
+    options: &PrepareOptions,
 ) -> Result<Prepared, RunError> {
+    let allow_dirty = options.allow_dirty;
     let (state_dir, moved) = StateDir::create(repo.root(), &milestone.plan.id)?;
     let lock = state_dir.lock()?;
     let mut state = state_dir.load(&milestone.plan.id)?;
@@ -68,6 +81,8 @@ pub(crate) fn prepare(
         });
     }
     state.plan = Some(plan_in_repo);
+    let supervision = Supervision::take(repo.root(), options.config.as_deref());
+    trust_supervision(&repo, &mut state, supervision, options.allow_config_changes)?;
 
     let mut selection = Selection::select(&milestone, range, None)?;
     let mut notes = Vec::new();
@@ -147,4 +162,58 @@ pub(crate) fn prepare(
         notes,
         run_dir,
     })
+}
+
+/// Compares the supervised files with what the user last trusted. A change a task made (its
+/// verification saw it, or the task was interrupted before verification) is refused until the
+/// user accepts it (`--allow-config-changes`) or reverts it; a change made between runs is the
+/// user's own and becomes the trusted state.
+fn trust_supervision(
+    repo: &Repo,
+    state: &mut State,
+    now: Supervision,
+    allow: bool,
+) -> Result<(), RunError> {
+    if let Some(trusted) = &state.trusted_supervision {
+        let before = Supervision {
+            files: trusted.files.clone(),
+        };
+        let changed = now.changed_since(&before);
+        let by_task = trusted
+            .changed_by
+            .clone()
+            .or_else(|| state.in_progress.as_ref().map(|p| p.task.clone()));
+        if let (false, Some(task), false) = (changed.is_empty(), by_task, allow) {
+            let mut commits = Vec::new();
+            let mut tracked = Vec::new();
+            for file in &changed {
+                let commit = match &trusted.head {
+                    Some(head) => repo.last_commit_touching(head, file).ok().flatten(),
+                    None => None,
+                };
+                match commit {
+                    Some(commit) => {
+                        commits.push(format!("{file} in commit {commit}"));
+                        tracked.push(file.as_str());
+                    }
+                    None => commits.push(format!("{file} (not committed)")),
+                }
+            }
+            let diff = match (&trusted.head, tracked.is_empty()) {
+                (Some(head), false) => repo.diff_of(head, &tracked, 60).unwrap_or_default(),
+                _ => String::new(),
+            };
+            return Err(RunError::SupervisionChanged {
+                task,
+                changes: commits.join("; "),
+                diff,
+            });
+        }
+    }
+    state.trusted_supervision = Some(TrustedSupervision {
+        files: now.files,
+        head: repo.head()?,
+        changed_by: None,
+    });
+    Ok(())
 }

@@ -9,12 +9,13 @@ use std::time::Duration;
 use regex::Regex;
 
 use super::spawn::AgentRun;
+use super::supervision::Supervision;
 use super::{RunError, Runner, gates, prompt};
 use crate::config::CommitMode;
 use crate::events::{AttemptEnd, EventKind, GateFailure, Problem, TestFinding, millis};
+use crate::files::write_atomic_mode;
 use crate::plan::handoff_text::{complete_marks, complete_section, restore};
 use crate::plan::{Task, TaskType};
-use crate::state::write_atomic;
 use crate::vcs::TreeState;
 
 /// What a task started from, to check its work against.
@@ -25,6 +26,12 @@ pub(crate) struct Baseline {
     pub(crate) marks: usize,
     pub(crate) head: Option<String>,
     pub(crate) branch: Option<String>,
+    /// The files that govern the agent and the checks.
+    pub(crate) supervision: Supervision,
+    /// The handoff's permission bits, kept when it is put back.
+    pub(crate) handoff_mode: u32,
+    /// The handoff was a symbolic link before the task (the user's choice, left alone).
+    pub(crate) handoff_was_link: bool,
 }
 
 /// What verification found.
@@ -93,6 +100,7 @@ impl Runner<'_> {
         let handoff_text = self.check_handoff(task, baseline, &mut problems)?;
         self.check_e2e(task, &handoff_text, baseline, &mut problems);
         self.run_gates(&task.id, &mut problems).await;
+        self.check_supervision(task, baseline, &mut problems)?;
         let tree = self.check_commits(task, baseline, problems.is_empty(), &mut problems)?;
         let quality = self.check_test_quality(task, baseline.head.as_deref(), &tree)?;
         if !problems.is_empty()
@@ -117,7 +125,8 @@ impl Runner<'_> {
     ) -> Result<String, RunError> {
         let id = &task.id;
         let handoff_path = self.milestone.handoff_path.clone();
-        let current = std::fs::read(&handoff_path).ok();
+        self.check_handoff_is_a_file(baseline, problems)?;
+        let current = crate::files::read_regular(&handoff_path, crate::plan::MAX_INPUT_BYTES).ok();
         let mut text = current
             .as_deref()
             .map(|b| String::from_utf8_lossy(b).into_owned())
@@ -133,7 +142,7 @@ impl Runner<'_> {
             if let Some(current) = &current {
                 std::fs::write(&kept, current).ok();
             }
-            write_atomic(&handoff_path, restored.as_bytes())?;
+            write_atomic_mode(&handoff_path, restored.as_bytes(), baseline.handoff_mode)?;
             text = restored;
             self.emit(EventKind::HandoffRestored {
                 id: id.clone(),
@@ -158,6 +167,44 @@ impl Runner<'_> {
             });
         }
         Ok(text)
+    }
+
+    /// The handoff must still be a regular file: an agent that replaced it by a FIFO (whose read
+    /// would block), a folder or a link (to a file outside the repository) gets it back as a
+    /// regular file with its content from before the task, and the task is sent back.
+    fn check_handoff_is_a_file(
+        &mut self,
+        baseline: &Baseline,
+        problems: &mut Vec<Problem>,
+    ) -> Result<(), RunError> {
+        let path = self.milestone.handoff_path.clone();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            return Ok(());
+        };
+        let link_kept = meta.file_type().is_symlink() && baseline.handoff_was_link;
+        if meta.is_file() || link_kept {
+            return Ok(());
+        }
+        let what = crate::files::kind_of(meta.file_type());
+        let kept = self.run_dir.join(format!(
+            "handoff-replaced-{}",
+            jiff::Timestamp::now().as_second()
+        ));
+        // Moved aside, never deleted: a folder the agent made may hold its work.
+        std::fs::rename(&path, &kept).map_err(|source| crate::files::WriteError {
+            path: path.clone(),
+            source,
+        })?;
+        if let Some(before) = &baseline.handoff {
+            write_atomic_mode(&path, before, baseline.handoff_mode)?;
+        }
+        problems.push(Problem::HandoffReplaced {
+            handoff: prompt::path_for_agent(&path, self.repo.root())
+                .display()
+                .to_string(),
+            what: what.to_string(),
+        });
+        Ok(())
     }
 
     /// A VALIDATION task records its E2E result in its Complete section; the latest counts (a
@@ -286,6 +333,37 @@ impl Runner<'_> {
         }
         self.state.task_mut(&task.id).head_after = tree.head.clone();
         Ok(tree)
+    }
+
+    /// The task may not change what governs the agent and the checks, unless the user allowed
+    /// it for this run.
+    fn check_supervision(
+        &mut self,
+        task: &Task,
+        baseline: &Baseline,
+        problems: &mut Vec<Problem>,
+    ) -> Result<(), RunError> {
+        let now = Supervision::take(self.repo.root(), self.settings.source.as_deref());
+        let files = now.changed_since(&baseline.supervision);
+        if files.is_empty() {
+            return Ok(());
+        }
+        if self.options.allow_config_changes {
+            if let Some(trusted) = self.state.trusted_supervision.as_mut() {
+                trusted.files = now.files;
+            }
+            return Ok(());
+        }
+        let tracked: Vec<&str> = files.iter().map(String::as_str).collect();
+        let diff = match &baseline.head {
+            Some(head) => self.repo.diff_of(head, &tracked, 40).unwrap_or_default(),
+            None => String::new(),
+        };
+        if let Some(trusted) = self.state.trusted_supervision.as_mut() {
+            trusted.changed_by = Some(task.id.clone());
+        }
+        problems.push(Problem::SupervisionChanged { files, diff });
+        Ok(())
     }
 
     /// The unit-test quality check of the test files the task added or changed (DESIGN 5.4):

@@ -8,9 +8,11 @@ mod record;
 
 use std::path::{Path, PathBuf};
 
-pub(crate) use crate::files::write_atomic;
 pub(crate) use dir::{RunLock, StateDir};
-pub(crate) use record::{InProgress, LastRun, PendingQuestion, State, TaskState};
+pub(crate) use location::sha256_hex;
+pub(crate) use record::{
+    InProgress, LastRun, PendingQuestion, State, TaskState, TrustedSupervision,
+};
 
 /// Bumped when the file's meaning changes; a newer file is refused rather than misread.
 pub(crate) const STATE_VERSION: u32 = 2;

@@ -111,6 +111,20 @@ pub(crate) struct State {
     pub pending_question: Option<PendingQuestion>,
     #[serde(default)]
     pub last_run: Option<LastRun>,
+    /// The supervised files as the user last trusted them (see `runner::supervision`), and
+    /// HEAD then.
+    #[serde(default)]
+    pub trusted_supervision: Option<TrustedSupervision>,
+}
+
+/// What the runner last accepted as the configuration that governs the agent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct TrustedSupervision {
+    pub files: BTreeMap<String, Option<String>>,
+    pub head: Option<String>,
+    /// The task whose verification found these files changed, when one did: a later run does not
+    /// obey what it wrote until the user accepts or reverts it.
+    pub changed_by: Option<String>,
 }
 
 impl State {
@@ -123,6 +137,7 @@ impl State {
             in_progress: None,
             pending_question: None,
             last_run: None,
+            trusted_supervision: None,
         }
     }
 
