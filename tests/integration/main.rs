@@ -5,6 +5,7 @@
 
 mod corpus;
 mod faults;
+mod hostile;
 mod lint;
 mod logging;
 mod mock_api;
