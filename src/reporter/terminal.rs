@@ -77,6 +77,9 @@ struct StatusLine {
     live: Arc<Mutex<Option<Live>>>,
     started: Instant,
     bar: Option<ProgressBar>,
+    /// Off the screen while someone answers a question (it would draw over what they type),
+    /// until the next attempt starts.
+    paused: bool,
 }
 
 impl StatusLine {
@@ -102,7 +105,7 @@ impl StatusLine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_some();
-        if !active || self.bar.is_some() {
+        if !active || self.paused || self.bar.is_some() {
             return;
         }
         let shared = Arc::clone(&self.live);
@@ -163,6 +166,7 @@ impl<W: Write> Terminal<W> {
             live: Arc::new(Mutex::new(None)),
             started: options.started,
             bar: None,
+            paused: false,
         });
         Terminal {
             out,
@@ -255,6 +259,7 @@ impl<W: Write> Terminal<W> {
         }
         if let Some(status) = &mut self.status {
             status.hide();
+            status.paused = true;
         }
     }
 }

@@ -57,6 +57,7 @@ impl<W: Write> Terminal<W> {
                 }
                 if let Some(status) = &mut self.status {
                     let resuming = resume.is_some();
+                    status.paused = false;
                     status.update(|live| {
                         live.attempt = *attempt;
                         live.gate = None;

@@ -568,6 +568,7 @@ impl Runner<'_> {
         problems: Vec<Problem>,
         waiting_for_limit: bool,
     ) -> Result<TaskEnd, RunError> {
+        self.uncount_attempt(id);
         self.state.task_mut(id).result = Some(TaskResult::Interrupted);
         self.save_state()?;
         Ok(TaskEnd {
@@ -601,7 +602,17 @@ impl Runner<'_> {
         })
     }
 
-    fn waiting_for_answer(&self, id: &str) -> TaskEnd {
+    /// An attempt stopped by Ctrl-C or ended by a question is no attempt: the next run must not
+    /// count it (only a killed runner's attempt, which did its work unverified, counts then).
+    fn uncount_attempt(&mut self, id: &str) {
+        let attempts = self.state.task_mut(id).attempts;
+        if let Some(in_progress) = self.state.in_progress.as_mut().filter(|p| p.task == id) {
+            in_progress.attempt = attempts;
+        }
+    }
+
+    fn waiting_for_answer(&mut self, id: &str) -> TaskEnd {
+        self.uncount_attempt(id);
         TaskEnd {
             result: TaskResult::Question,
             problems: Vec::new(),

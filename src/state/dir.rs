@@ -220,6 +220,20 @@ impl StateDir {
         Ok(RunLock { _folder: folder })
     }
 
+    /// The PID of the kmilestone run that holds the lock now, when one does. Read from the PID
+    /// file and checked against the live processes, without touching the lock (a run starting
+    /// at this moment must not find it taken).
+    pub(crate) fn running_pid(&self) -> Option<u32> {
+        let pid: u32 = std::fs::read_to_string(self.dir.join("lock"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let alive = crate::process::is_alive(pid as i32);
+        (alive && String::from_utf8_lossy(&cmdline).contains("kmilestone")).then_some(pid)
+    }
+
     /// Where the handoff an interrupted attempt at `task` left uncommitted is kept.
     pub(crate) fn interrupted_handoff_path(&self, task: &str) -> PathBuf {
         self.dir.join(format!("handoff-interrupted-{task}.md"))

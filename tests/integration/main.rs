@@ -10,6 +10,7 @@ mod lint;
 mod logging;
 mod mock_api;
 mod no_panic;
+mod questions;
 mod real_claude;
 mod real_codex;
 mod real_runs;

@@ -31,6 +31,7 @@ pub mod mock_anthropic;
 pub mod mock_openai;
 mod openai_request;
 mod openai_sse;
+pub mod pty;
 mod sse;
 
 use std::path::{Path, PathBuf};
