@@ -86,6 +86,11 @@ impl Adapter for Claude {
             args.push("--max-turns".into());
             args.push(turns.to_string().into());
         }
+        if let Some(budget) = self.settings.max_budget_usd {
+            // Claude checks it after each turn, so a task may go a little over.
+            args.push("--max-budget-usd".into());
+            args.push(format!("{budget}").into());
+        }
         if let Some(text) = &self.settings.append_system_prompt {
             args.push("--append-system-prompt".into());
             args.push(text.into());

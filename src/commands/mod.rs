@@ -3,6 +3,7 @@
 pub(crate) mod check_tests;
 mod human;
 pub(crate) mod lint;
+mod notify;
 mod pr;
 pub(crate) mod report;
 pub(crate) mod run;

@@ -17,6 +17,7 @@ struct FileConfig {
     run: Option<RunSection>,
     workflow: Option<WorkflowSection>,
     checks: Option<crate::checks::ChecksConfig>,
+    notify: Option<NotifySection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +58,15 @@ struct RunSection {
     result_grace: Option<String>,
     kill_grace: Option<String>,
     commit: Option<CommitMode>,
+    max_cost: Option<f64>,
+    max_task_cost: Option<f64>,
+    max_time: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct NotifySection {
+    command: Option<Vec<String>>,
+    timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +92,20 @@ fn key_path(path: &serde_ignored::Path<'_>) -> String {
         P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
             key_path(parent)
         }
+    }
+}
+
+/// A cap in dollars: positive and finite.
+pub(super) fn usd(path: &Path, key: &str, value: f64) -> Result<f64, ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: format!(
+                "{key} = {value}: expected an amount in US dollars above 0 (e.g. 25 or 2.5)"
+            ),
+        })
     }
 }
 
@@ -188,6 +212,28 @@ impl Settings {
             }
             if let Some(v) = run.commit {
                 self.commit = v;
+            }
+            if let Some(v) = run.max_cost {
+                self.caps.max_cost = Some(usd(path, "run.max_cost", v)?);
+            }
+            if let Some(v) = run.max_task_cost {
+                self.caps.max_task_cost = Some(usd(path, "run.max_task_cost", v)?);
+            }
+            if let Some(v) = run.max_time {
+                self.caps.max_time = Some(duration(path, "run.max_time", &v)?);
+            }
+        }
+        if let Some(notify) = file.notify {
+            if let Some(command) = notify.command {
+                if command.is_empty() {
+                    return Err(parse_error(
+                        "notify.command: name a program (and its arguments)".to_string(),
+                    ));
+                }
+                self.notify = Some(command);
+            }
+            if let Some(v) = notify.timeout {
+                self.notify_timeout = duration(path, "notify.timeout", &v)?;
             }
         }
         if let Some(checks) = file.checks {

@@ -76,6 +76,8 @@ pub struct ClaudeSettings {
     pub permission: Permission,
     /// More `--allowedTools` entries beyond the defaults.
     pub allowed_tools: Vec<String>,
+    /// `--max-budget-usd`, from `max_task_cost`.
+    pub max_budget_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +117,24 @@ pub struct Settings {
     pub unknown_keys: Vec<String>,
     /// The unit-test quality check (`[checks]`).
     pub checks: crate::checks::ChecksConfig,
+    /// Spend and time caps (`[run] max_cost`, `max_task_cost`, `max_time`).
+    pub caps: Caps,
+    /// The command told when the run needs a human or ends (`[notify] command`); `sh -c`'s
+    /// argument list for `--notify`.
+    pub notify: Option<Vec<String>>,
+    /// How long one notification may take (`[notify] timeout`).
+    pub notify_timeout: Duration,
+}
+
+/// What a run may spend.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Caps {
+    /// Dollars the milestone may have spent, across runs, before a task starts.
+    pub max_cost: Option<f64>,
+    /// Dollars one task may spend.
+    pub max_task_cost: Option<f64>,
+    /// Wall-clock time after which no new task starts.
+    pub max_time: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -129,6 +149,7 @@ impl Default for Settings {
                 extra_args: Vec::new(),
                 permission: Permission::Default,
                 allowed_tools: Vec::new(),
+                max_budget_usd: None,
             },
             command_agent: CommandAgentSettings { argv: Vec::new() },
             gate_commands: None,
@@ -147,6 +168,9 @@ impl Default for Settings {
             source: None,
             unknown_keys: Vec::new(),
             checks: crate::checks::ChecksConfig::default(),
+            caps: Caps::default(),
+            notify: None,
+            notify_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -192,6 +216,12 @@ pub struct Overrides {
     pub bypass_permissions: bool,
     /// `--no-gates`.
     pub no_gates: bool,
+    /// `--max-cost`, `--max-task-cost` (dollars), `--max-time`.
+    pub max_cost: Option<f64>,
+    pub max_task_cost: Option<f64>,
+    pub max_time: Option<Duration>,
+    /// `--notify CMD`: a shell command line.
+    pub notify: Option<String>,
 }
 
 impl Settings {
@@ -210,6 +240,20 @@ impl Settings {
         }
         if overrides.bypass_permissions {
             settings.claude.permission = Permission::Bypass;
+        }
+        let flag = Path::new("--max-cost");
+        if let Some(v) = overrides.max_cost {
+            settings.caps.max_cost = Some(file::usd(flag, "--max-cost", v)?);
+        }
+        if let Some(v) = overrides.max_task_cost {
+            settings.caps.max_task_cost = Some(file::usd(flag, "--max-task-cost", v)?);
+        }
+        if let Some(v) = overrides.max_time {
+            settings.caps.max_time = Some(v);
+        }
+        settings.claude.max_budget_usd = settings.caps.max_task_cost;
+        if let Some(command) = &overrides.notify {
+            settings.notify = Some(vec!["sh".to_string(), "-c".to_string(), command.clone()]);
         }
         if settings.agent == AgentKind::Command && settings.command_agent.argv.is_empty() {
             return Err(ConfigError::CommandArgvMissing);

@@ -235,6 +235,7 @@ pub struct RunStart {
     pub agent: String,
     pub permission: Permission,
     pub gates: Vec<String>,
+    pub caps: CapsInfo,
 }
 
 /// Why a usage limit stopped the run.
@@ -245,6 +246,68 @@ pub enum LimitStop {
     NoWait { resets_at: Option<String> },
     /// No reset time was given and the bounded waits did not help.
     StillLimited { waits: u32 },
+}
+
+/// Micro-dollars: costs kept exact enough and comparable.
+pub fn micros(usd: f64) -> u64 {
+    (usd * 1_000_000.0).round().max(0.0) as u64
+}
+
+/// `$1.2345` of micro-dollars.
+pub fn dollars(micros: u64) -> String {
+    format!("${:.4}", micros as f64 / 1_000_000.0)
+}
+
+/// The caps a run works under, for its header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapsInfo {
+    /// The milestone's spend cap and what it has spent before this run.
+    pub max_cost: Option<u64>,
+    pub spent: u64,
+    pub max_task_cost: Option<u64>,
+    pub max_time_ms: Option<u64>,
+}
+
+impl CapsInfo {
+    pub fn is_empty(&self) -> bool {
+        self.max_cost.is_none() && self.max_task_cost.is_none() && self.max_time_ms.is_none()
+    }
+}
+
+impl fmt::Display for CapsInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(cap) = self.max_cost {
+            parts.push(format!(
+                "{} for the milestone ({} spent so far)",
+                dollars(cap),
+                dollars(self.spent)
+            ));
+        }
+        if let Some(cap) = self.max_task_cost {
+            parts.push(format!(
+                "{} per task (checked after each agent turn, so a task may go a little over)",
+                dollars(cap)
+            ));
+        }
+        if let Some(ms) = self.max_time_ms {
+            parts.push(format!(
+                "no new task after {}",
+                humantime::format_duration(Duration::from_secs(ms / 1000))
+            ));
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// The cap a run stopped at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum CapStop {
+    /// The milestone has spent its `max_cost`.
+    Cost { cap: u64, spent: u64 },
+    /// The run has taken its `max_time`.
+    Time { cap_ms: u64, elapsed_ms: u64 },
 }
 
 /// Why the agent cannot work.
@@ -301,6 +364,12 @@ pub enum RunOutcome {
     Error {
         message: String,
     },
+    /// A cap stopped the run before `next` started.
+    CapReached {
+        stop: CapStop,
+        next: String,
+        plan: String,
+    },
 }
 
 impl RunOutcome {
@@ -315,6 +384,7 @@ impl RunOutcome {
             RunOutcome::Interrupted { .. } => exit_codes::INTERRUPTED,
             RunOutcome::AgentUnavailable { .. } => exit_codes::AGENT_UNAVAILABLE,
             RunOutcome::Error { .. } => exit_codes::BAD_INPUT,
+            RunOutcome::CapReached { .. } => exit_codes::CAP_REACHED,
         }
     }
 
@@ -329,6 +399,7 @@ impl RunOutcome {
             RunOutcome::Interrupted { .. } => "interrupted",
             RunOutcome::AgentUnavailable { .. } => "agent_unavailable",
             RunOutcome::Error { .. } => "error",
+            RunOutcome::CapReached { .. } => "cap_reached",
         }
     }
 
@@ -393,6 +464,25 @@ impl RunOutcome {
                 ..
             } => format!("the agent cannot work here: {message}"),
             RunOutcome::Error { message } => message.clone(),
+            RunOutcome::CapReached {
+                stop: CapStop::Cost { cap, spent },
+                next,
+                plan,
+            } => format!(
+                "Stopped before task {next}: the milestone has spent {} of its {} cap (max_cost). To go on, run again with a larger cap: kmilestone run {plan} --max-cost {:.2}",
+                dollars(*spent),
+                dollars(*cap),
+                (*cap as f64 / 1_000_000.0) * 2.0
+            ),
+            RunOutcome::CapReached {
+                stop: CapStop::Time { cap_ms, elapsed_ms },
+                next,
+                plan,
+            } => format!(
+                "Stopped before task {next}: the run has taken {} of its {} (max_time). Run again to go on: kmilestone run {plan}",
+                humantime::format_duration(Duration::from_secs(elapsed_ms / 1000)),
+                humantime::format_duration(Duration::from_secs(cap_ms / 1000))
+            ),
         };
         Some(text)
     }
@@ -428,6 +518,8 @@ pub struct MilestoneSummary {
     pub gates: Vec<String>,
     /// Cost and tokens of every recorded task.
     pub totals: Totals,
+    /// The caps the last run worked under.
+    pub caps: CapsInfo,
 }
 
 /// The end of a run.
@@ -516,7 +608,27 @@ pub enum EventKind {
         wait_seconds: u64,
     },
     TaskFinished(TaskSummary),
+    /// The run stops at a cap (its `run_finished` follows).
+    CapReached {
+        stop: CapStop,
+    },
+    /// The notify command ran for an earlier event.
+    Notified(NotifyResult),
     RunFinished(RunEnd),
+}
+
+/// How one run of the notify command went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyResult {
+    /// The event it was told about (`question`, `run_finished`, …).
+    pub event: String,
+    pub ok: bool,
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    /// The last lines of its output.
+    pub output_tail: String,
+    /// It could not be started.
+    pub error: Option<String>,
 }
 
 /// Receives every event of a run.

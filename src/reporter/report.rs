@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::format;
 use super::summary;
-use super::wire::{WireMilestone, WireProblem};
+use super::wire::{WireCaps, WireMilestone, WireProblem};
 use crate::events::{Event, EventKind, EventSink, MilestoneSummary, RunOutcome};
 use crate::files::write_atomic;
 
@@ -76,7 +76,11 @@ pub(crate) fn render_markdown(report: &Report<'_>) -> String {
         .map(|code| format!(" (exit code {code})"))
         .unwrap_or_default();
     md.push_str(&format!("Outcome: **{}**{exit}  \n", report.outcome_name()));
-    md.push_str(&format!("Finished: {}\n\n", report.finished_at));
+    md.push_str(&format!("Finished: {}\n", report.finished_at));
+    if !milestone.caps.is_empty() {
+        md.push_str(&format!("Caps: {}\n", milestone.caps));
+    }
+    md.push('\n');
     if matches!(report.ended, Ended::Finished(RunOutcome::Complete)) {
         md.push_str(summary::completion_summary(milestone).trim_end());
         md.push_str("\n\n");
@@ -171,6 +175,7 @@ pub(crate) fn render_json(report: &Report<'_>) -> String {
         "message": report.message(),
         "finished_at": report.finished_at,
         "milestone": WireMilestone::from(report.milestone),
+        "caps": WireCaps::from(&report.milestone.caps),
         "problems": report.milestone.tasks.iter()
             .filter_map(|t| t.record.as_ref())
             .flat_map(|r| r.problems.iter().map(WireProblem::from))
@@ -235,7 +240,9 @@ impl EventSink for ReportWriter {
             | EventKind::Question { .. }
             | EventKind::DecisionNeeded { .. }
             | EventKind::WaitingForLimit { .. }
-            | EventKind::TaskFinished(_) => {}
+            | EventKind::TaskFinished(_)
+            | EventKind::CapReached { .. }
+            | EventKind::Notified(_) => {}
         }
     }
 }

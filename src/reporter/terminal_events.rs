@@ -141,6 +141,23 @@ impl<W: Write> Terminal<W> {
                 ));
             }
             EventKind::TaskFinished(summary) => self.task_finished(summary),
+            // The run's last message says which cap and how to go on.
+            EventKind::CapReached { .. } => {}
+            EventKind::Notified(result) => {
+                if !result.ok && !self.options.quiet {
+                    let why = match (&result.error, result.timed_out, result.exit_code) {
+                        (Some(error), _, _) => error.clone(),
+                        (None, true, _) => "timed out".to_string(),
+                        (None, false, Some(code)) => format!("exited with {code}"),
+                        (None, false, None) => "was killed".to_string(),
+                    };
+                    let text = self.paint_bad(&format!(
+                        "  ! the notify command for {} failed ({why}); the run goes on",
+                        result.event
+                    ));
+                    self.line(&text);
+                }
+            }
             EventKind::RunFinished(end) => self.run_finished(end),
         }
     }
@@ -168,6 +185,9 @@ impl<W: Write> Terminal<W> {
             }
         };
         self.line(&format!("Gates: {}", list(&start.gates)));
+        if !start.caps.is_empty() {
+            self.line(&format!("Caps: {}", start.caps));
+        }
         self.line(&format!("Tasks to run: {}", list(&start.tasks)));
     }
 

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::events::{
-    AttemptEnd, EventKind, Finished, GateFailure, GateRecord, Header, MilestoneSummary,
+    AttemptEnd, CapsInfo, EventKind, Finished, GateFailure, GateRecord, Header, MilestoneSummary,
     MilestoneTask, Permission, Problem, RunEnd, RunOutcome, RunStart, TaskResult, TaskSummary,
     Totals, Usage,
 };
@@ -118,6 +118,7 @@ fn run_events() -> Vec<Event> {
                     bash: vec![s("git"), s("make test-unit")],
                 },
                 gates: vec![s("make test-unit")],
+                caps: CapsInfo::default(),
             }),
         ),
         event(
@@ -359,6 +360,7 @@ fn run_events() -> Vec<Event> {
                         .collect(),
                     gates: vec![s("make test-unit")],
                     totals: totals(0.3734, 42_000, 2_800),
+                    caps: CapsInfo::default(),
                 },
             }),
         ),

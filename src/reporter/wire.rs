@@ -8,8 +8,8 @@
 use serde::Serialize;
 
 use crate::events::{
-    AgentEvent, AttemptEnd, EVENTS_SCHEMA_VERSION, Event, EventKind, GateRecord, MilestoneSummary,
-    Problem, Question, RunEnd, RunStart, TaskSummary, TestFinding, Totals, Usage,
+    AgentEvent, AttemptEnd, CapStop, CapsInfo, EVENTS_SCHEMA_VERSION, Event, EventKind, GateRecord,
+    MilestoneSummary, Problem, Question, RunEnd, RunStart, TaskSummary, TestFinding, Totals, Usage,
 };
 
 /// The name in the schema line.
@@ -66,6 +66,7 @@ pub(crate) enum WireKind<'a> {
         agent: &'a str,
         permission: String,
         gates: &'a [String],
+        caps: WireCaps,
     },
     TaskStarted {
         id: &'a str,
@@ -132,6 +133,17 @@ pub(crate) enum WireKind<'a> {
         wait_seconds: u64,
     },
     TaskFinished(WireTask<'a>),
+    CapReached {
+        cap: WireCapStop,
+    },
+    Notified {
+        event: &'a str,
+        ok: bool,
+        exit_code: Option<i32>,
+        timed_out: bool,
+        output_tail: &'a str,
+        error: Option<&'a str>,
+    },
     RunFinished {
         exit_code: i32,
         outcome: &'static str,
@@ -140,6 +152,55 @@ pub(crate) enum WireKind<'a> {
         totals: WireTotals,
         milestone: WireMilestone<'a>,
     },
+}
+
+/// The caps in dollars and seconds; null where none is set.
+#[derive(Debug, Serialize)]
+pub(crate) struct WireCaps {
+    pub max_cost_usd: Option<f64>,
+    pub spent_usd: f64,
+    pub max_task_cost_usd: Option<f64>,
+    pub max_time_seconds: Option<u64>,
+}
+
+impl From<&CapsInfo> for WireCaps {
+    fn from(caps: &CapsInfo) -> WireCaps {
+        let usd = |m: u64| m as f64 / 1_000_000.0;
+        WireCaps {
+            max_cost_usd: caps.max_cost.map(usd),
+            spent_usd: usd(caps.spent),
+            max_task_cost_usd: caps.max_task_cost.map(usd),
+            max_time_seconds: caps.max_time_ms.map(|ms| ms / 1000),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "cap", rename_all = "snake_case")]
+pub(crate) enum WireCapStop {
+    Cost {
+        cap_usd: f64,
+        spent_usd: f64,
+    },
+    Time {
+        cap_seconds: u64,
+        elapsed_seconds: u64,
+    },
+}
+
+impl From<&CapStop> for WireCapStop {
+    fn from(stop: &CapStop) -> WireCapStop {
+        match *stop {
+            CapStop::Cost { cap, spent } => WireCapStop::Cost {
+                cap_usd: cap as f64 / 1_000_000.0,
+                spent_usd: spent as f64 / 1_000_000.0,
+            },
+            CapStop::Time { cap_ms, elapsed_ms } => WireCapStop::Time {
+                cap_seconds: cap_ms / 1000,
+                elapsed_seconds: elapsed_ms / 1000,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -383,6 +444,17 @@ impl<'a> From<&'a EventKind> for WireKind<'a> {
                 wait_seconds: *wait_seconds,
             },
             EventKind::TaskFinished(summary) => WireKind::TaskFinished(WireTask::from(summary)),
+            EventKind::CapReached { stop } => WireKind::CapReached {
+                cap: WireCapStop::from(stop),
+            },
+            EventKind::Notified(result) => WireKind::Notified {
+                event: &result.event,
+                ok: result.ok,
+                exit_code: result.exit_code,
+                timed_out: result.timed_out,
+                output_tail: &result.output_tail,
+                error: result.error.as_deref(),
+            },
             EventKind::RunFinished(end) => run_finished(end),
         }
     }
@@ -402,6 +474,7 @@ fn run_started(start: &RunStart) -> WireKind<'_> {
         agent: &start.agent,
         permission: start.permission.to_string(),
         gates: &start.gates,
+        caps: WireCaps::from(&start.caps),
     }
 }
 

@@ -15,7 +15,7 @@ use crate::agent::messages::{find_blocker, find_question};
 use crate::agent::{Adapter, AgentStop, EndFacts};
 use crate::events::{
     AttemptEnd, EventKind, Leftovers, Problem, Question, RunOutcome, TaskResult, Unavailable,
-    millis,
+    micros, millis,
 };
 use crate::plan::Task;
 use crate::plan::handoff_text::complete_marks;
@@ -218,6 +218,10 @@ impl Runner<'_> {
         }
         self.account(id, &run);
         self.state.task_mut(id).duration_ms += millis(run.duration);
+        if let Some(problem) = self.over_task_cap(id, &run) {
+            self.state.task_mut(id).attempts = attempt;
+            return Ok(Step::End(self.failed(id, attempt, vec![problem])?));
+        }
         let end = classify(self.adapter.as_ref(), &run, talk.session.as_deref());
         if !matches!(end, AgentEnd::Interrupted) {
             self.forget_answered_question(id);
@@ -367,6 +371,21 @@ impl Runner<'_> {
             with_notes = prompt::with_note(&with_notes, &prompt::redo_note(task));
         }
         Ok((baseline, first_prompt, with_notes))
+    }
+
+    /// The task's spend against its cap, after an invocation: over it (or the agent stopped at
+    /// its own budget), the task stops as a failed attempt.
+    fn over_task_cap(&mut self, id: &str, run: &AgentRun) -> Option<Problem> {
+        let cap = self.settings.caps.max_task_cost?;
+        let spent = self.state.task_mut(id).cost_usd();
+        let stopped_by_budget = run
+            .finished
+            .as_ref()
+            .is_some_and(|f| f.subtype == "error_max_budget_usd");
+        (spent >= cap || stopped_by_budget).then(|| Problem::TaskCostCap {
+            cap: micros(cap),
+            spent: micros(spent),
+        })
     }
 
     /// Reports a failed verification and decides what comes next: a fix attempt while the

@@ -93,6 +93,17 @@ pub(crate) struct LastRun {
     pub started_at: String,
     pub finished_at: String,
     pub outcome: RunOutcome,
+    /// The caps it worked under, in micro-dollars and milliseconds.
+    #[serde(default)]
+    pub caps: RecordedCaps,
+}
+
+/// A run's caps as the state keeps them.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct RecordedCaps {
+    pub max_cost: Option<u64>,
+    pub max_task_cost: Option<u64>,
+    pub max_time_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
