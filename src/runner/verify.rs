@@ -131,7 +131,8 @@ impl Runner<'_> {
                 jiff::Timestamp::now().as_second()
             ));
             if let Some(current) = &current {
-                std::fs::write(&kept, current).ok();
+                // Private and redacted, as everything under the state folder.
+                write_atomic(&kept, &crate::redact::bytes(current)).ok();
             }
             write_atomic(&handoff_path, restored.as_bytes())?;
             text = restored;
