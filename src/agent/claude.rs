@@ -5,10 +5,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::tool_output::{self, one_line};
 use super::{Adapter, AgentCommand};
 use crate::config::{ClaudeSettings, Permission};
 use crate::events::{AgentEvent, Finished, Permission as Granted, Usage};
-use crate::text::first_line as truncate;
 
 /// The tools a task needs besides Bash. `Edit(./**)` covers Write and Edit inside the working
 /// directory only: a bare `Edit` would let Write reach files outside the repository.
@@ -128,7 +128,7 @@ pub fn parse_stream_line(line: &str) -> Vec<AgentEvent> {
     let value: Value = match serde_json::from_str(line) {
         Ok(value @ Value::Object(_)) => value,
         Ok(_) | Err(_) => {
-            tracing::debug!(line = %truncate(line, 200), "skipping a line that is not a JSON object");
+            tracing::debug!(line = %one_line(line, 200), "skipping a line that is not a JSON object");
             return Vec::new();
         }
     };
@@ -160,9 +160,13 @@ pub fn parse_stream_line(line: &str) -> Vec<AgentEvent> {
             .collect(),
         "user" => content_blocks(&value)
             .filter(|block| block["type"] == "tool_result")
-            .map(|block| AgentEvent::ToolResult {
-                is_error: block["is_error"].as_bool().unwrap_or(false),
-                summary: truncate(&tool_result_text(&block["content"]), 200),
+            .map(|block| {
+                // A summary, not the content: the agent may have read a key file.
+                let is_error = block["is_error"].as_bool().unwrap_or(false);
+                AgentEvent::ToolResult {
+                    is_error,
+                    summary: tool_output::summary(&tool_result_text(&block["content"]), is_error),
+                }
             })
             .collect(),
         "result" => vec![AgentEvent::Finished(finished(&value))],
@@ -240,7 +244,7 @@ fn tool_summary(input: &Value) -> String {
         "description",
     ] {
         if let Some(text) = input[key].as_str() {
-            return truncate(text.lines().next().unwrap_or_default(), 120);
+            return one_line(text.lines().next().unwrap_or_default(), 120);
         }
     }
     String::new()

@@ -14,9 +14,9 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::tool_output::{self, one_line};
 use super::{Adapter, AgentCommand, UsageLimit};
 use crate::events::{AgentEvent, Finished, Permission, Usage};
-use crate::text::first_line as truncate;
 
 /// Where the agent's commands and edits may reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -228,7 +228,7 @@ pub fn parse_stream_line(line: &str) -> Vec<AgentEvent> {
     let value: Value = match serde_json::from_str(line) {
         Ok(value @ Value::Object(_)) => value,
         Ok(_) | Err(_) => {
-            tracing::debug!(line = %truncate(line, 200), "skipping a line that is not a JSON object");
+            tracing::debug!(line = %one_line(line, 200), "skipping a line that is not a JSON object");
             return Vec::new();
         }
     };
@@ -291,23 +291,22 @@ fn item_events(line_type: &str, item: &Value) -> Vec<AgentEvent> {
         }],
         "command_execution" if started => vec![AgentEvent::ToolUse {
             name: "exec".to_string(),
-            summary: truncate(
+            summary: one_line(
                 &shell_command(item["command"].as_str().unwrap_or_default()),
                 120,
             ),
         }],
         "command_execution" if completed => {
             let exit_code = item["exit_code"].as_i64();
+            let is_error = exit_code != Some(0) || item["status"] == "failed";
+            // A summary, not the output: the command may have printed a secret.
             let output = item["aggregated_output"].as_str().unwrap_or_default();
-            let first_line = output.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let output = tool_output::summary(output, is_error);
             let summary = match exit_code {
-                Some(code) => format!("exit {code}: {first_line}"),
-                None => first_line.to_string(),
+                Some(code) => format!("exit {code}: {output}"),
+                None => output,
             };
-            vec![AgentEvent::ToolResult {
-                is_error: exit_code != Some(0) || item["status"] == "failed",
-                summary: truncate(summary.trim_end_matches([':', ' ']), 200),
-            }]
+            vec![AgentEvent::ToolResult { is_error, summary }]
         }
         "file_change" if started => vec![AgentEvent::ToolUse {
             name: "apply_patch".to_string(),

@@ -6,6 +6,7 @@ pub mod claude_settings;
 pub mod codex;
 pub mod command;
 pub mod messages;
+pub(crate) mod tool_output;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

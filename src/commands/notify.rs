@@ -89,7 +89,10 @@ impl CommandNotifier {
             cwd: self.cwd.clone(),
             env_set: vec![("KMILESTONE_EVENT".into(), name.into())],
             env_remove: Vec::new(),
-            stdin: StdinSource::Bytes(format!("{payload}\n").into_bytes()),
+            // It goes to another service: nothing secret in it.
+            stdin: StdinSource::Bytes(
+                format!("{}\n", crate::redact::json(&payload.to_string())).into_bytes(),
+            ),
         };
         let log = self.log.clone();
         let timeout = self.timeout;

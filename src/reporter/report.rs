@@ -1,5 +1,6 @@
 //! `report.md`, `report.json` and `pr-body.md`: the milestone across every run, written when a
-//! run finishes and rendered again by `kmilestone report` from the milestone's state.
+//! run finishes and rendered again by `kmilestone report` from the milestone's state. Each is
+//! redacted as rendered: problems quote gate output and agent messages, the body the handoff.
 
 use std::path::{Path, PathBuf};
 
@@ -164,7 +165,7 @@ pub(crate) fn render_markdown(report: &Report<'_>) -> String {
             ));
         }
     }
-    md
+    crate::redact::text(&md).into_owned()
 }
 
 /// `report.json`.
@@ -183,7 +184,7 @@ pub(crate) fn render_json(report: &Report<'_>) -> String {
     });
     let mut text = serde_json::to_string_pretty(&value).expect("the report serializes");
     text.push('\n');
-    text
+    crate::redact::json(&text).into_owned()
 }
 
 /// Writes the report files into the run's folder and beside the state when the run finishes,
@@ -222,7 +223,7 @@ impl EventSink for ReportWriter {
                     write_atomic(&dir.join("report.json"), json_text.as_bytes()).ok();
                 }
                 if end.outcome == RunOutcome::Complete && end.milestone.complete {
-                    let body = summary::pr_body(&end.milestone);
+                    let body = crate::redact::text(&summary::pr_body(&end.milestone)).into_owned();
                     write_atomic(&self.state_dir.join("pr-body.md"), body.as_bytes()).ok();
                 }
                 self.written = Some(self.run_dir.join("report.md"));

@@ -137,7 +137,7 @@ impl<W: Write> Terminal<W> {
                 self.line(&format!(
                     "  ⏸ usage limit: waiting{when} ({} left): {}",
                     format::duration_ms(wait_seconds * 1000),
-                    first_line(message, 100)
+                    first_line(&self.redacted(message), 100)
                 ));
             }
             EventKind::TaskFinished(summary) => self.task_finished(summary),
@@ -192,7 +192,7 @@ impl<W: Write> Terminal<W> {
     }
 
     fn agent_event(&mut self, event: &AgentEvent) {
-        let activity = agent_activity(event).map(|a| match &self.root {
+        let activity = agent_activity(event, &self.redactor).map(|a| match &self.root {
             Some(root) => a.replace(root.as_str(), ""),
             None => a,
         });
@@ -246,6 +246,7 @@ impl<W: Write> Terminal<W> {
         ));
         self.line(&bad);
         if !stderr_tail.trim().is_empty() && !self.options.quiet {
+            let stderr_tail = self.redacted(stderr_tail);
             let lines: Vec<&str> = stderr_tail.lines().collect();
             for line in &lines[lines.len().saturating_sub(5)..] {
                 self.line(&format!("    {line}"));
@@ -289,7 +290,7 @@ impl<W: Write> Terminal<W> {
         self.line(&bad);
         let limit = if self.options.verbose { usize::MAX } else { 12 };
         for problem in problems {
-            let text = problem.to_string();
+            let text = self.redacted(&problem.to_string());
             let mut lines = text.lines();
             if let Some(first) = lines.next() {
                 self.line(&format!("    - {first}"));

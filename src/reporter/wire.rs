@@ -41,6 +41,34 @@ impl SchemaLine {
     }
 }
 
+/// In the events log only, where an oversized run was cut: `{"type": "log_truncated", …}`
+/// between the first part and the last, saying what is missing.
+#[derive(Debug, Serialize)]
+pub(crate) struct LogTruncatedLine<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub data: &'a LogTruncated,
+}
+
+/// What a capped events log left out: how many event lines and bytes, and the `elapsed_ms` of
+/// the first and last of them.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct LogTruncated {
+    pub events_left_out: u64,
+    pub bytes_left_out: u64,
+    pub first_elapsed_ms: Option<u64>,
+    pub last_elapsed_ms: Option<u64>,
+}
+
+impl LogTruncated {
+    pub(crate) fn line(&self) -> LogTruncatedLine<'_> {
+        LogTruncatedLine {
+            kind: "log_truncated",
+            data: self,
+        }
+    }
+}
+
 /// One event line.
 #[derive(Debug, Serialize)]
 pub(crate) struct WireEvent<'a> {

@@ -13,7 +13,7 @@ use super::supervision::Supervision;
 use super::{RunError, Runner, gates, prompt};
 use crate::config::CommitMode;
 use crate::events::{AttemptEnd, EventKind, GateFailure, Problem, TestFinding, millis};
-use crate::files::write_atomic_mode;
+use crate::files::{write_atomic, write_atomic_mode};
 use crate::plan::handoff_text::{complete_marks, complete_section, restore};
 use crate::plan::{Task, TaskType};
 use crate::vcs::TreeState;
@@ -140,7 +140,8 @@ impl Runner<'_> {
                 jiff::Timestamp::now().as_second()
             ));
             if let Some(current) = &current {
-                std::fs::write(&kept, current).ok();
+                // Private and redacted, as everything under the state folder.
+                write_atomic(&kept, &crate::redact::bytes(current)).ok();
             }
             write_atomic_mode(&handoff_path, restored.as_bytes(), baseline.handoff_mode)?;
             text = restored;

@@ -18,6 +18,7 @@ mod real_runs;
 mod real_sandbox;
 mod rewrites;
 mod run_loop;
+mod secrets;
 mod status;
 mod support;
 mod views;
