@@ -404,7 +404,7 @@ impl Runner<'_> {
         } else {
             budget.fixes += 1;
         }
-        let mut fix = prompt::fix_prompt(task, &all);
+        let mut fix = prompt::fix_prompt(task, &all, !self.adapter.commits_itself());
         if let Some(guidance) = &guidance {
             fix.push_str(&prompt::guidance_section(guidance));
         }
@@ -591,6 +591,7 @@ impl Runner<'_> {
             problems: Vec::new(),
             stop: Some(RunOutcome::AgentUnavailable {
                 task: id.to_string(),
+                agent: self.adapter.name().to_string(),
                 reason,
             }),
         })
