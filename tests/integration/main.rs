@@ -3,6 +3,7 @@
 // Helpers are `pub` so that every test module can use them; nothing outside this binary can.
 #![allow(unreachable_pub)]
 
+mod codex_runs;
 mod codex_scenarios;
 mod corpus;
 mod faults;
