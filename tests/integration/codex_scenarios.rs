@@ -467,5 +467,43 @@ fn dry_run_shows_the_codex_command_line_from_the_settings() {
         "unknown keys warn: {}",
         run.describe()
     );
+
+    let run = project.kmilestone_run(&[
+        "--agent",
+        "codex",
+        "--only",
+        "1.1",
+        "--dry-run",
+        "--dangerously-skip-permissions",
+    ]);
+
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    assert!(
+        run.stdout.contains(
+            "/opt/codex/bin/codex exec --json --model gpt-5.5 --dangerously-bypass-approvals-and-sandbox -c"
+        ),
+        "{}",
+        run.describe()
+    );
     assert!(project.calls().is_empty());
+}
+
+#[test]
+fn a_blocker_in_codexs_final_message_stops_the_run_with_exit_3() {
+    let project = codex_project();
+    project.scenario(json!({"default": {"result": {
+        "text": "I looked for the greeting spec.\n\nBLOCKED: the greeting spec the task names does not exist"
+    }}}));
+
+    let run = project.kmilestone_run(&[]);
+
+    assert_eq!(run.code(), Some(3), "{}", run.describe());
+    assert!(
+        run.stdout
+            .contains("Task 1.1 is blocked: the greeting spec the task names does not exist"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(project.calls().len(), 1);
+    assert_eq!(project.log(), ["Plan"]);
 }
