@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use super::*;
 
 /// Real stdout of Codex 0.169.0 against the project's mock (paths rewritten to

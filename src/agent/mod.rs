@@ -24,6 +24,7 @@ pub fn build(settings: &Settings) -> Box<dyn Adapter> {
             settings.claude.clone(),
             settings.gates.clone(),
         )),
+        AgentKind::Codex => Box::new(codex::Codex::new(settings.codex.clone())),
         AgentKind::Command => Box::new(command::CommandAgent::new(
             settings.command_agent.argv.clone(),
         )),

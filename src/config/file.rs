@@ -6,12 +6,16 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{AgentKind, CommitMode, ConfigError, Permission, Settings, WorkflowMode};
+use super::{
+    AgentKind, CodexSettings, CommitMode, ConfigError, Permission, PriceTable, Sandbox, Settings,
+    WorkflowMode,
+};
 
 /// The file's shape. Every field is optional; unknown keys are collected for warnings.
 #[derive(Debug, Default, Deserialize)]
 struct FileConfig {
-    /// `agent = "claude"`, or an `[agent]` table (`name`, `[agent.claude]`, `[agent.command]`).
+    /// `agent = "claude"`, or an `[agent]` table (`name`, `[agent.claude]`, `[agent.codex]`,
+    /// `[agent.command]`).
     agent: Option<toml::Value>,
     gates: Option<GatesSection>,
     run: Option<RunSection>,
@@ -24,6 +28,7 @@ struct FileConfig {
 struct AgentTable {
     name: Option<AgentKind>,
     claude: Option<ClaudeSection>,
+    codex: Option<CodexSection>,
     command: Option<CommandSection>,
 }
 
@@ -36,6 +41,40 @@ struct ClaudeSection {
     extra_args: Option<Vec<String>>,
     permission: Option<Permission>,
     allowed_tools: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CodexSection {
+    binary: Option<PathBuf>,
+    model: Option<String>,
+    /// `"sandbox"` (workspace-write) or `"bypass"`.
+    permission: Option<Sandbox>,
+    /// `-c key=value` entries for Codex's own configuration.
+    config: Option<Vec<String>>,
+    extra_args: Option<Vec<String>>,
+    /// `"gpt-5.5" = { input = 1.25, cached_input = 0.125, output = 10.0 }`, dollars per million.
+    prices: Option<PriceTable>,
+}
+
+impl CodexSection {
+    fn apply(self, codex: &mut CodexSettings) {
+        if let Some(v) = self.binary {
+            codex.binary = v;
+        }
+        codex.model = self.model.or(codex.model.take());
+        if let Some(v) = self.permission {
+            codex.sandbox = v;
+        }
+        if let Some(v) = self.config {
+            codex.config = v;
+        }
+        if let Some(v) = self.extra_args {
+            codex.extra_args = v;
+        }
+        if let Some(v) = self.prices {
+            codex.prices = v;
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,7 +176,9 @@ impl Settings {
         match file.agent {
             Some(toml::Value::String(name)) => {
                 self.agent = AgentKind::parse(&name).ok_or_else(|| {
-                    parse_error(format!("agent = \"{name}\": expected claude or command"))
+                    parse_error(format!(
+                        "agent = \"{name}\": expected claude, codex or command"
+                    ))
                 })?;
             }
             Some(value @ toml::Value::Table(_)) => {
@@ -167,6 +208,9 @@ impl Settings {
                     if let Some(v) = claude.allowed_tools {
                         c.allowed_tools = v;
                     }
+                }
+                if let Some(codex) = table.codex {
+                    codex.apply(&mut self.codex);
                 }
                 if let Some(command) = table.command
                     && let Some(argv) = command.argv

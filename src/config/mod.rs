@@ -8,9 +8,11 @@ use serde::Deserialize;
 
 use crate::env_vars;
 
+mod codex;
 mod detect;
 mod file;
 
+pub use codex::{CodexSettings, Price, PriceTable, Sandbox};
 pub(crate) use detect::detect_gates;
 
 /// Which agent runs the tasks.
@@ -18,6 +20,7 @@ pub(crate) use detect::detect_gates;
 #[serde(rename_all = "lowercase")]
 pub enum AgentKind {
     Claude,
+    Codex,
     Command,
 }
 
@@ -25,6 +28,7 @@ impl AgentKind {
     pub fn parse(name: &str) -> Option<AgentKind> {
         match name {
             "claude" => Some(AgentKind::Claude),
+            "codex" => Some(AgentKind::Codex),
             "command" => Some(AgentKind::Command),
             _ => None,
         }
@@ -33,6 +37,7 @@ impl AgentKind {
     pub fn name(self) -> &'static str {
         match self {
             AgentKind::Claude => "claude",
+            AgentKind::Codex => "codex",
             AgentKind::Command => "command",
         }
     }
@@ -90,6 +95,7 @@ pub struct CommandAgentSettings {
 pub struct Settings {
     pub agent: AgentKind,
     pub claude: ClaudeSettings,
+    pub codex: CodexSettings,
     pub command_agent: CommandAgentSettings,
     /// `[gates] commands`; `None`: detect from the project.
     pub gate_commands: Option<Vec<String>>,
@@ -151,6 +157,7 @@ impl Default for Settings {
                 allowed_tools: Vec::new(),
                 max_budget_usd: None,
             },
+            codex: CodexSettings::default(),
             command_agent: CommandAgentSettings { argv: Vec::new() },
             gate_commands: None,
             gates: Vec::new(),
@@ -191,7 +198,7 @@ pub enum ConfigError {
         value: String,
         message: String,
     },
-    #[error("--agent {name}: unknown agent (expected claude or command)")]
+    #[error("--agent {name}: unknown agent (expected claude, codex or command)")]
     UnknownAgent { name: String },
     #[error(
         "agent = \"command\" needs [agent.command] argv = [\"program\", \"arg\"…] in kmilestone.toml"
@@ -212,7 +219,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub agent: Option<String>,
-    /// `--dangerously-skip-permissions`.
+    /// `--dangerously-skip-permissions` (Claude Code's and Codex's own checks both off).
     pub bypass_permissions: bool,
     /// `--no-gates`.
     pub no_gates: bool,
@@ -240,6 +247,7 @@ impl Settings {
         }
         if overrides.bypass_permissions {
             settings.claude.permission = Permission::Bypass;
+            settings.codex.sandbox = Sandbox::Bypass;
         }
         let flag = Path::new("--max-cost");
         if let Some(v) = overrides.max_cost {
@@ -335,11 +343,14 @@ impl Settings {
         if let Some(bin) = lookup(env_vars::CLAUDE_BIN) {
             self.claude.binary = PathBuf::from(bin);
         }
+        if let Some(bin) = lookup(env_vars::CODEX_BIN) {
+            self.codex.binary = PathBuf::from(bin);
+        }
         if let Some(name) = lookup(env_vars::AGENT) {
             self.agent = AgentKind::parse(&name).ok_or(ConfigError::Env {
                 name: env_vars::AGENT,
                 value: name,
-                message: "expected claude or command".to_string(),
+                message: "expected claude, codex or command".to_string(),
             })?;
         }
         if let Some(value) = lookup(env_vars::RETRIES) {
@@ -430,6 +441,86 @@ retriez = 1
             settings.unknown_keys,
             vec!["agent.claude.colour".to_string(), "run.retriez".to_string()]
         );
+    }
+
+    #[test]
+    fn codex_section_and_its_price_table() {
+        let settings = parse(
+            r#"
+[agent]
+name = "codex"
+[agent.codex]
+binary = "/opt/codex"
+model = "gpt-5.5"
+permission = "bypass"
+config = ["model_reasoning_effort=\"high\""]
+extra_args = ["--skip-git-repo-check"]
+sandbox = "off"
+[agent.codex.prices]
+"gpt-5.5" = { input = 1.25, cached_input = 0.125, output = 10.0 }
+"#,
+        )
+        .unwrap();
+        assert_eq!(settings.agent, AgentKind::Codex);
+        let codex = &settings.codex;
+        assert_eq!(codex.binary, PathBuf::from("/opt/codex"));
+        assert_eq!(codex.model.as_deref(), Some("gpt-5.5"));
+        assert_eq!(codex.sandbox, Sandbox::Bypass);
+        assert_eq!(codex.config, ["model_reasoning_effort=\"high\""]);
+        assert_eq!(codex.extra_args, ["--skip-git-repo-check"]);
+        assert_eq!(
+            codex.prices.price("gpt-5.5"),
+            Some(&Price {
+                input: 1.25,
+                cached_input: 0.125,
+                output: 10.0
+            })
+        );
+        assert_eq!(settings.unknown_keys, ["agent.codex.sandbox"]);
+        assert_eq!(
+            parse("[agent.codex]\n").unwrap().codex.sandbox,
+            Sandbox::WorkspaceWrite,
+            "sandboxed unless the user says otherwise"
+        );
+        let err = parse("[agent.codex]\npermission = \"allowlist\"\n").unwrap_err();
+        assert!(err.to_string().contains("permission"), "{err}");
+        let err = parse("[agent.codex.prices]\nx = { input = 1.0 }\n").unwrap_err();
+        assert!(err.to_string().contains("cached_input"), "{err}");
+        let err = parse("agent = \"kodex\"\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected claude, codex or command"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn codex_from_the_environment_and_the_command_line() {
+        let mut settings = Settings::default();
+        settings
+            .apply_env(|name| match name {
+                env_vars::AGENT => Some("codex".to_string()),
+                env_vars::CODEX_BIN => Some("/bin/fake-codex".to_string()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(settings.agent, AgentKind::Codex);
+        assert_eq!(settings.codex.binary, PathBuf::from("/bin/fake-codex"));
+        assert_eq!(
+            AgentKind::parse("codex").map(AgentKind::name),
+            Some("codex")
+        );
+
+        let root = tempfile::tempdir().unwrap();
+        let overrides = Overrides {
+            agent: Some("codex".to_string()),
+            bypass_permissions: true,
+            no_gates: true,
+            ..Overrides::default()
+        };
+        let settings = Settings::resolve(root.path(), None, &overrides).unwrap();
+        assert_eq!(settings.agent, AgentKind::Codex);
+        assert_eq!(settings.codex.sandbox, Sandbox::Bypass);
     }
 
     #[test]

@@ -358,6 +358,10 @@ pub enum RunOutcome {
     },
     AgentUnavailable {
         task: String,
+        /// The adapter's name (`claude`, `codex`, `command`): what to install or log in to, and
+        /// which setting names the binary. Absent in records of older runs.
+        #[serde(default)]
+        agent: String,
         reason: Unavailable,
     },
     /// kmilestone's own state or git failed during the run.
@@ -444,16 +448,20 @@ impl RunOutcome {
                 "Interrupted; run again to resume".to_string()
             }
             RunOutcome::AgentUnavailable {
+                agent,
                 reason: Unavailable::NotFound { program },
                 ..
             } => format!(
-                "the agent could not be started: `{program}` was not found or is not executable (install it, or set [agent.claude] binary / KMILESTONE_CLAUDE_BIN)"
+                "the agent could not be started: `{program}` was not found or is not executable ({})",
+                install_hint(agent)
             ),
             RunOutcome::AgentUnavailable {
+                agent,
                 reason: Unavailable::NotAuthenticated { message },
                 ..
             } => format!(
-                "the agent is not authenticated: {message} (log in, e.g. `claude /login`, or set ANTHROPIC_API_KEY, then run again)"
+                "the agent is not authenticated: {message} ({}, then run again)",
+                login_hint(agent)
             ),
             RunOutcome::AgentUnavailable {
                 reason: Unavailable::SpawnFailed { error },
@@ -485,6 +493,27 @@ impl RunOutcome {
             ),
         };
         Some(text)
+    }
+}
+
+/// How to install the agent, or tell kmilestone where it is.
+fn install_hint(agent: &str) -> &'static str {
+    match agent {
+        "codex" => {
+            "install Codex CLI: npm install -g @openai/codex, or set [agent.codex] binary / KMILESTONE_CODEX_BIN"
+        }
+        "command" => "check [agent.command] argv in kmilestone.toml",
+        _ => "install it, or set [agent.claude] binary / KMILESTONE_CLAUDE_BIN",
+    }
+}
+
+/// How to give the agent a login or a key.
+fn login_hint(agent: &str) -> &'static str {
+    match agent {
+        "codex" => {
+            "log in with `codex login` (or `codex login --with-api-key`), or set CODEX_API_KEY, or the variable your model provider's env_key names"
+        }
+        _ => "log in, e.g. `claude /login`, or set ANTHROPIC_API_KEY",
     }
 }
 

@@ -428,7 +428,7 @@ impl Runner<'_> {
         } else {
             budget.fixes += 1;
         }
-        let mut fix = prompt::fix_prompt(task, &all);
+        let mut fix = prompt::fix_prompt(task, &all, !self.adapter.commits_itself());
         if let Some(guidance) = &guidance {
             fix.push_str(&prompt::guidance_section(guidance));
         }
@@ -616,6 +616,7 @@ impl Runner<'_> {
             problems: Vec::new(),
             stop: Some(RunOutcome::AgentUnavailable {
                 task: id.to_string(),
+                agent: self.adapter.name().to_string(),
                 reason,
             }),
         })

@@ -291,9 +291,16 @@ impl Runner<'_> {
         self.state.task_mut(id).gates = records;
     }
 
+    /// Whether the runner commits the task's work: the user said so (`commit = "runner"`), or the
+    /// agent cannot (Codex's sandbox keeps `.git` read-only).
+    pub(crate) fn runner_commits(&self) -> bool {
+        self.settings.commit == CommitMode::Runner || !self.adapter.commits_itself()
+    }
+
     /// The work is committed: HEAD moved, nothing left uncommitted, still on the task's branch,
-    /// and the commits from before the task still in its history. With `commit = "runner"` the
-    /// runner commits what is left when everything else passed. Returns the tree it judged.
+    /// and the commits from before the task still in its history. When the runner commits, it
+    /// commits what is left once everything else passed, and until then says nothing of
+    /// commits (the agent is told not to make them). Returns the tree it judged.
     fn check_commits(
         &mut self,
         task: &Task,
@@ -302,14 +309,15 @@ impl Runner<'_> {
         problems: &mut Vec<Problem>,
     ) -> Result<TreeState, RunError> {
         let mut tree = self.tree()?;
-        let runner_commits =
-            self.settings.commit == CommitMode::Runner || !self.adapter.commits_itself();
+        let runner_commits = self.runner_commits();
         if !tree.dirty.is_empty() && runner_commits && passed_so_far {
             self.repo
                 .commit_all(&format!("Task {}: {}", task.id, task.title))?;
             tree = self.tree()?;
         }
-        if !tree.dirty.is_empty() {
+        if runner_commits && !passed_so_far {
+            // Nothing to say about commits yet: the runner makes them once the rest passes.
+        } else if !tree.dirty.is_empty() {
             problems.push(Problem::Uncommitted {
                 files: tree.dirty.clone(),
             });

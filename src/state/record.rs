@@ -24,6 +24,10 @@ pub(crate) struct TaskState {
     /// Cost of invocations without a session id.
     pub unattributed_cost_usd: f64,
     pub usage: Usage,
+    /// Tokens per agent session, summed over its invocations: an agent whose usage is
+    /// cumulative over a session (Codex) is told it before the session resumes in a new process.
+    #[serde(default)]
+    pub session_usage: BTreeMap<String, Usage>,
     pub e2e: Option<String>,
     /// The task's commits (`%h %s`), as of its last verification.
     #[serde(default)]

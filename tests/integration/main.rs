@@ -4,6 +4,8 @@
 #![allow(unreachable_pub)]
 
 mod caps;
+mod codex_runs;
+mod codex_scenarios;
 mod corpus;
 mod faults;
 mod hostile;
