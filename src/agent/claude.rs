@@ -266,11 +266,11 @@ fn tool_result_text(content: &Value) -> String {
 mod tests {
     use super::*;
 
-    /// Real stdout of Claude Code 2.1.332, read in place from `../shared/agents`.
+    /// Real stdout of Claude Code 2.1.332 (paths rewritten), kept with the project's fixtures.
     fn sample() -> String {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/agents/claude_stream_sample.jsonl"
+            "/tests/fixtures/agents/claude_stream_sample.jsonl"
         );
         std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{path}: {err}"))
     }
