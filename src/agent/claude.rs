@@ -266,7 +266,8 @@ fn tool_result_text(content: &Value) -> String {
 mod tests {
     use super::*;
 
-    /// Real stdout of Claude Code 2.1.332 (paths rewritten), kept with the project's fixtures.
+    /// Real stdout of the pinned Claude Code against the project's mock (paths rewritten),
+    /// captured by `tests/integration/claude_sample.rs`.
     fn sample() -> String {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -280,7 +281,7 @@ mod tests {
         let events: Vec<AgentEvent> = sample().lines().flat_map(parse_stream_line).collect();
         assert!(matches!(
             &events[0],
-            AgentEvent::Started { session_id, .. } if session_id == "3cc4f1c9-8df7-4d72-bac1-5a4572ffb6d6"
+            AgentEvent::Started { session_id, .. } if session_id == "c6dcea63-47e6-40b7-8c29-94960464962b"
         ));
         let tools: Vec<&str> = events
             .iter()
@@ -289,14 +290,14 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(tools, vec!["Write", "Bash", "Read", "Edit"]);
+        assert_eq!(tools, vec!["Write", "Bash", "Read", "Write"]);
         let Some(AgentEvent::Finished(finished)) = events.last() else {
             panic!("no result event")
         };
         assert!(!finished.is_error);
-        assert_eq!(finished.cost_usd, Some(0.263808));
-        assert_eq!(finished.usage.input_tokens, 64342);
-        assert_eq!(finished.usage.output_tokens, 322);
+        assert_eq!(finished.cost_usd, Some(0.003));
+        assert_eq!(finished.usage.input_tokens, 500);
+        assert_eq!(finished.usage.output_tokens, 50);
         assert_eq!(finished.turns, Some(5));
         assert_eq!(
             finished.result,

@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod caps;
+mod claude_sample;
 mod codex_runs;
 mod codex_scenarios;
 mod corpus;
