@@ -51,7 +51,7 @@ where
             return code;
         }
     };
-    match dispatch(cli) {
+    let code = match dispatch(cli) {
         Ok(code) => code,
         Err(Error::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
             exit_codes::SUCCESS
@@ -69,7 +69,12 @@ where
             }
             err.exit_code()
         }
+    };
+    if let Ok(usage) = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF) {
+        // ru_maxrss is in KiB on Linux.
+        tracing::debug!(peak_rss_kib = usage.max_rss(), code, "done");
     }
+    code
 }
 
 fn dispatch(cli: Cli) -> Result<i32, Error> {
