@@ -5,10 +5,10 @@ mod agent;
 mod problem;
 mod run;
 
-pub use agent::{AgentEvent, Finished, Question, Usage};
-pub use problem::{GateFailure, GateRecord, Problem, TestFinding};
+pub use agent::{AgentEvent, Denial, Finished, Question, Usage};
+pub use problem::{CommandScope, GateFailure, GateRecord, Problem, TestFinding};
 pub use run::{
-    AttemptEnd, EVENTS_SCHEMA_VERSION, Event, EventKind, EventSink, Header, Leftovers, LimitStop,
-    MilestoneSummary, MilestoneTask, Note, Permission, PreviewTask, RunEnd, RunOutcome, RunStart,
-    TaskResult, TaskSummary, Totals, Unavailable, millis,
+    AttemptEnd, EVENTS_SCHEMA_VERSION, Event, EventKind, EventSink, GateSandbox, Header, Leftovers,
+    LimitStop, MilestoneSummary, MilestoneTask, Note, Permission, PreviewTask, ProjectRules,
+    RunEnd, RunOutcome, RunStart, TaskResult, TaskSummary, Totals, Unavailable, millis,
 };

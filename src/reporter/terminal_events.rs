@@ -166,7 +166,22 @@ impl<W: Write> Terminal<W> {
                 items.join(", ")
             }
         };
-        self.line(&format!("Gates: {}", list(&start.gates)));
+        let unsandboxed = &start.gate_sandbox.unsandboxed;
+        let gates: Vec<String> = start
+            .gates
+            .iter()
+            .map(|gate| {
+                if unsandboxed.contains(gate) {
+                    format!("{gate} (unsandboxed)")
+                } else {
+                    gate.clone()
+                }
+            })
+            .collect();
+        self.line(&format!("Gates: {}", list(&gates)));
+        if !start.gates.is_empty() {
+            self.line(&format!("Gate {}", start.gate_sandbox.description));
+        }
         self.line(&format!("Tasks to run: {}", list(&start.tasks)));
     }
 
@@ -308,6 +323,9 @@ impl<W: Write> Terminal<W> {
             )),
         };
         self.line(&text);
+        for denial in &summary.denials {
+            self.line(&format!("  ⊘ {denial}"));
+        }
     }
 
     fn run_finished(&mut self, end: &RunEnd) {

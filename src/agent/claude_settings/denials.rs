@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::keys;
 use super::modes::{ALLOWLIST_GIT_DENY, Mode, PermissionInputs};
-use super::paths::{self, HOME_SECRETS};
+use super::paths::{self, DEFAULT_SECRET_PATHS, HOME_SECRETS};
 
 /// One refused tool call.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,6 +233,13 @@ fn hidden_path(path: &Path, inputs: &PermissionInputs) -> Option<String> {
     }
     let configured = paths::expand_all(&inputs.secret_paths, home, None).unwrap_or_default();
     if let Some(secret) = configured.iter().find(|s| path.starts_with(s)) {
+        // The built-in list is always added to the configured one: no setting removes those.
+        if DEFAULT_SECRET_PATHS.iter().any(|d| Path::new(d) == secret) {
+            return Some(format!(
+                "`{}` holds the machine's secrets, always hidden from the agent; no setting shows it",
+                secret.display()
+            ));
+        }
         return Some(format!(
             "`{}` is a secret path, hidden from the agent; the setting that would show it is {} (remove the path)",
             paths::display_path(secret, home),
@@ -251,7 +258,8 @@ fn hidden_path(path: &Path, inputs: &PermissionInputs) -> Option<String> {
     }
     if path.starts_with(home) && inputs.mode == Mode::Sandbox {
         return Some(format!(
-            "the home directory is hidden from the agent in sandbox mode; {} opens a folder of it to commands",
+            "the home directory is hidden from the agent in sandbox mode; {} (to read) or {} (to write) opens a folder of it to commands",
+            keys::READABLE_PATHS,
             keys::WRITABLE_PATHS
         ));
     }
