@@ -15,6 +15,7 @@ mod real_runs;
 mod real_sandbox;
 mod rewrites;
 mod run_loop;
+mod sandbox_runs;
 mod sandbox_scenarios;
 mod status;
 mod support;

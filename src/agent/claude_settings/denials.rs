@@ -186,7 +186,7 @@ fn write_reason(path: &Path, inputs: &PermissionInputs) -> String {
         }
         return "a deny rule of Claude Code's own settings (~/.claude/settings.json or the project's .claude/settings*.json) refused it".to_string();
     }
-    if let Some(hidden) = hidden_path(path, inputs) {
+    if let Some(hidden) = hidden_path(path, inputs, Reach::Tool) {
         return hidden;
     }
     format!(
@@ -197,7 +197,7 @@ fn write_reason(path: &Path, inputs: &PermissionInputs) -> String {
 }
 
 fn read_reason(path: &Path, inputs: &PermissionInputs) -> String {
-    if let Some(hidden) = hidden_path(path, inputs) {
+    if let Some(hidden) = hidden_path(path, inputs, Reach::Tool) {
         return hidden;
     }
     if path.starts_with(&inputs.repo) {
@@ -225,8 +225,16 @@ fn web_fetch_reason(input: &Value, mode: Mode) -> String {
     )
 }
 
+/// Who was refused a path: the sandbox hides the home directory from commands only; the file
+/// tools run outside it, where a rule of their own decides.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Command,
+    Tool,
+}
+
 /// Why `path` is hidden from the agent, when it is.
-fn hidden_path(path: &Path, inputs: &PermissionInputs) -> Option<String> {
+fn hidden_path(path: &Path, inputs: &PermissionInputs, reach: Reach) -> Option<String> {
     let home = &inputs.home;
     if path.starts_with(&inputs.repo) {
         return None;
@@ -256,7 +264,7 @@ fn hidden_path(path: &Path, inputs: &PermissionInputs) -> Option<String> {
             paths::display_path(&secret, home)
         ));
     }
-    if path.starts_with(home) && inputs.mode == Mode::Sandbox {
+    if path.starts_with(home) && inputs.mode == Mode::Sandbox && reach == Reach::Command {
         return Some(format!(
             "the home directory is hidden from the agent in sandbox mode; {} (to read) or {} (to write) opens a folder of it to commands",
             keys::READABLE_PATHS,
@@ -278,7 +286,7 @@ fn hidden_path_in(command: &str, inputs: &PermissionInputs) -> Option<String> {
                 word.starts_with('/').then(|| PathBuf::from(word))
             }
         })
-        .find_map(|path| hidden_path(&path, inputs))
+        .find_map(|path| hidden_path(&path, inputs, Reach::Command))
 }
 
 fn parent_or_self(path: &Path) -> &Path {

@@ -138,6 +138,14 @@ fn hidden_paths_name_their_setting_or_say_there_is_none() {
         explain_denial(&bash("ls ~/notes"), &inputs(Mode::Sandbox))
             .contains("the home directory is hidden from the agent in sandbox mode; [agent] readable_paths (to read) or [agent] writable_paths (to write)")
     );
+    // The Read tool runs outside the sandbox: a rule of its own would allow it.
+    assert_eq!(
+        explain_denial(
+            &file_tool("Read", "/home/u/notes/todo.md"),
+            &inputs(Mode::Sandbox)
+        ),
+        "reading `/home/u/notes/todo.md` was refused; the agent reads only inside the repository; the setting that would allow it is [agent.claude] allowed_tools = [\"Read(//home/u/notes/**)\"]"
+    );
 }
 
 #[test]
