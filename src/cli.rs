@@ -126,6 +126,18 @@ pub(crate) struct RunArgs {
     /// Run `gh pr create` when the milestone completes.
     #[arg(long)]
     pub pr: bool,
+    /// Stop before a task when the milestone has spent this many dollars (across runs).
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// Stop a task that spends this many dollars (passed to Claude as --max-budget-usd).
+    #[arg(long, value_name = "USD")]
+    pub max_task_cost: Option<f64>,
+    /// Start no new task after this much time (e.g. 8h, 90m).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_time: Option<std::time::Duration>,
+    /// Run this shell command when the run needs a human or ends (the event as JSON on stdin).
+    #[arg(long, value_name = "CMD")]
+    pub notify: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,9 @@
 pub const STATE_DIR: &str = "KMILESTONE_STATE_DIR";
 /// The Claude Code binary to run (default: `claude` on PATH).
 pub const CLAUDE_BIN: &str = "KMILESTONE_CLAUDE_BIN";
-/// The agent: `claude` or `command`.
+/// The Codex CLI binary to run (default: `codex` on PATH).
+pub const CODEX_BIN: &str = "KMILESTONE_CODEX_BIN";
+/// The agent: `claude`, `codex` or `command`.
 pub const AGENT: &str = "KMILESTONE_AGENT";
 /// Fix attempts after a failed verification.
 pub const RETRIES: &str = "KMILESTONE_RETRIES";

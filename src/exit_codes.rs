@@ -9,6 +9,7 @@
 //! | 4    | waiting for a human answer (`run --answer "…"` continues) |
 //! | 5    | the agent could not be started or cannot work (not installed, not authenticated, its sandbox unavailable) |
 //! | 6    | stopped at an agent usage limit with `--no-wait` (or no reset time was given) |
+//! | 7    | stopped at a cap before a task: the milestone's spend (`max_cost`) or the run's time (`max_time`) |
 //! | 130  | interrupted (Ctrl-C, SIGTERM, SIGHUP) |
 
 /// Milestone complete, range done, or a check found nothing wrong.
@@ -25,5 +26,7 @@ pub const NEEDS_ANSWER: i32 = 4;
 pub const AGENT_UNAVAILABLE: i32 = 5;
 /// Stopped at a usage limit instead of waiting for its reset.
 pub const USAGE_LIMIT: i32 = 6;
+/// Stopped at a spend or time cap before starting a task.
+pub const CAP_REACHED: i32 = 7;
 /// Interrupted by a signal.
 pub const INTERRUPTED: i32 = 130;

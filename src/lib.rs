@@ -15,6 +15,7 @@ mod files;
 mod logging;
 pub mod plan;
 pub mod process;
+mod redact;
 mod reporter;
 mod runner;
 mod state;
@@ -36,6 +37,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    // Before anything can be printed: even an error message may quote a secret.
+    commands::install_redactor(&[], &[]);
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
@@ -54,13 +57,13 @@ where
             exit_codes::SUCCESS
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", redact::text(&err.to_string()));
             let mut source = std::error::Error::source(&err);
             while let Some(cause) = source {
                 // thiserror's transparent variants repeat their inner message; skip duplicates.
                 let text = cause.to_string();
                 if !err.to_string().contains(&text) {
-                    eprintln!("  caused by: {text}");
+                    eprintln!("  caused by: {}", redact::text(&text));
                 }
                 source = cause.source();
             }
@@ -79,7 +82,7 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
         other => other,
     };
     let stdout = std::io::stdout();
-    let out = &mut stdout.lock();
+    let out = &mut redact::RedactingWriter::new(stdout.lock(), cli.global.json);
     match command {
         Command::Run(_) => unreachable!("`run` returned above"),
         Command::Status(args) => {

@@ -1,5 +1,6 @@
 //! Debug logs on stderr, behind `-v` (debug) and `-vv` (trace), or `RUST_LOG`. Never on stdout,
-//! so `--json` output is never mixed with them.
+//! so `--json` output is never mixed with them. Each log line is redacted before it is written:
+//! debug logs quote agents' lines.
 
 use tracing_subscriber::EnvFilter;
 
@@ -14,7 +15,7 @@ pub(crate) fn init(verbose: u8) {
     // A second call (tests calling `run` twice in one process) keeps the first logger.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::redact::RedactingWriter::new(std::io::stderr(), false))
         .with_target(false)
         .with_ansi(false)
         .try_init()

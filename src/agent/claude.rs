@@ -11,10 +11,10 @@ use serde_json::Value;
 use super::claude_settings::{
     self as permissions, ClaudePermissions, Mode, PermissionInputs, SandboxState, SettingsError,
 };
+use super::tool_output::{self, one_line};
 use super::{Adapter, AgentCommand, AgentStop, EndFacts, default_stop_reason};
 use crate::config::ClaudeSettings;
 use crate::events::{AgentEvent, Denial, Finished, Permission, ProjectRules, Usage};
-use crate::text::first_line as truncate;
 
 /// The workflow's commit step inside Claude Code's sandbox, where `git add -A` fails on the
 /// placeholders the sandbox mounts over absent dotfiles.
@@ -162,6 +162,11 @@ impl Adapter for Claude {
             args.push("--max-turns".into());
             args.push(turns.to_string().into());
         }
+        if let Some(budget) = self.settings.max_budget_usd {
+            // Claude checks it after each turn, so a task may go a little over.
+            args.push("--max-budget-usd".into());
+            args.push(format!("{budget}").into());
+        }
         if let Some(text) = &self.settings.append_system_prompt {
             args.push("--append-system-prompt".into());
             args.push(text.into());
@@ -216,7 +221,7 @@ fn json_object(line: &str) -> Option<Value> {
     match serde_json::from_str(line) {
         Ok(value @ Value::Object(_)) => Some(value),
         Ok(_) | Err(_) => {
-            tracing::debug!(line = %truncate(line, 200), "skipping a line that is not a JSON object");
+            tracing::debug!(line = %one_line(line, 200), "skipping a line that is not a JSON object");
             None
         }
     }
@@ -252,9 +257,13 @@ fn stream_events(value: &Value) -> Vec<AgentEvent> {
             .collect(),
         "user" => content_blocks(value)
             .filter(|block| block["type"] == "tool_result")
-            .map(|block| AgentEvent::ToolResult {
-                is_error: block["is_error"].as_bool().unwrap_or(false),
-                summary: truncate(&tool_result_text(&block["content"]), 200),
+            .map(|block| {
+                // A summary, not the content: the agent may have read a key file.
+                let is_error = block["is_error"].as_bool().unwrap_or(false);
+                AgentEvent::ToolResult {
+                    is_error,
+                    summary: tool_output::summary(&tool_result_text(&block["content"]), is_error),
+                }
             })
             .collect(),
         "result" => vec![AgentEvent::Finished(finished(value))],
@@ -341,7 +350,7 @@ fn tool_summary(input: &Value) -> String {
         "description",
     ] {
         if let Some(text) = input[key].as_str() {
-            return truncate(text.lines().next().unwrap_or_default(), 120);
+            return one_line(text.lines().next().unwrap_or_default(), 120);
         }
     }
     String::new()

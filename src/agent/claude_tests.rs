@@ -9,11 +9,12 @@ use serde_json::Value;
 use super::*;
 use crate::config::Settings;
 
-/// Real stdout of Claude Code 2.1.332, read in place from `../shared/agents`.
+/// Real stdout of the pinned Claude Code against the project's mock (paths rewritten),
+/// captured by `tests/integration/claude_sample.rs`.
 fn sample() -> String {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/agents/claude_stream_sample.jsonl"
+        "/tests/fixtures/agents/claude_stream_sample.jsonl"
     );
     std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{path}: {err}"))
 }
@@ -89,7 +90,7 @@ fn reads_the_real_stream_sample() {
     let events: Vec<AgentEvent> = sample().lines().flat_map(parse_stream_line).collect();
     assert!(matches!(
         &events[0],
-        AgentEvent::Started { session_id, .. } if session_id == "3cc4f1c9-8df7-4d72-bac1-5a4572ffb6d6"
+        AgentEvent::Started { session_id, .. } if session_id == "c6dcea63-47e6-40b7-8c29-94960464962b"
     ));
     let tools: Vec<&str> = events
         .iter()
@@ -98,12 +99,12 @@ fn reads_the_real_stream_sample() {
             _ => None,
         })
         .collect();
-    assert_eq!(tools, vec!["Write", "Bash", "Read", "Edit"]);
+    assert_eq!(tools, vec!["Write", "Bash", "Read", "Write"]);
     let finished = finished_of(&events);
     assert!(!finished.is_error);
-    assert_eq!(finished.cost_usd, Some(0.263808));
-    assert_eq!(finished.usage.input_tokens, 64342);
-    assert_eq!(finished.usage.output_tokens, 322);
+    assert_eq!(finished.cost_usd, Some(0.003));
+    assert_eq!(finished.usage.input_tokens, 500);
+    assert_eq!(finished.usage.output_tokens, 50);
     assert_eq!(finished.turns, Some(5));
     assert_eq!(
         finished.result,

@@ -3,58 +3,20 @@
 //! What the CLI accepts and prints is written down in `docs/codex.md`, observed with the pinned
 //! version against the project's mock of the Responses API; this module follows it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::LazyLock;
 
 use jiff::civil::{Date, Time};
 use jiff::{SignedDuration, Timestamp, Zoned};
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Adapter, AgentCommand, UsageLimit};
+use super::tool_output::{self, one_line};
+use super::{Adapter, AgentCommand, AgentStop, COMMIT_BY_NAME, EndFacts, UsageLimit};
+pub use crate::config::{CodexSettings, Price, PriceTable, Sandbox};
 use crate::events::{AgentEvent, Finished, Permission, Usage};
-use crate::text::first_line as truncate;
-
-/// Where the agent's commands and edits may reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Sandbox {
-    /// `--sandbox workspace-write`: writes inside the working directory (and the temp dirs), no
-    /// network, `.git` read-only, so the runner commits.
-    #[default]
-    WorkspaceWrite,
-    /// `--dangerously-bypass-approvals-and-sandbox`: no sandbox at all; the user's explicit choice.
-    Bypass,
-}
-
-/// How to run Codex; resolved from the configuration by the caller.
-#[derive(Debug, Clone)]
-pub struct CodexSettings {
-    pub binary: PathBuf,
-    /// `--model`; `None` leaves Codex's own default (then no price is known).
-    pub model: Option<String>,
-    pub sandbox: Sandbox,
-    /// `-c key=value` overrides, passed verbatim after kmilestone's own.
-    pub config: Vec<String>,
-    /// More `exec` options, verbatim (before `resume`: the subcommand refuses most of them).
-    pub extra_args: Vec<String>,
-    pub prices: PriceTable,
-}
-
-impl Default for CodexSettings {
-    fn default() -> CodexSettings {
-        CodexSettings {
-            binary: PathBuf::from("codex"),
-            model: None,
-            sandbox: Sandbox::default(),
-            config: Vec::new(),
-            extra_args: Vec::new(),
-            prices: PriceTable::default(),
-        }
-    }
-}
 
 /// Codex hands its whole environment to the agent's commands unless told otherwise (observed:
 /// API keys and `*_TOKEN` variables visible to `env`). This turns on its built-in filter, which
@@ -68,7 +30,15 @@ pub struct Codex {
     thread_usage: HashMap<String, Usage>,
     thread: Option<String>,
     last_message: String,
+    /// The first line of command output this invocation showed that says the sandbox cannot
+    /// work (commands fail, yet the turn "completes").
+    sandbox_failure: Option<String>,
+    /// A reset time a failed turn gave in a field of its own rather than in its text.
+    limit_reset: Option<Timestamp>,
 }
+
+/// The workflow's commit step under the sandbox, where `.git` is read-only.
+const RUNNER_COMMITS: &str = "Do not commit: in this sandbox `.git` is read-only, so `git add` and `git commit` fail. Leave your changes, the handoff included, in the working tree; kmilestone commits them as `Task <ID>: <title>` once it has verified the task.";
 
 impl Codex {
     pub fn new(settings: CodexSettings) -> Codex {
@@ -77,6 +47,8 @@ impl Codex {
             thread_usage: HashMap::new(),
             thread: None,
             last_message: String::new(),
+            sandbox_failure: None,
+            limit_reset: None,
         }
     }
 
@@ -119,7 +91,6 @@ impl Codex {
         self.thread_usage.insert(thread_id.to_string(), cumulative);
     }
 
-    /// How the permissions read in the run header.
     /// What the agent may do, for the run header.
     pub fn granted(&self) -> Permission {
         match self.settings.sandbox {
@@ -135,6 +106,8 @@ impl Codex {
             AgentEvent::Started { session_id, model } => {
                 self.thread = Some(session_id.clone());
                 self.last_message.clear();
+                self.sandbox_failure = None;
+                self.limit_reset = None;
                 if model.is_none() {
                     model.clone_from(&self.settings.model);
                 }
@@ -148,17 +121,20 @@ impl Codex {
                     // turn.failed carries no usage; the tokens spent show in the next total.
                     return;
                 }
-                if let Some(thread) = &self.thread {
-                    let cumulative = finished.usage;
-                    if let Some(before) = self.thread_usage.insert(thread.clone(), cumulative) {
-                        finished.usage = usage_since(&before, &cumulative);
-                    }
-                }
+                // The cost is the thread's so far, as Claude Code reports it after a resume: the
+                // runner keeps the latest figure per session, which counts every turn once even
+                // across kmilestone processes.
+                let cumulative = finished.usage;
                 finished.cost_usd = self
                     .settings
                     .model
                     .as_deref()
-                    .and_then(|model| self.settings.prices.cost_usd(model, &finished.usage));
+                    .and_then(|model| self.settings.prices.cost_usd(model, &cumulative));
+                if let Some(thread) = &self.thread
+                    && let Some(before) = self.thread_usage.insert(thread.clone(), cumulative)
+                {
+                    finished.usage = usage_since(&before, &cumulative);
+                }
             }
             _ => {}
         }
@@ -187,11 +163,161 @@ impl Adapter for Codex {
     }
 
     fn parse_line(&mut self, line: &str) -> Vec<AgentEvent> {
-        let mut events = parse_stream_line(line);
+        let Some(value) = json_object(line) else {
+            return Vec::new();
+        };
+        let mut events = stream_events(&value);
         for event in &mut events {
             self.complete(event);
         }
+        self.observe(&value);
         events
+    }
+
+    /// Sandboxed, Codex cannot commit (`.git` is read-only there): the runner does.
+    fn commits_itself(&self) -> bool {
+        self.settings.sandbox == Sandbox::Bypass
+    }
+
+    fn commit_instruction(&self) -> &'static str {
+        match self.settings.sandbox {
+            Sandbox::WorkspaceWrite => RUNNER_COMMITS,
+            Sandbox::Bypass => COMMIT_BY_NAME,
+        }
+    }
+
+    fn stop_reason(&self, end: &EndFacts<'_>) -> Option<AgentStop> {
+        if end.finished.is_none_or(|f| f.is_error)
+            && let Some(stop) = self.failure_stop(end)
+        {
+            return Some(stop);
+        }
+        if self.settings.sandbox != Sandbox::WorkspaceWrite {
+            return None;
+        }
+        self.sandbox_failure
+            .clone()
+            .or_else(|| sandbox_evidence(end.stderr_tail))
+            .map(|evidence| AgentStop::Unavailable(sandbox_unavailable(&evidence)))
+    }
+
+    /// Codex's cumulative usage of `session` must be known before its next turn is counted.
+    /// What this process saw itself is newer than the record, so the record only fills a gap.
+    fn resuming(&mut self, session: &str, recorded: &Usage) {
+        self.thread_usage
+            .entry(session.to_string())
+            .or_insert(*recorded);
+    }
+}
+
+impl Codex {
+    /// What a line says beyond its events: command output showing the sandbox cannot work, a
+    /// reset time in a structured field of an error.
+    fn observe(&mut self, value: &Value) {
+        match value["type"].as_str().unwrap_or_default() {
+            // The first sign is kept: later output may be the agent's attempts to work around it.
+            "item.completed"
+                if value["item"]["type"] == "command_execution"
+                    && self.sandbox_failure.is_none() =>
+            {
+                self.sandbox_failure = value["item"]["aggregated_output"]
+                    .as_str()
+                    .and_then(sandbox_evidence);
+            }
+            "turn.failed" | "error" => {
+                if let Some(at) = structured_reset(value, Timestamp::now()) {
+                    self.limit_reset = Some(at);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Why a failed (or unfinished) invocation stops the task: an incomplete install, no valid
+    /// login or key, a usage limit, a thread this `CODEX_HOME` does not have.
+    fn failure_stop(&self, end: &EndFacts<'_>) -> Option<AgentStop> {
+        let text = end.final_text.trim();
+        if let Some(line) = line_matching(end.stderr_tail, |l| l.contains(MISSING_NATIVE)) {
+            return Some(AgentStop::Unavailable(format!(
+                "Codex CLI is not completely installed ({line}); reinstall it: npm install -g @openai/codex"
+            )));
+        }
+        if is_auth_failure(text) {
+            return Some(AgentStop::NotAuthenticated(text.to_string()));
+        }
+        if let Some(line) = line_matching(end.stderr_tail, is_auth_failure) {
+            return Some(AgentStop::NotAuthenticated(line));
+        }
+        if let Some(mut limit) = find_usage_limit(text, &Zoned::now()) {
+            limit.resets_at = limit.resets_at.or(self.limit_reset);
+            return Some(AgentStop::UsageLimit(limit));
+        }
+        if let Some(resets_at) = self.limit_reset {
+            return Some(AgentStop::UsageLimit(UsageLimit {
+                message: text.to_string(),
+                resets_at: Some(resets_at),
+            }));
+        }
+        static NO_THREAD: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"no rollout found for thread id (\S+)").expect("no thread pattern")
+        });
+        NO_THREAD.captures(end.stderr_tail).map(|c| {
+            AgentStop::Unavailable(format!(
+                "Codex has no thread {} to resume: it keeps its threads under $CODEX_HOME/sessions (default ~/.codex), so run kmilestone with the CODEX_HOME of the run that started the task",
+                &c[1]
+            ))
+        })
+    }
+}
+
+/// What the npm launcher says when the platform binary it runs is missing.
+const MISSING_NATIVE: &str = "Missing optional dependency";
+
+/// The first line of `text` that `matches`, trimmed and cut to a readable length.
+fn line_matching(text: &str, matches: impl Fn(&str) -> bool) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && matches(line))
+        .map(|line| one_line(line, 300))
+}
+
+/// The line of stderr or command output that shows the sandbox cannot work.
+fn sandbox_evidence(text: &str) -> Option<String> {
+    line_matching(text, is_sandbox_unavailable)
+}
+
+/// How to make Codex's sandbox work, after what showed it does not.
+fn sandbox_unavailable(evidence: &str) -> String {
+    format!(
+        "Codex's sandbox does not work here ({evidence}). Codex installs its sandbox helper under CODEX_HOME (default ~/.codex) and refuses to under a temporary directory: set CODEX_HOME to a folder outside /tmp. On Linux the sandbox is bubblewrap, which needs unprivileged user namespaces (install the `bubblewrap` package, and allow user namespaces where the system restricts them). kmilestone does not run Codex unsandboxed unless you set [agent.codex] permission = \"bypass\"."
+    )
+}
+
+/// A reset time an error gives in a field of its own (`resets_at` in Unix seconds or RFC 3339,
+/// or `resets_in_seconds`), anywhere inside the line. Codex 0.169.0's `--json` errors carry only
+/// a message; the service's own answer has `resets_at`, which a later CLI may pass through.
+fn structured_reset(value: &Value, now: Timestamp) -> Option<Timestamp> {
+    match value {
+        Value::Object(map) => {
+            if let Some(at) = map.get("resets_at") {
+                let parsed = match at {
+                    Value::Number(n) => n.as_i64().and_then(|s| Timestamp::from_second(s).ok()),
+                    Value::String(s) => s.parse().ok(),
+                    _ => None,
+                };
+                if parsed.is_some() {
+                    return parsed;
+                }
+            }
+            if let Some(seconds) = map.get("resets_in_seconds").and_then(Value::as_f64) {
+                return SignedDuration::try_from_secs_f64(seconds)
+                    .ok()
+                    .and_then(|d| now.checked_add(d).ok());
+            }
+            map.values().find_map(|v| structured_reset(v, now))
+        }
+        Value::Array(items) => items.iter().find_map(|v| structured_reset(v, now)),
+        _ => None,
     }
 }
 
@@ -221,17 +347,28 @@ pub fn usage_since(before: &Usage, cumulative: &Usage) -> Usage {
 /// `turn.completed` gives `Finished` with the usage as Codex reports it, which after a resume is
 /// the thread's total: [`Codex::parse_line`] turns it into this invocation's share.
 pub fn parse_stream_line(line: &str) -> Vec<AgentEvent> {
+    json_object(line)
+        .map(|value| stream_events(&value))
+        .unwrap_or_default()
+}
+
+/// The line as a JSON object, or `None` (logged) for anything else.
+fn json_object(line: &str) -> Option<Value> {
     let line = line.trim();
     if line.is_empty() {
-        return Vec::new();
+        return None;
     }
-    let value: Value = match serde_json::from_str(line) {
-        Ok(value @ Value::Object(_)) => value,
+    match serde_json::from_str(line) {
+        Ok(value @ Value::Object(_)) => Some(value),
         Ok(_) | Err(_) => {
-            tracing::debug!(line = %truncate(line, 200), "skipping a line that is not a JSON object");
-            return Vec::new();
+            tracing::debug!(line = %one_line(line, 200), "skipping a line that is not a JSON object");
+            None
         }
-    };
+    }
+}
+
+/// The events of one parsed line.
+fn stream_events(value: &Value) -> Vec<AgentEvent> {
     let line_type = value["type"].as_str().unwrap_or_default();
     match line_type {
         "thread.started" => vec![AgentEvent::Started {
@@ -291,23 +428,22 @@ fn item_events(line_type: &str, item: &Value) -> Vec<AgentEvent> {
         }],
         "command_execution" if started => vec![AgentEvent::ToolUse {
             name: "exec".to_string(),
-            summary: truncate(
+            summary: one_line(
                 &shell_command(item["command"].as_str().unwrap_or_default()),
                 120,
             ),
         }],
         "command_execution" if completed => {
             let exit_code = item["exit_code"].as_i64();
+            let is_error = exit_code != Some(0) || item["status"] == "failed";
+            // A summary, not the output: the command may have printed a secret.
             let output = item["aggregated_output"].as_str().unwrap_or_default();
-            let first_line = output.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let output = tool_output::summary(output, is_error);
             let summary = match exit_code {
-                Some(code) => format!("exit {code}: {first_line}"),
-                None => first_line.to_string(),
+                Some(code) => format!("exit {code}: {output}"),
+                None => output,
             };
-            vec![AgentEvent::ToolResult {
-                is_error: exit_code != Some(0) || item["status"] == "failed",
-                summary: truncate(summary.trim_end_matches([':', ' ']), 200),
-            }]
+            vec![AgentEvent::ToolResult { is_error, summary }]
         }
         "file_change" if started => vec![AgentEvent::ToolUse {
             name: "apply_patch".to_string(),
@@ -401,60 +537,6 @@ fn http_status(message: &str) -> Option<u16> {
         Regex::new(r"(?:unexpected status|last status:) (\d{3})\b").expect("status pattern")
     });
     STATUS.captures(message)?[1].parse().ok()
-}
-
-/// Dollars per million tokens of one model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Price {
-    pub input: f64,
-    pub cached_input: f64,
-    pub output: f64,
-}
-
-impl Price {
-    /// The cost of `usage`: cache writes at the input price, reasoning inside output.
-    pub fn cost_usd(&self, usage: &Usage) -> f64 {
-        let input = (usage.input_tokens + usage.cache_creation_input_tokens) as f64;
-        (input * self.input
-            + usage.cache_read_input_tokens as f64 * self.cached_input
-            + usage.output_tokens as f64 * self.output)
-            / 1_000_000.0
-    }
-}
-
-/// Prices per model, as the user configures them: Codex reports tokens but no cost, and prices
-/// change too often for kmilestone to ship its own.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PriceTable {
-    models: BTreeMap<String, Price>,
-}
-
-impl PriceTable {
-    pub fn new() -> PriceTable {
-        PriceTable::default()
-    }
-
-    pub fn insert(&mut self, model: impl Into<String>, price: Price) {
-        self.models.insert(model.into(), price);
-    }
-
-    /// The price of `model`, or of the model it is a dated snapshot of (`gpt-5.5-2026-10-01` is
-    /// priced as `gpt-5.5`). No other prefix matching: `gpt-5.5-mini` is not `gpt-5.5`.
-    pub fn price(&self, model: &str) -> Option<&Price> {
-        static DATED: LazyLock<Regex> =
-            LazyLock::new(|| Regex::new(r"^(.+)-\d{4}-\d{2}-\d{2}$").expect("dated model pattern"));
-        self.models.get(model).or_else(|| {
-            let base = DATED.captures(model)?.get(1)?.as_str();
-            self.models.get(base)
-        })
-    }
-
-    /// The cost of `usage` with `model`, `None` when its price is unknown.
-    pub fn cost_usd(&self, model: &str, usage: &Usage) -> Option<f64> {
-        self.price(model).map(|price| price.cost_usd(usage))
-    }
 }
 
 static LIMIT: LazyLock<Regex> = LazyLock::new(|| {
@@ -588,3 +670,7 @@ pub fn is_auth_failure(text: &str) -> bool {
 #[cfg(test)]
 #[path = "codex_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "codex_adapter_tests.rs"]
+mod adapter_tests;

@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use super::*;
 
 /// Real stdout of Codex 0.169.0 against the project's mock (paths rewritten to
@@ -50,7 +52,7 @@ fn reads_the_captured_real_sample() {
             },
             AgentEvent::ToolResult {
                 is_error: false,
-                summary: "exit 0: hello from mock".into()
+                summary: "exit 0: 2 lines".into()
             },
             AgentEvent::ToolUse {
                 name: "apply_patch".into(),
@@ -289,7 +291,7 @@ fn a_failed_command_and_a_failed_edit_are_error_results() {
         vec![AgentEvent::ToolResult {
             is_error: true,
             summary:
-                "exit 128: fatal: Unable to create '/repo/.git/index.lock': Read-only file system"
+                "exit 128: fatal: Unable to create '/repo/.git/index.lock': Read-only file system (1 line)"
                     .into()
         }]
     );

@@ -7,6 +7,7 @@ mod claude_setup;
 pub mod codex;
 pub mod command;
 pub mod messages;
+pub(crate) mod tool_output;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub fn build(settings: &Settings, repo: &Path) -> Result<Box<dyn Adapter>, Setup
                 claude_setup::permission_inputs(settings, repo, &|name| std::env::var_os(name))?;
             Box::new(claude::Claude::new(settings.claude.clone(), inputs)?)
         }
+        AgentKind::Codex => Box::new(codex::Codex::new(settings.codex.clone())),
         AgentKind::Command => Box::new(command::CommandAgent::new(
             settings.command_agent.argv.clone(),
         )),

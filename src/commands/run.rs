@@ -14,7 +14,9 @@ use crate::plan::Milestone;
 use crate::process::Cancel;
 use crate::reporter::{ViewOptions, Views, preview};
 use crate::runner::Selection;
-use crate::runner::{self, Human, NoHuman, Range, RunError, RunOptions, RunParts, Runner};
+use crate::runner::{
+    self, Human, NoHuman, NoNotify, Notify, Range, RunError, RunOptions, RunParts, Runner,
+};
 use crate::vcs::Repo;
 
 pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
@@ -40,6 +42,10 @@ pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         agent: args.agent.clone(),
         bypass_permissions: args.dangerously_skip_permissions,
         no_gates: args.no_gates,
+        max_cost: args.max_cost,
+        max_task_cost: args.max_task_cost,
+        max_time: args.max_time,
+        notify: args.notify.clone(),
     };
     let settings = Settings::resolve(&root, global.config.as_deref(), &overrides)?;
     super::warn_unknown_keys(&settings);
@@ -60,7 +66,8 @@ pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         let tasks = runner::preview(&milestone, &selection, &settings, adapter.as_ref(), &root);
         let root = root.display().to_string();
         let header = selection.header(&milestone);
-        preview::dry_run(&mut stdout, &header, &root, &settings.gates, &tasks)?;
+        let caps = runner::caps_preview(&settings, &milestone);
+        preview::dry_run(&mut stdout, &header, &caps, &root, &settings.gates, &tasks)?;
         return Ok(exit_codes::SUCCESS);
     }
 
@@ -98,6 +105,19 @@ pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
     } else {
         &mut no_human
     };
+    let mut no_notify = NoNotify;
+    let mut command_notify = settings.notify.clone().map(|argv| {
+        super::notify::CommandNotifier::new(
+            argv,
+            settings.notify_timeout,
+            pr_root.clone(),
+            prepared.run_dir(),
+        )
+    });
+    let notify: &mut dyn Notify = match &mut command_notify {
+        Some(notifier) => notifier,
+        None => &mut no_notify,
+    };
     let cancel = Cancel::new();
     crate::process::signals::install(cancel.clone())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -109,6 +129,7 @@ pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         cancel,
         sink: &mut views,
         human,
+        notify,
         options: RunOptions {
             answer: args.answer.clone(),
             no_wait: args.no_wait,

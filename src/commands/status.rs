@@ -5,9 +5,12 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::events::Header;
 use crate::plan::Reference;
 use crate::plan::milestone::Milestone;
 use crate::plan::progress::TaskStatus;
+use crate::reporter::summary::header_lines;
+use crate::state::StateDir;
 
 #[derive(Serialize)]
 struct StatusJson<'a> {
@@ -28,6 +31,66 @@ struct StatusJson<'a> {
     /// The front matter's paths: key, value as written, line, and the file found (relative to
     /// the repository root) or null.
     references: &'a [Reference],
+    /// Where kmilestone keeps this milestone's state, or null outside a git repository.
+    state_dir: Option<String>,
+    /// The agent's question waiting for an answer, or null.
+    pending_question: Option<PendingJson>,
+    /// The task a run is working on (`running`) or was working on when it stopped, or null.
+    in_progress: Option<InProgressJson>,
+}
+
+#[derive(Serialize)]
+struct PendingJson {
+    task: String,
+    text: String,
+    options: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct InProgressJson {
+    task: String,
+    attempt: u32,
+    /// A run is working on it now (the PID of that run), else it was interrupted.
+    running: bool,
+    pid: Option<u32>,
+}
+
+/// What the milestone's state says about runs: where it is, a pending question, a task in
+/// progress.
+struct RunRecord {
+    dir: String,
+    pending: Option<PendingJson>,
+    in_progress: Option<InProgressJson>,
+}
+
+fn run_record(milestone: &Milestone) -> Option<RunRecord> {
+    let dir = StateDir::locate(&milestone.plan.path, &milestone.plan.id).ok()?;
+    let state = dir
+        .state_file()
+        .is_file()
+        .then(|| dir.load(&milestone.plan.id).ok())
+        .flatten();
+    let pid = dir.running_pid();
+    Some(RunRecord {
+        dir: dir.path().display().to_string(),
+        pending: state.as_ref().and_then(|s| {
+            let q = s.pending_question.as_ref()?;
+            Some(PendingJson {
+                task: q.task.clone(),
+                text: q.question.text.clone(),
+                options: q.question.options.clone(),
+            })
+        }),
+        in_progress: state.as_ref().and_then(|s| {
+            let p = s.in_progress.as_ref()?;
+            Some(InProgressJson {
+                task: p.task.clone(),
+                attempt: p.attempt,
+                running: pid.is_some(),
+                pid,
+            })
+        }),
+    })
 }
 
 /// One entry of `warnings`.
@@ -82,6 +145,7 @@ struct TaskJson<'a> {
 
 pub(crate) fn render_json(milestone: &Milestone, out: &mut dyn Write) -> std::io::Result<()> {
     let progress = &milestone.progress;
+    let mut record = run_record(milestone);
     let json = StatusJson {
         milestone: &milestone.plan.id,
         name: milestone.plan.display_name(),
@@ -114,6 +178,9 @@ pub(crate) fn render_json(milestone: &Milestone, out: &mut dyn Write) -> std::io
         complete_after_next: &progress.complete_after_next,
         warnings: diagnostics(milestone),
         references: &milestone.plan.references,
+        state_dir: record.as_ref().map(|r| r.dir.clone()),
+        pending_question: record.as_mut().and_then(|r| r.pending.take()),
+        in_progress: record.as_mut().and_then(|r| r.in_progress.take()),
     };
     serde_json::to_writer_pretty(&mut *out, &json)?;
     writeln!(out)
@@ -131,7 +198,13 @@ pub(crate) fn render_text(milestone: &Milestone, out: &mut dyn Write) -> std::io
         );
     }
     let progress = &milestone.progress;
-    for line in milestone.header(progress.next.as_deref()) {
+    let header = Header {
+        name: milestone.plan.display_name(),
+        task_count: milestone.plan.tasks.len(),
+        completed: progress.completed.clone(),
+        start: progress.next.clone(),
+    };
+    for line in header_lines(&header) {
         writeln!(out, "{line}")?;
     }
     if let Some(note) = progress.unmarked_note() {
@@ -185,5 +258,33 @@ pub(crate) fn render_text(milestone: &Milestone, out: &mut dyn Write) -> std::io
         } else {
             " (not created yet)"
         }
-    )
+    )?;
+    let Some(record) = run_record(milestone) else {
+        return Ok(());
+    };
+    writeln!(out, "State: {}", record.dir)?;
+    if let Some(q) = &record.pending {
+        writeln!(
+            out,
+            "Waiting for your answer (task {}): {}\n  Continue with: kmilestone run {} --answer \"…\"",
+            q.task,
+            q.text.lines().next().unwrap_or_default(),
+            milestone.plan.path.display()
+        )?;
+    }
+    if let Some(p) = &record.in_progress {
+        match p.pid {
+            Some(pid) => writeln!(
+                out,
+                "Running: task {} (attempt {}), by kmilestone PID {pid}",
+                p.task, p.attempt
+            )?,
+            None => writeln!(
+                out,
+                "Interrupted during task {} (attempt {}): the next run resumes it and verifies it again",
+                p.task, p.attempt
+            )?,
+        }
+    }
+    Ok(())
 }

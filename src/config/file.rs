@@ -8,24 +8,28 @@ use serde::Deserialize;
 
 use super::sandbox::gate_entries;
 use super::{
-    AgentKind, CommitMode, ConfigError, Permission, SandboxSettings, Settings, WorkflowMode,
+    AgentKind, CodexSettings, CommitMode, ConfigError, Permission, PriceTable, Sandbox,
+    SandboxSettings, Settings, WorkflowMode,
 };
 
 /// The file's shape. Every field is optional; unknown keys are collected for warnings.
 #[derive(Debug, Default, Deserialize)]
 struct FileConfig {
-    /// `agent = "claude"`, or an `[agent]` table (`name`, `[agent.claude]`, `[agent.command]`).
+    /// `agent = "claude"`, or an `[agent]` table (`name`, `[agent.claude]`, `[agent.codex]`,
+    /// `[agent.command]`).
     agent: Option<toml::Value>,
     gates: Option<GatesSection>,
     run: Option<RunSection>,
     workflow: Option<WorkflowSection>,
     checks: Option<crate::checks::ChecksConfig>,
+    notify: Option<NotifySection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct AgentTable {
     name: Option<AgentKind>,
     claude: Option<ClaudeSection>,
+    codex: Option<CodexSection>,
     command: Option<CommandSection>,
     /// Hosts the agent's sandboxed commands may reach; replaces the package registries.
     network: Option<Vec<String>>,
@@ -65,6 +69,40 @@ struct ClaudeSection {
 }
 
 #[derive(Debug, Default, Deserialize)]
+struct CodexSection {
+    binary: Option<PathBuf>,
+    model: Option<String>,
+    /// `"sandbox"` (workspace-write) or `"bypass"`.
+    permission: Option<Sandbox>,
+    /// `-c key=value` entries for Codex's own configuration.
+    config: Option<Vec<String>>,
+    extra_args: Option<Vec<String>>,
+    /// `"gpt-5.5" = { input = 1.25, cached_input = 0.125, output = 10.0 }`, dollars per million.
+    prices: Option<PriceTable>,
+}
+
+impl CodexSection {
+    fn apply(self, codex: &mut CodexSettings) {
+        if let Some(v) = self.binary {
+            codex.binary = v;
+        }
+        codex.model = self.model.or(codex.model.take());
+        if let Some(v) = self.permission {
+            codex.sandbox = v;
+        }
+        if let Some(v) = self.config {
+            codex.config = v;
+        }
+        if let Some(v) = self.extra_args {
+            codex.extra_args = v;
+        }
+        if let Some(v) = self.prices {
+            codex.prices = v;
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
 struct CommandSection {
     argv: Option<Vec<String>>,
 }
@@ -87,6 +125,15 @@ struct RunSection {
     result_grace: Option<String>,
     kill_grace: Option<String>,
     commit: Option<CommitMode>,
+    max_cost: Option<f64>,
+    max_task_cost: Option<f64>,
+    max_time: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct NotifySection {
+    command: Option<Vec<String>>,
+    timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,6 +159,20 @@ fn key_path(path: &serde_ignored::Path<'_>) -> String {
         P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
             key_path(parent)
         }
+    }
+}
+
+/// A cap in dollars: positive and finite.
+pub(super) fn usd(path: &Path, key: &str, value: f64) -> Result<f64, ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: format!(
+                "{key} = {value}: expected an amount in US dollars above 0 (e.g. 25 or 2.5)"
+            ),
+        })
     }
 }
 
@@ -143,7 +204,9 @@ impl Settings {
         match file.agent {
             Some(toml::Value::String(name)) => {
                 self.agent = AgentKind::parse(&name).ok_or_else(|| {
-                    parse_error(format!("agent = \"{name}\": expected claude or command"))
+                    parse_error(format!(
+                        "agent = \"{name}\": expected claude, codex or command"
+                    ))
                 })?;
             }
             Some(value @ toml::Value::Table(_)) => {
@@ -176,6 +239,9 @@ impl Settings {
                     if let Some(v) = claude.allowed_tools {
                         c.allowed_tools = v;
                     }
+                }
+                if let Some(codex) = table.codex {
+                    codex.apply(&mut self.codex);
                 }
                 if let Some(command) = table.command
                     && let Some(argv) = command.argv
@@ -230,6 +296,28 @@ impl Settings {
             }
             if let Some(v) = run.commit {
                 self.commit = v;
+            }
+            if let Some(v) = run.max_cost {
+                self.caps.max_cost = Some(usd(path, "run.max_cost", v)?);
+            }
+            if let Some(v) = run.max_task_cost {
+                self.caps.max_task_cost = Some(usd(path, "run.max_task_cost", v)?);
+            }
+            if let Some(v) = run.max_time {
+                self.caps.max_time = Some(duration(path, "run.max_time", &v)?);
+            }
+        }
+        if let Some(notify) = file.notify {
+            if let Some(command) = notify.command {
+                if command.is_empty() {
+                    return Err(parse_error(
+                        "notify.command: name a program (and its arguments)".to_string(),
+                    ));
+                }
+                self.notify = Some(command);
+            }
+            if let Some(v) = notify.timeout {
+                self.notify_timeout = duration(path, "notify.timeout", &v)?;
             }
         }
         if let Some(checks) = file.checks {

@@ -8,10 +8,12 @@ use serde::Deserialize;
 
 use crate::env_vars;
 
+mod codex;
 mod detect;
 mod file;
 mod sandbox;
 
+pub use codex::{CodexSettings, Price, PriceTable, Sandbox};
 pub(crate) use detect::detect_gates;
 pub(crate) use sandbox::{GateSandboxSettings, Permission, SandboxSettings};
 
@@ -20,6 +22,7 @@ pub(crate) use sandbox::{GateSandboxSettings, Permission, SandboxSettings};
 #[serde(rename_all = "lowercase")]
 pub enum AgentKind {
     Claude,
+    Codex,
     Command,
 }
 
@@ -27,6 +30,7 @@ impl AgentKind {
     pub fn parse(name: &str) -> Option<AgentKind> {
         match name {
             "claude" => Some(AgentKind::Claude),
+            "codex" => Some(AgentKind::Codex),
             "command" => Some(AgentKind::Command),
             _ => None,
         }
@@ -35,6 +39,7 @@ impl AgentKind {
     pub fn name(self) -> &'static str {
         match self {
             AgentKind::Claude => "claude",
+            AgentKind::Codex => "codex",
             AgentKind::Command => "command",
         }
     }
@@ -68,6 +73,8 @@ pub struct ClaudeSettings {
     pub permission: Permission,
     /// More permission rules, added to those of the mode (`Bash(npm run lint)`).
     pub allowed_tools: Vec<String>,
+    /// `--max-budget-usd`, from `max_task_cost`.
+    pub max_budget_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +87,7 @@ pub struct CommandAgentSettings {
 pub struct Settings {
     pub agent: AgentKind,
     pub claude: ClaudeSettings,
+    pub codex: CodexSettings,
     pub command_agent: CommandAgentSettings,
     /// What the agent's sandboxed commands may reach (`[agent]` network and paths).
     pub sandbox: SandboxSettings,
@@ -111,6 +119,24 @@ pub struct Settings {
     pub unknown_keys: Vec<String>,
     /// The unit-test quality check (`[checks]`).
     pub checks: crate::checks::ChecksConfig,
+    /// Spend and time caps (`[run] max_cost`, `max_task_cost`, `max_time`).
+    pub caps: Caps,
+    /// The command told when the run needs a human or ends (`[notify] command`); `sh -c`'s
+    /// argument list for `--notify`.
+    pub notify: Option<Vec<String>>,
+    /// How long one notification may take (`[notify] timeout`).
+    pub notify_timeout: Duration,
+}
+
+/// What a run may spend.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Caps {
+    /// Dollars the milestone may have spent, across runs, before a task starts.
+    pub max_cost: Option<f64>,
+    /// Dollars one task may spend.
+    pub max_task_cost: Option<f64>,
+    /// Wall-clock time after which no new task starts.
+    pub max_time: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -125,7 +151,9 @@ impl Default for Settings {
                 extra_args: Vec::new(),
                 permission: Permission::Sandbox,
                 allowed_tools: Vec::new(),
+                max_budget_usd: None,
             },
+            codex: CodexSettings::default(),
             command_agent: CommandAgentSettings { argv: Vec::new() },
             sandbox: SandboxSettings::default(),
             gate_commands: None,
@@ -145,6 +173,9 @@ impl Default for Settings {
             source: None,
             unknown_keys: Vec::new(),
             checks: crate::checks::ChecksConfig::default(),
+            caps: Caps::default(),
+            notify: None,
+            notify_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -165,7 +196,7 @@ pub enum ConfigError {
         value: String,
         message: String,
     },
-    #[error("--agent {name}: unknown agent (expected claude or command)")]
+    #[error("--agent {name}: unknown agent (expected claude, codex or command)")]
     UnknownAgent { name: String },
     #[error(
         "agent = \"command\" needs [agent.command] argv = [\"program\", \"arg\"…] in kmilestone.toml"
@@ -186,10 +217,16 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub agent: Option<String>,
-    /// `--dangerously-skip-permissions`.
+    /// `--dangerously-skip-permissions` (Claude Code's and Codex's own checks both off).
     pub bypass_permissions: bool,
     /// `--no-gates`.
     pub no_gates: bool,
+    /// `--max-cost`, `--max-task-cost` (dollars), `--max-time`.
+    pub max_cost: Option<f64>,
+    pub max_task_cost: Option<f64>,
+    pub max_time: Option<Duration>,
+    /// `--notify CMD`: a shell command line.
+    pub notify: Option<String>,
 }
 
 impl Settings {
@@ -208,6 +245,21 @@ impl Settings {
         }
         if overrides.bypass_permissions {
             settings.claude.permission = Permission::Bypass;
+            settings.codex.sandbox = Sandbox::Bypass;
+        }
+        let flag = Path::new("--max-cost");
+        if let Some(v) = overrides.max_cost {
+            settings.caps.max_cost = Some(file::usd(flag, "--max-cost", v)?);
+        }
+        if let Some(v) = overrides.max_task_cost {
+            settings.caps.max_task_cost = Some(file::usd(flag, "--max-task-cost", v)?);
+        }
+        if let Some(v) = overrides.max_time {
+            settings.caps.max_time = Some(v);
+        }
+        settings.claude.max_budget_usd = settings.caps.max_task_cost;
+        if let Some(command) = &overrides.notify {
+            settings.notify = Some(vec!["sh".to_string(), "-c".to_string(), command.clone()]);
         }
         if settings.agent == AgentKind::Command && settings.command_agent.argv.is_empty() {
             return Err(ConfigError::CommandArgvMissing);
@@ -289,11 +341,14 @@ impl Settings {
         if let Some(bin) = lookup(env_vars::CLAUDE_BIN) {
             self.claude.binary = PathBuf::from(bin);
         }
+        if let Some(bin) = lookup(env_vars::CODEX_BIN) {
+            self.codex.binary = PathBuf::from(bin);
+        }
         if let Some(name) = lookup(env_vars::AGENT) {
             self.agent = AgentKind::parse(&name).ok_or(ConfigError::Env {
                 name: env_vars::AGENT,
                 value: name,
-                message: "expected claude or command".to_string(),
+                message: "expected claude, codex or command".to_string(),
             })?;
         }
         if let Some(value) = lookup(env_vars::RETRIES) {
@@ -384,6 +439,86 @@ retriez = 1
             settings.unknown_keys,
             vec!["agent.claude.colour".to_string(), "run.retriez".to_string()]
         );
+    }
+
+    #[test]
+    fn codex_section_and_its_price_table() {
+        let settings = parse(
+            r#"
+[agent]
+name = "codex"
+[agent.codex]
+binary = "/opt/codex"
+model = "gpt-5.5"
+permission = "bypass"
+config = ["model_reasoning_effort=\"high\""]
+extra_args = ["--skip-git-repo-check"]
+sandbox = "off"
+[agent.codex.prices]
+"gpt-5.5" = { input = 1.25, cached_input = 0.125, output = 10.0 }
+"#,
+        )
+        .unwrap();
+        assert_eq!(settings.agent, AgentKind::Codex);
+        let codex = &settings.codex;
+        assert_eq!(codex.binary, PathBuf::from("/opt/codex"));
+        assert_eq!(codex.model.as_deref(), Some("gpt-5.5"));
+        assert_eq!(codex.sandbox, Sandbox::Bypass);
+        assert_eq!(codex.config, ["model_reasoning_effort=\"high\""]);
+        assert_eq!(codex.extra_args, ["--skip-git-repo-check"]);
+        assert_eq!(
+            codex.prices.price("gpt-5.5"),
+            Some(&Price {
+                input: 1.25,
+                cached_input: 0.125,
+                output: 10.0
+            })
+        );
+        assert_eq!(settings.unknown_keys, ["agent.codex.sandbox"]);
+        assert_eq!(
+            parse("[agent.codex]\n").unwrap().codex.sandbox,
+            Sandbox::WorkspaceWrite,
+            "sandboxed unless the user says otherwise"
+        );
+        let err = parse("[agent.codex]\npermission = \"allowlist\"\n").unwrap_err();
+        assert!(err.to_string().contains("permission"), "{err}");
+        let err = parse("[agent.codex.prices]\nx = { input = 1.0 }\n").unwrap_err();
+        assert!(err.to_string().contains("cached_input"), "{err}");
+        let err = parse("agent = \"kodex\"\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected claude, codex or command"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn codex_from_the_environment_and_the_command_line() {
+        let mut settings = Settings::default();
+        settings
+            .apply_env(|name| match name {
+                env_vars::AGENT => Some("codex".to_string()),
+                env_vars::CODEX_BIN => Some("/bin/fake-codex".to_string()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(settings.agent, AgentKind::Codex);
+        assert_eq!(settings.codex.binary, PathBuf::from("/bin/fake-codex"));
+        assert_eq!(
+            AgentKind::parse("codex").map(AgentKind::name),
+            Some("codex")
+        );
+
+        let root = tempfile::tempdir().unwrap();
+        let overrides = Overrides {
+            agent: Some("codex".to_string()),
+            bypass_permissions: true,
+            no_gates: true,
+            ..Overrides::default()
+        };
+        let settings = Settings::resolve(root.path(), None, &overrides).unwrap();
+        assert_eq!(settings.agent, AgentKind::Codex);
+        assert_eq!(settings.codex.sandbox, Sandbox::Bypass);
     }
 
     #[test]

@@ -35,7 +35,8 @@ pub struct Finished {
     pub subtype: String,
     /// The final message text.
     pub result: String,
-    /// Cost as the agent reports it; for Claude Code cumulative over a resumed session.
+    /// Cost as the agent reports it (Codex: as its price table computes it), cumulative over a
+    /// resumed session.
     pub cost_usd: Option<f64>,
     /// Tokens of this invocation.
     pub usage: Usage,

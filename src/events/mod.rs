@@ -8,7 +8,8 @@ mod run;
 pub use agent::{AgentEvent, Denial, Finished, Question, Usage};
 pub use problem::{CommandScope, GateFailure, GateRecord, Problem, TestFinding};
 pub use run::{
-    AttemptEnd, EVENTS_SCHEMA_VERSION, Event, EventKind, EventSink, GateSandbox, Header, Leftovers,
-    LimitStop, MilestoneSummary, MilestoneTask, Note, Permission, PreviewTask, ProjectRules,
-    RunEnd, RunOutcome, RunStart, TaskResult, TaskSummary, Totals, Unavailable, millis,
+    AttemptEnd, CapStop, CapsInfo, EVENTS_SCHEMA_VERSION, Event, EventKind, EventSink, GateSandbox,
+    Header, Leftovers, LimitStop, MilestoneSummary, MilestoneTask, Note, NotifyResult, Permission,
+    PreviewTask, ProjectRules, RunEnd, RunOutcome, RunStart, TaskResult, TaskSummary, Totals,
+    Unavailable, dollars, micros, millis,
 };

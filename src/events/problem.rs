@@ -180,6 +180,11 @@ pub enum Problem {
         handoff: String,
         what: String,
     },
+    /// The task spent its `max_task_cost` (micro-dollars).
+    TaskCostCap {
+        cap: u64,
+        spent: u64,
+    },
 }
 
 impl Problem {
@@ -204,6 +209,7 @@ impl Problem {
             Problem::Blocker { .. } => "blocker",
             Problem::SupervisionChanged { .. } => "supervision_changed",
             Problem::HandoffReplaced { .. } => "handoff_replaced",
+            Problem::TaskCostCap { .. } => "task_cost_cap",
         }
     }
 
@@ -338,6 +344,12 @@ impl fmt::Display for Problem {
                 }
                 Ok(())
             }
+            Problem::TaskCostCap { cap, spent } => write!(
+                f,
+                "the task has spent {} of its {} cap (max_task_cost) and was stopped",
+                super::dollars(*spent),
+                super::dollars(*cap)
+            ),
             Problem::HandoffReplaced { handoff, what } => write!(
                 f,
                 "the handoff {handoff} was replaced by {what}; it was put back as a regular file with its content from before the task: append your section to that file"

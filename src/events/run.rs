@@ -346,6 +346,7 @@ pub struct RunStart {
     pub permission: Permission,
     pub gates: Vec<String>,
     pub gate_sandbox: GateSandbox,
+    pub caps: CapsInfo,
 }
 
 /// Why a usage limit stopped the run.
@@ -356,6 +357,68 @@ pub enum LimitStop {
     NoWait { resets_at: Option<String> },
     /// No reset time was given and the bounded waits did not help.
     StillLimited { waits: u32 },
+}
+
+/// Micro-dollars: costs kept exact enough and comparable.
+pub fn micros(usd: f64) -> u64 {
+    (usd * 1_000_000.0).round().max(0.0) as u64
+}
+
+/// `$1.2345` of micro-dollars.
+pub fn dollars(micros: u64) -> String {
+    format!("${:.4}", micros as f64 / 1_000_000.0)
+}
+
+/// The caps a run works under, for its header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapsInfo {
+    /// The milestone's spend cap and what it has spent before this run.
+    pub max_cost: Option<u64>,
+    pub spent: u64,
+    pub max_task_cost: Option<u64>,
+    pub max_time_ms: Option<u64>,
+}
+
+impl CapsInfo {
+    pub fn is_empty(&self) -> bool {
+        self.max_cost.is_none() && self.max_task_cost.is_none() && self.max_time_ms.is_none()
+    }
+}
+
+impl fmt::Display for CapsInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(cap) = self.max_cost {
+            parts.push(format!(
+                "{} for the milestone ({} spent so far)",
+                dollars(cap),
+                dollars(self.spent)
+            ));
+        }
+        if let Some(cap) = self.max_task_cost {
+            parts.push(format!(
+                "{} per task (checked after each agent turn, so a task may go a little over)",
+                dollars(cap)
+            ));
+        }
+        if let Some(ms) = self.max_time_ms {
+            parts.push(format!(
+                "no new task after {}",
+                humantime::format_duration(Duration::from_secs(ms / 1000))
+            ));
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// The cap a run stopped at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum CapStop {
+    /// The milestone has spent its `max_cost`.
+    Cost { cap: u64, spent: u64 },
+    /// The run has taken its `max_time`.
+    Time { cap_ms: u64, elapsed_ms: u64 },
 }
 
 /// Why the agent cannot work.
@@ -406,11 +469,21 @@ pub enum RunOutcome {
     },
     AgentUnavailable {
         task: String,
+        /// The adapter's name (`claude`, `codex`, `command`): what to install or log in to, and
+        /// which setting names the binary. Absent in records of older runs.
+        #[serde(default)]
+        agent: String,
         reason: Unavailable,
     },
     /// kmilestone's own state or git failed during the run.
     Error {
         message: String,
+    },
+    /// A cap stopped the run before `next` started.
+    CapReached {
+        stop: CapStop,
+        next: String,
+        plan: String,
     },
 }
 
@@ -426,6 +499,7 @@ impl RunOutcome {
             RunOutcome::Interrupted { .. } => exit_codes::INTERRUPTED,
             RunOutcome::AgentUnavailable { .. } => exit_codes::AGENT_UNAVAILABLE,
             RunOutcome::Error { .. } => exit_codes::BAD_INPUT,
+            RunOutcome::CapReached { .. } => exit_codes::CAP_REACHED,
         }
     }
 
@@ -440,6 +514,7 @@ impl RunOutcome {
             RunOutcome::Interrupted { .. } => "interrupted",
             RunOutcome::AgentUnavailable { .. } => "agent_unavailable",
             RunOutcome::Error { .. } => "error",
+            RunOutcome::CapReached { .. } => "cap_reached",
         }
     }
 
@@ -484,16 +559,20 @@ impl RunOutcome {
                 "Interrupted; run again to resume".to_string()
             }
             RunOutcome::AgentUnavailable {
+                agent,
                 reason: Unavailable::NotFound { program },
                 ..
             } => format!(
-                "the agent could not be started: `{program}` was not found or is not executable (install it, or set [agent.claude] binary / KMILESTONE_CLAUDE_BIN)"
+                "the agent could not be started: `{program}` was not found or is not executable ({})",
+                install_hint(agent)
             ),
             RunOutcome::AgentUnavailable {
+                agent,
                 reason: Unavailable::NotAuthenticated { message },
                 ..
             } => format!(
-                "the agent is not authenticated: {message} (log in, e.g. `claude /login`, or set ANTHROPIC_API_KEY, then run again)"
+                "the agent is not authenticated: {message} ({}, then run again)",
+                login_hint(agent)
             ),
             RunOutcome::AgentUnavailable {
                 reason: Unavailable::SpawnFailed { error },
@@ -504,8 +583,48 @@ impl RunOutcome {
                 ..
             } => format!("the agent cannot work here: {message}"),
             RunOutcome::Error { message } => message.clone(),
+            RunOutcome::CapReached {
+                stop: CapStop::Cost { cap, spent },
+                next,
+                plan,
+            } => format!(
+                "Stopped before task {next}: the milestone has spent {} of its {} cap (max_cost). To go on, run again with a larger cap: kmilestone run {plan} --max-cost {:.2}",
+                dollars(*spent),
+                dollars(*cap),
+                (*cap as f64 / 1_000_000.0) * 2.0
+            ),
+            RunOutcome::CapReached {
+                stop: CapStop::Time { cap_ms, elapsed_ms },
+                next,
+                plan,
+            } => format!(
+                "Stopped before task {next}: the run has taken {} of its {} (max_time). Run again to go on: kmilestone run {plan}",
+                humantime::format_duration(Duration::from_secs(elapsed_ms / 1000)),
+                humantime::format_duration(Duration::from_secs(cap_ms / 1000))
+            ),
         };
         Some(text)
+    }
+}
+
+/// How to install the agent, or tell kmilestone where it is.
+fn install_hint(agent: &str) -> &'static str {
+    match agent {
+        "codex" => {
+            "install Codex CLI: npm install -g @openai/codex, or set [agent.codex] binary / KMILESTONE_CODEX_BIN"
+        }
+        "command" => "check [agent.command] argv in kmilestone.toml",
+        _ => "install it, or set [agent.claude] binary / KMILESTONE_CLAUDE_BIN",
+    }
+}
+
+/// How to give the agent a login or a key.
+fn login_hint(agent: &str) -> &'static str {
+    match agent {
+        "codex" => {
+            "log in with `codex login` (or `codex login --with-api-key`), or set CODEX_API_KEY, or the variable your model provider's env_key names"
+        }
+        _ => "log in, e.g. `claude /login`, or set ANTHROPIC_API_KEY",
     }
 }
 
@@ -539,6 +658,8 @@ pub struct MilestoneSummary {
     pub gates: Vec<String>,
     /// Cost and tokens of every recorded task.
     pub totals: Totals,
+    /// The caps the last run worked under.
+    pub caps: CapsInfo,
 }
 
 /// The end of a run.
@@ -627,7 +748,27 @@ pub enum EventKind {
         wait_seconds: u64,
     },
     TaskFinished(TaskSummary),
+    /// The run stops at a cap (its `run_finished` follows).
+    CapReached {
+        stop: CapStop,
+    },
+    /// The notify command ran for an earlier event.
+    Notified(NotifyResult),
     RunFinished(RunEnd),
+}
+
+/// How one run of the notify command went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyResult {
+    /// The event it was told about (`question`, `run_finished`, …).
+    pub event: String,
+    pub ok: bool,
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    /// The last lines of its output.
+    pub output_tail: String,
+    /// It could not be started.
+    pub error: Option<String>,
 }
 
 /// Receives every event of a run.

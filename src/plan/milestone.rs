@@ -72,30 +72,4 @@ impl Milestone {
         self.progress = Progress::compute(&self.plan, &self.handoff);
         Ok(())
     }
-
-    /// The seed's header: `Milestone: …`, `Completed: …`, `Resuming from: …`.
-    pub fn header(&self, start: Option<&str>) -> Vec<String> {
-        let mut lines = vec![format!(
-            "Milestone: {} ({} task{})",
-            self.plan.display_name(),
-            self.plan.tasks.len(),
-            if self.plan.tasks.len() == 1 { "" } else { "s" }
-        )];
-        if self.progress.completed.is_empty() {
-            lines.push("Completed: (none - fresh start)".to_string());
-            if let Some(start) = start {
-                lines.push(format!("Starting from: {start}"));
-            }
-        } else {
-            lines.push(format!(
-                "Completed: {} (from handoff)",
-                self.progress.completed.join(", ")
-            ));
-            match start {
-                Some(start) => lines.push(format!("Resuming from: {start}")),
-                None => lines.push("All tasks complete".to_string()),
-            }
-        }
-        lines
-    }
 }

@@ -1,5 +1,6 @@
 //! Views of the event stream: the terminal, JSON lines, the events log and the report files.
-//! Each consumes the same events and imports nothing but them.
+//! Each consumes the same events and imports nothing but them (and the leaves). Each redacts
+//! what it writes (`crate::redact`), the last step before its bytes leave the process.
 
 pub(crate) mod format;
 pub(crate) mod json;
@@ -97,7 +98,7 @@ impl Views {
         };
         Ok(Views {
             screen,
-            log: JsonLines::new(BufWriter::new(log)),
+            log: JsonLines::capped(BufWriter::new(log), json::EVENTS_LOG_CAP),
             report: ReportWriter::new(run_dir, state_dir),
         })
     }

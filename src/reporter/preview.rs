@@ -4,18 +4,22 @@
 use std::io::Write;
 
 use super::summary::header_lines;
-use crate::events::{Header, PreviewTask};
+use crate::events::{CapsInfo, Header, PreviewTask};
 
 /// `--dry-run`: the header, then each task's command, gates and prompt.
 pub(crate) fn dry_run(
     out: &mut dyn Write,
     header: &Header,
+    caps: &CapsInfo,
     root: &str,
     gates: &[String],
     tasks: &[PreviewTask],
 ) -> std::io::Result<()> {
     for line in header_lines(header) {
         writeln!(out, "{line}")?;
+    }
+    if !caps.is_empty() {
+        writeln!(out, "Caps: {caps}")?;
     }
     writeln!(out, "Dry run: nothing is started.")?;
     if tasks.is_empty() {

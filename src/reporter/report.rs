@@ -1,5 +1,6 @@
 //! `report.md`, `report.json` and `pr-body.md`: the milestone across every run, written when a
-//! run finishes and rendered again by `kmilestone report` from the milestone's state.
+//! run finishes and rendered again by `kmilestone report` from the milestone's state. Each is
+//! redacted as rendered: problems quote gate output and agent messages, the body the handoff.
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +8,7 @@ use serde_json::json;
 
 use super::format;
 use super::summary;
-use super::wire::{WireMilestone, WireProblem};
+use super::wire::{WireCaps, WireMilestone, WireProblem};
 use crate::events::{Event, EventKind, EventSink, MilestoneSummary, RunOutcome};
 use crate::files::write_atomic;
 
@@ -76,7 +77,11 @@ pub(crate) fn render_markdown(report: &Report<'_>) -> String {
         .map(|code| format!(" (exit code {code})"))
         .unwrap_or_default();
     md.push_str(&format!("Outcome: **{}**{exit}  \n", report.outcome_name()));
-    md.push_str(&format!("Finished: {}\n\n", report.finished_at));
+    md.push_str(&format!("Finished: {}\n", report.finished_at));
+    if !milestone.caps.is_empty() {
+        md.push_str(&format!("Caps: {}\n", milestone.caps));
+    }
+    md.push('\n');
     if matches!(report.ended, Ended::Finished(RunOutcome::Complete)) {
         md.push_str(summary::completion_summary(milestone).trim_end());
         md.push_str("\n\n");
@@ -166,7 +171,7 @@ pub(crate) fn render_markdown(report: &Report<'_>) -> String {
             ));
         }
     }
-    md
+    crate::redact::text(&md).into_owned()
 }
 
 /// `report.json`.
@@ -177,6 +182,7 @@ pub(crate) fn render_json(report: &Report<'_>) -> String {
         "message": report.message(),
         "finished_at": report.finished_at,
         "milestone": WireMilestone::from(report.milestone),
+        "caps": WireCaps::from(&report.milestone.caps),
         "problems": report.milestone.tasks.iter()
             .filter_map(|t| t.record.as_ref())
             .flat_map(|r| r.problems.iter().map(WireProblem::from))
@@ -184,7 +190,7 @@ pub(crate) fn render_json(report: &Report<'_>) -> String {
     });
     let mut text = serde_json::to_string_pretty(&value).expect("the report serializes");
     text.push('\n');
-    text
+    crate::redact::json(&text).into_owned()
 }
 
 /// Writes the report files into the run's folder and beside the state when the run finishes,
@@ -223,7 +229,7 @@ impl EventSink for ReportWriter {
                     write_atomic(&dir.join("report.json"), json_text.as_bytes()).ok();
                 }
                 if end.outcome == RunOutcome::Complete && end.milestone.complete {
-                    let body = summary::pr_body(&end.milestone);
+                    let body = crate::redact::text(&summary::pr_body(&end.milestone)).into_owned();
                     write_atomic(&self.state_dir.join("pr-body.md"), body.as_bytes()).ok();
                 }
                 self.written = Some(self.run_dir.join("report.md"));
@@ -241,7 +247,9 @@ impl EventSink for ReportWriter {
             | EventKind::Question { .. }
             | EventKind::DecisionNeeded { .. }
             | EventKind::WaitingForLimit { .. }
-            | EventKind::TaskFinished(_) => {}
+            | EventKind::TaskFinished(_)
+            | EventKind::CapReached { .. }
+            | EventKind::Notified(_) => {}
         }
     }
 }

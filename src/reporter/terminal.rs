@@ -3,6 +3,8 @@
 //! the permanent lines shows the task, its elapsed time and what the agent is doing; indicatif
 //! draws and ticks it. Elsewhere plain lines, with no control characters unless colour is asked
 //! for. Permanent lines come from the events alone, so the same events give the same text.
+//! Every line is redacted as it is written, and any text cut short is redacted before the cut,
+//! so that no part of a secret is left at the edge.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,6 +15,7 @@ use owo_colors::OwoColorize;
 
 use super::format::{clock, cut};
 use crate::events::{AgentEvent, Event, EventSink, Question};
+use crate::redact::Redactor;
 use crate::text::first_line;
 
 /// How the terminal view prints.
@@ -44,8 +47,8 @@ pub(crate) struct Live {
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
-/// The status line's text at `now_ms` on the run's clock, cut to `width` columns.
-pub(crate) fn status_text(live: &Live, now_ms: u64, width: usize) -> String {
+/// The status line's text at `now_ms` on the run's clock, redacted and cut to `width` columns.
+pub(crate) fn status_text(live: &Live, now_ms: u64, width: usize, redactor: &Redactor) -> String {
     let mut text = format!(
         "{} {} · {}",
         live.id,
@@ -69,7 +72,7 @@ pub(crate) fn status_text(live: &Live, now_ms: u64, width: usize) -> String {
         text.push_str(&doing);
     }
     // Two columns for the spinner, one spare so the line never wraps.
-    cut(&text, width.saturating_sub(3).max(10))
+    cut(&redactor.text(&text), width.saturating_sub(3).max(10))
 }
 
 /// The live line: an indicatif spinner whose text is read from the shared [`Live`] at each tick.
@@ -77,6 +80,10 @@ struct StatusLine {
     live: Arc<Mutex<Option<Live>>>,
     started: Instant,
     bar: Option<ProgressBar>,
+    /// Off the screen while someone answers a question (it would draw over what they type),
+    /// until the next attempt starts.
+    paused: bool,
+    redactor: Arc<Redactor>,
 }
 
 impl StatusLine {
@@ -102,11 +109,12 @@ impl StatusLine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_some();
-        if !active || self.bar.is_some() {
+        if !active || self.paused || self.bar.is_some() {
             return;
         }
         let shared = Arc::clone(&self.live);
         let started = self.started;
+        let redactor = Arc::clone(&self.redactor);
         let style = ProgressStyle::with_template("{spinner} {status}")
             .expect("the status template is valid")
             .tick_strings(&SPINNER)
@@ -121,7 +129,7 @@ impl StatusLine {
                         .unwrap_or_else(PoisonError::into_inner)
                         .as_ref()
                     {
-                        let text = status_text(live, now_ms, width);
+                        let text = status_text(live, now_ms, width, &redactor);
                         // Dim, as the permanent lines' agent activity.
                         write!(out, "{}", text.dimmed()).ok();
                     }
@@ -155,14 +163,18 @@ pub(crate) struct Terminal<W: Write> {
     status: Option<StatusLine>,
     /// Where the run's state is, for the pull-request command.
     state_dir: String,
+    redactor: Arc<Redactor>,
 }
 
 impl<W: Write> Terminal<W> {
     pub(crate) fn new(out: W, options: TerminalOptions) -> Terminal<W> {
+        let redactor = crate::redact::current();
         let status = options.tty.then(|| StatusLine {
             live: Arc::new(Mutex::new(None)),
             started: options.started,
             bar: None,
+            paused: false,
+            redactor: Arc::clone(&redactor),
         });
         Terminal {
             out,
@@ -173,7 +185,24 @@ impl<W: Write> Terminal<W> {
             options,
             status,
             state_dir: String::new(),
+            redactor,
         }
+    }
+
+    /// Redacts with `redactor` instead of the process's.
+    #[cfg(test)]
+    pub(crate) fn with_redactor(mut self, redactor: Redactor) -> Terminal<W> {
+        let redactor = Arc::new(redactor);
+        if let Some(status) = &mut self.status {
+            status.redactor = Arc::clone(&redactor);
+        }
+        self.redactor = redactor;
+        self
+    }
+
+    /// `text` redacted, owned: for texts the view cuts or splits into lines before writing.
+    fn redacted(&self, text: &str) -> String {
+        self.redactor.text(text).into_owned()
     }
 
     #[cfg(test)]
@@ -193,6 +222,7 @@ impl<W: Write> Terminal<W> {
     }
 
     fn line(&mut self, text: &str) {
+        let text = self.redactor.text(text);
         let out = &mut self.out;
         match self.status.as_ref().and_then(|s| s.bar.as_ref()) {
             Some(bar) => bar.suspend(|| {
@@ -206,7 +236,9 @@ impl<W: Write> Terminal<W> {
         }
     }
 
+    // Painting redacts first: a colour code before a token would hide where the token starts.
     fn paint_ok(&self, text: &str) -> String {
+        let text = self.redacted(text);
         if self.options.color {
             text.green().to_string()
         } else {
@@ -215,6 +247,7 @@ impl<W: Write> Terminal<W> {
     }
 
     fn paint_bad(&self, text: &str) -> String {
+        let text = self.redacted(text);
         if self.options.color {
             text.red().to_string()
         } else {
@@ -223,6 +256,7 @@ impl<W: Write> Terminal<W> {
     }
 
     fn paint_dim(&self, text: &str) -> String {
+        let text = self.redacted(text);
         if self.options.color {
             text.dimmed().to_string()
         } else {
@@ -241,7 +275,7 @@ impl<W: Write> Terminal<W> {
     fn show_question(&mut self, heading: &str, question: &Question) {
         self.line("");
         self.line(heading);
-        for line in question.text.lines() {
+        for line in self.redacted(&question.text).lines() {
             self.line(&format!("  {line}"));
         }
         if !question.options.is_empty() {
@@ -255,6 +289,7 @@ impl<W: Write> Terminal<W> {
         }
         if let Some(status) = &mut self.status {
             status.hide();
+            status.paused = true;
         }
     }
 }
@@ -271,8 +306,9 @@ pub(crate) fn last_sentence(text: &str) -> Option<String> {
     Some(line[start..].trim().to_string())
 }
 
-/// One line of what the agent is doing, or `None` for events not worth a line.
-pub(crate) fn agent_activity(event: &AgentEvent) -> Option<String> {
+/// One line of what the agent is doing, or `None` for events not worth a line. Agent text is
+/// redacted before its last sentence is cut out of it.
+pub(crate) fn agent_activity(event: &AgentEvent, redactor: &Redactor) -> Option<String> {
     match event {
         AgentEvent::Started { session_id, model } => Some(format!(
             "session {session_id}{}",
@@ -283,7 +319,9 @@ pub(crate) fn agent_activity(event: &AgentEvent) -> Option<String> {
         )),
         AgentEvent::ToolUse { name, summary } if summary.is_empty() => Some(name.clone()),
         AgentEvent::ToolUse { name, summary } => Some(format!("{name} {summary}")),
-        AgentEvent::Text { text } => last_sentence(text).map(|s| first_line(&s, 100)),
+        AgentEvent::Text { text } => {
+            last_sentence(&redactor.text(text)).map(|s| first_line(&s, 100))
+        }
         AgentEvent::Retry { message } => Some(message.clone()),
         AgentEvent::ToolResult {
             is_error: true,

@@ -57,6 +57,7 @@ impl<W: Write> Terminal<W> {
                 }
                 if let Some(status) = &mut self.status {
                     let resuming = resume.is_some();
+                    status.paused = false;
                     status.update(|live| {
                         live.attempt = *attempt;
                         live.gate = None;
@@ -136,10 +137,27 @@ impl<W: Write> Terminal<W> {
                 self.line(&format!(
                     "  ⏸ usage limit: waiting{when} ({} left): {}",
                     format::duration_ms(wait_seconds * 1000),
-                    first_line(message, 100)
+                    first_line(&self.redacted(message), 100)
                 ));
             }
             EventKind::TaskFinished(summary) => self.task_finished(summary),
+            // The run's last message says which cap and how to go on.
+            EventKind::CapReached { .. } => {}
+            EventKind::Notified(result) => {
+                if !result.ok && !self.options.quiet {
+                    let why = match (&result.error, result.timed_out, result.exit_code) {
+                        (Some(error), _, _) => error.clone(),
+                        (None, true, _) => "timed out".to_string(),
+                        (None, false, Some(code)) => format!("exited with {code}"),
+                        (None, false, None) => "was killed".to_string(),
+                    };
+                    let text = self.paint_bad(&format!(
+                        "  ! the notify command for {} failed ({why}); the run goes on",
+                        result.event
+                    ));
+                    self.line(&text);
+                }
+            }
             EventKind::RunFinished(end) => self.run_finished(end),
         }
     }
@@ -182,11 +200,14 @@ impl<W: Write> Terminal<W> {
         if !start.gates.is_empty() {
             self.line(&format!("Gate {}", start.gate_sandbox.description));
         }
+        if !start.caps.is_empty() {
+            self.line(&format!("Caps: {}", start.caps));
+        }
         self.line(&format!("Tasks to run: {}", list(&start.tasks)));
     }
 
     fn agent_event(&mut self, event: &AgentEvent) {
-        let activity = agent_activity(event).map(|a| match &self.root {
+        let activity = agent_activity(event, &self.redactor).map(|a| match &self.root {
             Some(root) => a.replace(root.as_str(), ""),
             None => a,
         });
@@ -240,6 +261,7 @@ impl<W: Write> Terminal<W> {
         ));
         self.line(&bad);
         if !stderr_tail.trim().is_empty() && !self.options.quiet {
+            let stderr_tail = self.redacted(stderr_tail);
             let lines: Vec<&str> = stderr_tail.lines().collect();
             for line in &lines[lines.len().saturating_sub(5)..] {
                 self.line(&format!("    {line}"));
@@ -283,7 +305,7 @@ impl<W: Write> Terminal<W> {
         self.line(&bad);
         let limit = if self.options.verbose { usize::MAX } else { 12 };
         for problem in problems {
-            let text = problem.to_string();
+            let text = self.redacted(&problem.to_string());
             let mut lines = text.lines();
             if let Some(first) = lines.next() {
                 self.line(&format!("    - {first}"));

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::events::{
-    AttemptEnd, Denial, EventKind, Finished, GateFailure, GateRecord, GateSandbox, Header,
-    MilestoneSummary, MilestoneTask, Permission, Problem, ProjectRules, RunEnd, RunOutcome,
+    AttemptEnd, CapsInfo, Denial, EventKind, Finished, GateFailure, GateRecord, GateSandbox,
+    Header, MilestoneSummary, MilestoneTask, Permission, Problem, ProjectRules, RunEnd, RunOutcome,
     RunStart, TaskResult, TaskSummary, Totals, Usage,
 };
 
@@ -136,6 +136,7 @@ fn run_events() -> Vec<Event> {
                     ),
                     unsandboxed: vec![s("make e2e")],
                 },
+                caps: CapsInfo::default(),
             }),
         ),
         event(
@@ -377,6 +378,7 @@ fn run_events() -> Vec<Event> {
                         .collect(),
                     gates: vec![s("make test-unit")],
                     totals: totals(0.3734, 42_000, 2_800),
+                    caps: CapsInfo::default(),
                 },
             }),
         ),
@@ -433,11 +435,11 @@ fn live() -> Live {
 #[test]
 fn the_status_line_tells_the_task_its_clock_the_attempt_and_what_runs() {
     assert_eq!(
-        status_text(&live(), 66_000, 80),
+        status_text(&live(), 66_000, 80, &Redactor::default()),
         "1.1 Greeting module · 1:05 · Write src/greet.rs"
     );
     assert_eq!(
-        status_text(&live(), 3_727_000, 80),
+        status_text(&live(), 3_727_000, 80, &Redactor::default()),
         "1.1 Greeting module · 1:02:06 · Write src/greet.rs"
     );
     let gate = Live {
@@ -446,11 +448,11 @@ fn the_status_line_tells_the_task_its_clock_the_attempt_and_what_runs() {
         ..live()
     };
     assert_eq!(
-        status_text(&gate, 63_500, 80),
+        status_text(&gate, 63_500, 80, &Redactor::default()),
         "1.1 Greeting module · 1:02 · attempt 2 · gate make test-unit (0:03)"
     );
     // Cut to the terminal's width, with room for the spinner.
-    let cut = status_text(&gate, 63_500, 30);
+    let cut = status_text(&gate, 63_500, 30, &Redactor::default());
     assert_eq!(cut, "1.1 Greeting module · 1:02…");
     assert_eq!(cut.chars().count(), 27);
 }
@@ -543,4 +545,72 @@ fn last_sentence_of_agent_text() {
     for (text, expected) in cases {
         assert_eq!(last_sentence(text).as_deref(), expected, "{text:?}");
     }
+}
+
+#[test]
+fn secrets_are_redacted_on_screen_even_where_a_line_is_cut() {
+    const SECRET: &str = "deploy-secret-0123456789";
+    let vars = [("DEPLOY_TOKEN".to_string(), SECRET.to_string())];
+    let redactor = Redactor::from_vars(vars, |name| name.ends_with("_TOKEN"), &[]);
+    let s = |text: &str| text.to_string();
+    let mut events = run_events()[..3].to_vec();
+    // The token straddles the 100th character, where agent text is cut.
+    let long = format!("{} {SECRET} and then more words.", "x".repeat(90));
+    events.push(event(4_000, agent("1.1", AgentEvent::Text { text: long })));
+    events.push(event(
+        5_000,
+        agent(
+            "1.1",
+            AgentEvent::ToolResult {
+                is_error: true,
+                summary: s("fatal: -----BEGIN RSA PRIVATE KEY-----"),
+            },
+        ),
+    ));
+    events.push(event(
+        30_100,
+        EventKind::AttemptFinished {
+            id: s("1.1"),
+            attempt: 1,
+            end: AttemptEnd::NoResult { exit: s("exit 1") },
+            session_id: None,
+            duration_ms: 29_000,
+            stderr_tail: format!(
+                "auth {SECRET}\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n"
+            ),
+        },
+    ));
+    events.push(event(
+        40_000,
+        EventKind::VerificationFailed {
+            id: s("1.1"),
+            attempt: 1,
+            problems: vec![Problem::GateFailed {
+                command: s("make test-unit"),
+                failure: GateFailure::Exited { code: 1 },
+                output_tail: format!("token xoxb-1234567890-abcdefghij\n{SECRET}"),
+            }],
+            retrying: true,
+        },
+    ));
+    let options = TerminalOptions {
+        verbose: true,
+        color: true,
+        ..options(false)
+    };
+    let mut terminal = Terminal::new(Vec::new(), options).with_redactor(redactor);
+    for event in &events {
+        terminal.emit(event);
+    }
+    let out = String::from_utf8(terminal.into_inner()).unwrap();
+    for leak in ["deploy-se", "xoxb-", "MIIEow"] {
+        assert!(!out.contains(leak), "{leak} shown: {out}");
+    }
+    assert!(out.contains("    auth [REDACTED:DEPLOY_TOKEN]\n"), "{out}");
+    assert!(out.contains("[REDACTED:private-key]"), "{out}");
+    assert!(out.contains("token [REDACTED:slack-token]"), "{out}");
+    assert!(
+        out.contains(&format!("  · {} [REDACTED", "x".repeat(90))),
+        "{out}"
+    );
 }

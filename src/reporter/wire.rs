@@ -8,8 +8,8 @@
 use serde::Serialize;
 
 use crate::events::{
-    AgentEvent, AttemptEnd, EVENTS_SCHEMA_VERSION, Event, EventKind, GateRecord, MilestoneSummary,
-    Problem, Question, RunEnd, RunStart, TaskSummary, TestFinding, Totals, Usage,
+    AgentEvent, AttemptEnd, CapStop, CapsInfo, EVENTS_SCHEMA_VERSION, Event, EventKind, GateRecord,
+    MilestoneSummary, Problem, Question, RunEnd, RunStart, TaskSummary, TestFinding, Totals, Usage,
 };
 
 /// The name in the schema line.
@@ -37,6 +37,34 @@ impl SchemaLine {
                 name: SCHEMA_NAME,
                 version: EVENTS_SCHEMA_VERSION,
             },
+        }
+    }
+}
+
+/// In the events log only, where an oversized run was cut: `{"type": "log_truncated", …}`
+/// between the first part and the last, saying what is missing.
+#[derive(Debug, Serialize)]
+pub(crate) struct LogTruncatedLine<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub data: &'a LogTruncated,
+}
+
+/// What a capped events log left out: how many event lines and bytes, and the `elapsed_ms` of
+/// the first and last of them.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct LogTruncated {
+    pub events_left_out: u64,
+    pub bytes_left_out: u64,
+    pub first_elapsed_ms: Option<u64>,
+    pub last_elapsed_ms: Option<u64>,
+}
+
+impl LogTruncated {
+    pub(crate) fn line(&self) -> LogTruncatedLine<'_> {
+        LogTruncatedLine {
+            kind: "log_truncated",
+            data: self,
         }
     }
 }
@@ -70,6 +98,7 @@ pub(crate) enum WireKind<'a> {
         gate_sandbox: &'a str,
         /// The gates that run unsandboxed by the user's choice.
         unsandboxed_gates: &'a [String],
+        caps: WireCaps,
     },
     TaskStarted {
         id: &'a str,
@@ -136,6 +165,17 @@ pub(crate) enum WireKind<'a> {
         wait_seconds: u64,
     },
     TaskFinished(WireTask<'a>),
+    CapReached {
+        cap: WireCapStop,
+    },
+    Notified {
+        event: &'a str,
+        ok: bool,
+        exit_code: Option<i32>,
+        timed_out: bool,
+        output_tail: &'a str,
+        error: Option<&'a str>,
+    },
     RunFinished {
         exit_code: i32,
         outcome: &'static str,
@@ -144,6 +184,55 @@ pub(crate) enum WireKind<'a> {
         totals: WireTotals,
         milestone: WireMilestone<'a>,
     },
+}
+
+/// The caps in dollars and seconds; null where none is set.
+#[derive(Debug, Serialize)]
+pub(crate) struct WireCaps {
+    pub max_cost_usd: Option<f64>,
+    pub spent_usd: f64,
+    pub max_task_cost_usd: Option<f64>,
+    pub max_time_seconds: Option<u64>,
+}
+
+impl From<&CapsInfo> for WireCaps {
+    fn from(caps: &CapsInfo) -> WireCaps {
+        let usd = |m: u64| m as f64 / 1_000_000.0;
+        WireCaps {
+            max_cost_usd: caps.max_cost.map(usd),
+            spent_usd: usd(caps.spent),
+            max_task_cost_usd: caps.max_task_cost.map(usd),
+            max_time_seconds: caps.max_time_ms.map(|ms| ms / 1000),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "cap", rename_all = "snake_case")]
+pub(crate) enum WireCapStop {
+    Cost {
+        cap_usd: f64,
+        spent_usd: f64,
+    },
+    Time {
+        cap_seconds: u64,
+        elapsed_seconds: u64,
+    },
+}
+
+impl From<&CapStop> for WireCapStop {
+    fn from(stop: &CapStop) -> WireCapStop {
+        match *stop {
+            CapStop::Cost { cap, spent } => WireCapStop::Cost {
+                cap_usd: cap as f64 / 1_000_000.0,
+                spent_usd: spent as f64 / 1_000_000.0,
+            },
+            CapStop::Time { cap_ms, elapsed_ms } => WireCapStop::Time {
+                cap_seconds: cap_ms / 1000,
+                elapsed_seconds: elapsed_ms / 1000,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -396,6 +485,17 @@ impl<'a> From<&'a EventKind> for WireKind<'a> {
                 wait_seconds: *wait_seconds,
             },
             EventKind::TaskFinished(summary) => WireKind::TaskFinished(WireTask::from(summary)),
+            EventKind::CapReached { stop } => WireKind::CapReached {
+                cap: WireCapStop::from(stop),
+            },
+            EventKind::Notified(result) => WireKind::Notified {
+                event: &result.event,
+                ok: result.ok,
+                exit_code: result.exit_code,
+                timed_out: result.timed_out,
+                output_tail: &result.output_tail,
+                error: result.error.as_deref(),
+            },
             EventKind::RunFinished(end) => run_finished(end),
         }
     }
@@ -417,6 +517,7 @@ fn run_started(start: &RunStart) -> WireKind<'_> {
         gates: &start.gates,
         gate_sandbox: &start.gate_sandbox.description,
         unsandboxed_gates: &start.gate_sandbox.unsandboxed,
+        caps: WireCaps::from(&start.caps),
     }
 }
 

@@ -15,7 +15,7 @@ use crate::agent::messages::{find_blocker, find_question};
 use crate::agent::{Adapter, AgentStop, EndFacts};
 use crate::events::{
     AttemptEnd, EventKind, Leftovers, Problem, Question, RunOutcome, TaskResult, Unavailable,
-    millis,
+    micros, millis,
 };
 use crate::plan::Task;
 use crate::plan::handoff_text::complete_marks;
@@ -218,6 +218,10 @@ impl Runner<'_> {
         }
         self.account(id, &run);
         self.state.task_mut(id).duration_ms += millis(run.duration);
+        if let Some(problem) = self.over_task_cap(id, &run) {
+            self.state.task_mut(id).attempts = attempt;
+            return Ok(Step::End(self.failed(id, attempt, vec![problem])?));
+        }
         let end = classify(self.adapter.as_ref(), &run, talk.session.as_deref());
         if !matches!(end, AgentEnd::Interrupted) {
             self.forget_answered_question(id);
@@ -370,6 +374,21 @@ impl Runner<'_> {
         Ok((baseline, first_prompt, with_notes))
     }
 
+    /// The task's spend against its cap, after an invocation: over it (or the agent stopped at
+    /// its own budget), the task stops as a failed attempt.
+    fn over_task_cap(&mut self, id: &str, run: &AgentRun) -> Option<Problem> {
+        let cap = self.settings.caps.max_task_cost?;
+        let spent = self.state.task_mut(id).cost_usd();
+        let stopped_by_budget = run
+            .finished
+            .as_ref()
+            .is_some_and(|f| f.subtype == "error_max_budget_usd");
+        (spent >= cap || stopped_by_budget).then(|| Problem::TaskCostCap {
+            cap: micros(cap),
+            spent: micros(spent),
+        })
+    }
+
     /// Reports a failed verification and decides what comes next: a fix attempt while the
     /// budget lasts, then the human's decision if one is there, else the run stops.
     fn after_failure(
@@ -410,7 +429,7 @@ impl Runner<'_> {
         } else {
             budget.fixes += 1;
         }
-        let mut fix = prompt::fix_prompt(task, &all);
+        let mut fix = prompt::fix_prompt(task, &all, !self.adapter.commits_itself());
         if let Some(guidance) = &guidance {
             fix.push_str(&prompt::guidance_section(guidance));
         }
@@ -569,6 +588,7 @@ impl Runner<'_> {
         problems: Vec<Problem>,
         waiting_for_limit: bool,
     ) -> Result<TaskEnd, RunError> {
+        self.uncount_attempt(id);
         self.state.task_mut(id).result = Some(TaskResult::Interrupted);
         self.save_state()?;
         Ok(TaskEnd {
@@ -597,12 +617,23 @@ impl Runner<'_> {
             problems: Vec::new(),
             stop: Some(RunOutcome::AgentUnavailable {
                 task: id.to_string(),
+                agent: self.adapter.name().to_string(),
                 reason,
             }),
         })
     }
 
-    fn waiting_for_answer(&self, id: &str) -> TaskEnd {
+    /// An attempt stopped by Ctrl-C or ended by a question is no attempt: the next run must not
+    /// count it (only a killed runner's attempt, which did its work unverified, counts then).
+    fn uncount_attempt(&mut self, id: &str) {
+        let attempts = self.state.task_mut(id).attempts;
+        if let Some(in_progress) = self.state.in_progress.as_mut().filter(|p| p.task == id) {
+            in_progress.attempt = attempts;
+        }
+    }
+
+    fn waiting_for_answer(&mut self, id: &str) -> TaskEnd {
+        self.uncount_attempt(id);
         TaskEnd {
             result: TaskResult::Question,
             problems: Vec::new(),

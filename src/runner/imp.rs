@@ -6,17 +6,19 @@ use std::time::Instant;
 use super::attempt::TaskEnd;
 use super::gates::GateSandboxing;
 use super::human::Human;
+use super::notify::Notify;
 use super::prepare::Prepared;
 use super::selection::{Selection, SelectionError};
 use super::summary;
 use crate::agent::Adapter;
 use crate::config::Settings;
+use crate::events::{CapStop, CapsInfo, micros};
 use crate::events::{
     Event, EventKind, EventSink, Note, RunEnd, RunOutcome, RunStart, TaskSummary, Totals, millis,
 };
 use crate::plan::{Milestone, Task, TaskType};
 use crate::process::Cancel;
-use crate::state::{LastRun, RunLock, State, StateDir, StateError};
+use crate::state::{LastRun, RecordedCaps, RunLock, State, StateDir, StateError, TaskState};
 use crate::vcs::{GitError, Repo, TreeState};
 
 /// Errors that stop a run before or between tasks. All are bad input or kmilestone's own
@@ -88,6 +90,7 @@ pub(crate) struct Runner<'a> {
     pub(crate) cancel: Cancel,
     pub(crate) sink: &'a mut dyn EventSink,
     pub(crate) human: &'a mut dyn Human,
+    pub(crate) notify: &'a mut dyn Notify,
     pub(crate) run_dir: std::path::PathBuf,
     pub(crate) started: Instant,
     pub(crate) selection: Selection,
@@ -107,6 +110,7 @@ pub(crate) struct RunParts<'a> {
     pub cancel: Cancel,
     pub sink: &'a mut dyn EventSink,
     pub human: &'a mut dyn Human,
+    pub notify: &'a mut dyn Notify,
     pub options: RunOptions,
     /// When the run started: events count their `elapsed_ms` from it.
     pub started: Instant,
@@ -126,6 +130,7 @@ impl<'a> Runner<'a> {
             cancel: parts.cancel,
             sink: parts.sink,
             human: parts.human,
+            notify: parts.notify,
             run_dir: prepared.run_dir,
             started: parts.started,
             selection: prepared.selection,
@@ -144,6 +149,50 @@ impl<'a> Runner<'a> {
             kind,
         };
         self.sink.emit(&event);
+        if !matches!(event.kind, EventKind::Notified(_)) {
+            self.notify.observe(&event);
+        }
+    }
+
+    /// Reports the notify commands that have finished (all of them with `wait`).
+    fn report_notifications(&mut self, wait: bool) {
+        for result in self.notify.results(wait) {
+            self.emit(EventKind::Notified(result));
+        }
+    }
+
+    /// Whether a cap stops the run before `next` starts.
+    fn cap_reached(&self, next: &str) -> Option<RunOutcome> {
+        let caps = self.settings.caps;
+        let spent: f64 = self.state.tasks.values().map(TaskState::cost_usd).sum();
+        let stop = if let Some(cap) = caps.max_cost.filter(|cap| spent >= *cap) {
+            CapStop::Cost {
+                cap: micros(cap),
+                spent: micros(spent),
+            }
+        } else if let Some(cap) = caps.max_time.filter(|cap| self.started.elapsed() >= *cap) {
+            CapStop::Time {
+                cap_ms: millis(cap),
+                elapsed_ms: millis(self.started.elapsed()),
+            }
+        } else {
+            return None;
+        };
+        Some(RunOutcome::CapReached {
+            stop,
+            next: next.to_string(),
+            plan: self.milestone.plan.path.display().to_string(),
+        })
+    }
+
+    fn caps_info(&self) -> CapsInfo {
+        let caps = self.settings.caps;
+        CapsInfo {
+            max_cost: caps.max_cost.map(micros),
+            spent: micros(self.state.tasks.values().map(TaskState::cost_usd).sum()),
+            max_task_cost: caps.max_task_cost.map(micros),
+            max_time_ms: caps.max_time.map(millis),
+        }
     }
 
     pub(crate) fn save_state(&self) -> Result<(), StateError> {
@@ -170,6 +219,7 @@ impl<'a> Runner<'a> {
             permission: self.adapter.permission(),
             gates: self.settings.gates.clone(),
             gate_sandbox: self.gate_sandbox.header(&self.settings.gates),
+            caps: self.caps_info(),
         };
         self.emit(EventKind::RunStarted(start));
         let mut summaries: Vec<TaskSummary> = Vec::new();
@@ -178,6 +228,14 @@ impl<'a> Runner<'a> {
         for id in self.selection.tasks.clone() {
             if !self.selection.runs(&id, &self.milestone.handoff) {
                 continue;
+            }
+            self.report_notifications(false);
+            if let Some(stop) = self.cap_reached(&id) {
+                if let RunOutcome::CapReached { stop, .. } = &stop {
+                    self.emit(EventKind::CapReached { stop: *stop });
+                }
+                outcome = stop;
+                break;
             }
             let task = self
                 .milestone
@@ -247,10 +305,16 @@ impl<'a> Runner<'a> {
     ) -> i32 {
         self.milestone.reload_handoff().ok();
         let finished_at = jiff::Timestamp::now().to_string();
+        let caps = self.caps_info();
         self.state.last_run = Some(LastRun {
             started_at,
             finished_at: finished_at.clone(),
             outcome: outcome.clone(),
+            caps: RecordedCaps {
+                max_cost: caps.max_cost,
+                max_task_cost: caps.max_task_cost,
+                max_time_ms: caps.max_time_ms,
+            },
         });
         if let Err(err) = self.save_state()
             && outcome == RunOutcome::Complete
@@ -266,6 +330,7 @@ impl<'a> Runner<'a> {
         let milestone =
             summary::milestone_summary(&self.milestone, &self.state, &self.settings.gates);
         let code = outcome.exit_code();
+        self.report_notifications(false);
         self.emit(EventKind::RunFinished(RunEnd {
             outcome,
             finished_at,
@@ -273,6 +338,9 @@ impl<'a> Runner<'a> {
             totals,
             milestone,
         }));
+        // The last notification (the run's end) is waited for, so that it is not cut short;
+        // its result goes to the run's notify log.
+        self.notify.results(true);
         code
     }
 }

@@ -7,6 +7,7 @@ mod human;
 mod imp;
 mod interrupted;
 mod limits;
+mod notify;
 mod prepare;
 pub(crate) mod prompt;
 mod selection;
@@ -17,7 +18,8 @@ mod verify;
 
 pub(crate) use human::{Answer, Human, NoHuman};
 pub(crate) use imp::{RunError, RunOptions, RunParts, Runner};
+pub(crate) use notify::{NoNotify, Notify};
 pub(crate) use prepare::{PrepareOptions, prepare};
 pub(crate) use prompt::preview;
 pub(crate) use selection::{Range, Selection};
-pub(crate) use summary::milestone_summary;
+pub(crate) use summary::{caps_preview, milestone_summary};

@@ -153,10 +153,16 @@ pub(crate) fn slash_command_prompt(plan: &Path, task: &Task, context: &str) -> S
     )
 }
 
-/// The prompt of a fix attempt: what verification found, and what to do.
-pub(crate) fn fix_prompt(task: &Task, problems: &[Problem]) -> String {
+/// The prompt of a fix attempt: what verification found, and what to do. An agent that cannot
+/// commit (the runner commits for it) is reminded to leave its work uncommitted.
+pub(crate) fn fix_prompt(task: &Task, problems: &[Problem], cannot_commit: bool) -> String {
+    let commits = if cannot_commit {
+        "and leave your changes uncommitted (the runner commits them)"
+    } else {
+        "and everything is committed"
+    };
     let mut out = format!(
-        "The runner checked task {} and it is not done yet. Fix the following, then make sure the gates pass, the handoff has its `## Task {} Complete` section, and everything is committed:\n\n",
+        "The runner checked task {} and it is not done yet. Fix the following, then make sure the gates pass, the handoff has its `## Task {} Complete` section, {commits}:\n\n",
         task.id, task.id
     );
     for problem in problems {

@@ -56,6 +56,16 @@ impl Runner<'_> {
         prompt_text: &str,
         session: Option<&str>,
     ) -> Result<AgentRun, SpawnError> {
+        if let Some(session) = session {
+            let recorded = self
+                .state
+                .tasks
+                .get(id)
+                .and_then(|record| record.session_usage.get(session))
+                .copied()
+                .unwrap_or_default();
+            self.adapter.resuming(session, &recorded);
+        }
         let command = self.adapter.command(prompt_text, session, self.repo.root());
         self.emit(EventKind::AttemptStarted {
             id: id.to_string(),
@@ -145,7 +155,7 @@ impl Runner<'_> {
         })
     }
 
-    /// Adds an invocation's cost and tokens to the task. Claude's cost is cumulative over a
+    /// Adds an invocation's cost and tokens to the task. The agents' cost is cumulative over a
     /// resumed session, so the latest figure per session replaces the earlier one.
     pub(crate) fn account(&mut self, id: &str, run: &AgentRun) {
         let Some(finished) = &run.finished else {
@@ -161,6 +171,11 @@ impl Runner<'_> {
         if let Some(session) = &run.session_id {
             record.sessions.retain(|s| s != session);
             record.sessions.push(session.clone());
+            record
+                .session_usage
+                .entry(session.clone())
+                .or_default()
+                .add(&finished.usage);
         }
         if let Some(cost) = finished.cost_usd {
             match &run.session_id {

@@ -1,7 +1,9 @@
 //! The milestone as its state knows it, across every run: each task's record turned into the
 //! summaries the completion summary, the report files and `kmilestone report` are made of.
 
-use crate::events::{MilestoneSummary, MilestoneTask, TaskResult, TaskSummary, Totals};
+use crate::events::{
+    CapsInfo, MilestoneSummary, MilestoneTask, TaskResult, TaskSummary, Totals, micros,
+};
 use crate::plan::{Milestone, Task, TaskType};
 use crate::state::{State, TaskState};
 
@@ -66,6 +68,33 @@ pub(crate) fn milestone_summary(
         complete: milestone.progress.next.is_none(),
         tasks,
         gates: gates.to_vec(),
+        caps: {
+            let recorded = state.last_run.as_ref().map(|r| r.caps).unwrap_or_default();
+            CapsInfo {
+                max_cost: recorded.max_cost,
+                spent: micros(totals.cost_usd),
+                max_task_cost: recorded.max_task_cost,
+                max_time_ms: recorded.max_time_ms,
+            }
+        },
         totals,
+    }
+}
+
+/// The caps as `--dry-run` shows them: the settings', with what the milestone has spent so far
+/// (read from its state, when there is one; nothing is locked or written).
+pub(crate) fn caps_preview(settings: &crate::config::Settings, milestone: &Milestone) -> CapsInfo {
+    let spent = crate::state::StateDir::locate(&milestone.plan.path, &milestone.plan.id)
+        .ok()
+        .filter(|dir| dir.state_file().is_file())
+        .and_then(|dir| dir.load(&milestone.plan.id).ok())
+        .map_or(0.0, |state| {
+            state.tasks.values().map(TaskState::cost_usd).sum()
+        });
+    CapsInfo {
+        max_cost: settings.caps.max_cost.map(micros),
+        spent: micros(spent),
+        max_task_cost: settings.caps.max_task_cost.map(micros),
+        max_time_ms: settings.caps.max_time.map(crate::events::millis),
     }
 }

@@ -64,9 +64,15 @@ impl Supervision {
             let hash = std::fs::read(path).ok().map(|b| sha256_hex(&b));
             files.insert(name, hash);
         };
-        add("kmilestone.toml".to_string(), &root.join("kmilestone.toml"));
-        if let Some(config) = config {
-            add(config.display().to_string(), config);
+        let in_root = root.join("kmilestone.toml");
+        add("kmilestone.toml".to_string(), &in_root);
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        if let Some(config) = config.filter(|c| !same(c, &in_root)) {
+            let name = config.strip_prefix(root).unwrap_or(config);
+            add(name.display().to_string(), config);
         }
         for name in [
             ".claude/settings.json",

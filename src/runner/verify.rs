@@ -13,7 +13,7 @@ use super::supervision::Supervision;
 use super::{RunError, Runner, gates, prompt};
 use crate::config::CommitMode;
 use crate::events::{AttemptEnd, EventKind, GateFailure, Problem, TestFinding, millis};
-use crate::files::write_atomic_mode;
+use crate::files::{write_atomic, write_atomic_mode};
 use crate::plan::handoff_text::{complete_marks, complete_section, restore};
 use crate::plan::{Task, TaskType};
 use crate::vcs::TreeState;
@@ -145,7 +145,8 @@ impl Runner<'_> {
                 jiff::Timestamp::now().as_second()
             ));
             if let Some(current) = &current {
-                std::fs::write(&kept, current).ok();
+                // Private and redacted, as everything under the state folder.
+                write_atomic(&kept, &crate::redact::bytes(current)).ok();
             }
             write_atomic_mode(&handoff_path, restored.as_bytes(), baseline.handoff_mode)?;
             text = restored;
@@ -306,9 +307,16 @@ impl Runner<'_> {
         self.state.task_mut(id).gates = records;
     }
 
+    /// Whether the runner commits the task's work: the user said so (`commit = "runner"`), or the
+    /// agent cannot (Codex's sandbox keeps `.git` read-only).
+    pub(crate) fn runner_commits(&self) -> bool {
+        self.settings.commit == CommitMode::Runner || !self.adapter.commits_itself()
+    }
+
     /// The work is committed: HEAD moved, nothing left uncommitted, still on the task's branch,
-    /// and the commits from before the task still in its history. With `commit = "runner"` the
-    /// runner commits what is left when everything else passed. Returns the tree it judged.
+    /// and the commits from before the task still in its history. When the runner commits, it
+    /// commits what is left once everything else passed, and until then says nothing of
+    /// commits (the agent is told not to make them). Returns the tree it judged.
     fn check_commits(
         &mut self,
         task: &Task,
@@ -318,16 +326,16 @@ impl Runner<'_> {
     ) -> Result<TreeState, RunError> {
         let mut tree = self.tree()?;
         // Sandboxed Claude commits by name; what its sandbox kept it from adding is committed
-        // here once everything else passed, like the work of an agent that cannot commit.
-        let runner_commits = self.settings.commit == CommitMode::Runner
-            || !self.adapter.commits_itself()
-            || self.adapter.commits_leftovers();
+        // here once everything else passed, as the work of an agent that cannot commit is.
+        let runner_commits = self.runner_commits() || self.adapter.commits_leftovers();
         if !tree.dirty.is_empty() && runner_commits && passed_so_far {
             self.repo
                 .commit_all(&format!("Task {}: {}", task.id, task.title))?;
             tree = self.tree()?;
         }
-        if !tree.dirty.is_empty() {
+        if runner_commits && !passed_so_far {
+            // Nothing to say about commits yet: the runner makes them once the rest passes.
+        } else if !tree.dirty.is_empty() {
             problems.push(Problem::Uncommitted {
                 files: tree.dirty.clone(),
             });

@@ -1,6 +1,7 @@
 //! One milestone's state folder: `state.json` (written atomically), the run lock, the handoff
 //! snapshot of the task in progress (with its hash in the state), per-run folders. Private: the
-//! folders are 0700 and the files 0600.
+//! folders are 0700 and the files 0600. What the state records of gates and agents (output
+//! tails, messages) is redacted when it is saved; the snapshot is kept exact, to be restored.
 
 use std::fs::{DirBuilder, File};
 use std::io::{Read, Seek, Write};
@@ -175,9 +176,11 @@ impl StateDir {
     }
 
     pub(crate) fn save(&self, state: &State) -> Result<(), StateError> {
-        let text = serde_json::to_vec(state).expect("state serializes");
+        let text = serde_json::to_string(state).expect("state serializes");
+        // Problems hold gate output and agent messages: secrets in them are not written down.
+        let text = crate::redact::json(&text);
         tracing::debug!(path = %self.state_file().display(), bytes = text.len(), "saving state");
-        Ok(write_atomic(&self.state_file(), &text)?)
+        Ok(write_atomic(&self.state_file(), text.as_bytes())?)
     }
 
     /// Takes the run lock, or says who holds it. The lock is an OS lock on the state folder
@@ -220,20 +223,34 @@ impl StateDir {
         Ok(RunLock { _folder: folder })
     }
 
+    /// The PID of the kmilestone run that holds the lock now, when one does. Read from the PID
+    /// file and checked against the live processes, without touching the lock (a run starting
+    /// at this moment must not find it taken).
+    pub(crate) fn running_pid(&self) -> Option<u32> {
+        let pid: u32 = std::fs::read_to_string(self.dir.join("lock"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let alive = crate::process::is_alive(pid as i32);
+        (alive && String::from_utf8_lossy(&cmdline).contains("kmilestone")).then_some(pid)
+    }
+
     /// Where the handoff an interrupted attempt at `task` left uncommitted is kept.
     pub(crate) fn interrupted_handoff_path(&self, task: &str) -> PathBuf {
         self.dir.join(format!("handoff-interrupted-{task}.md"))
     }
 
-    /// Keeps `bytes` (an unverified version of the handoff) under the state folder and returns
-    /// where.
+    /// Keeps `bytes` (an unverified version of the handoff, for the user to read) under the
+    /// state folder, redacted, and returns where.
     pub(crate) fn keep_interrupted_handoff(
         &self,
         task: &str,
         bytes: &[u8],
     ) -> Result<PathBuf, StateError> {
         let kept = self.interrupted_handoff_path(task);
-        write_atomic(&kept, bytes)?;
+        write_atomic(&kept, &crate::redact::bytes(bytes))?;
         Ok(kept)
     }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub(crate) use dir::{RunLock, StateDir};
 pub(crate) use location::sha256_hex;
 pub(crate) use record::{
-    InProgress, LastRun, PendingQuestion, State, TaskState, TrustedSupervision,
+    InProgress, LastRun, PendingQuestion, RecordedCaps, State, TaskState, TrustedSupervision,
 };
 
 /// Bumped when the file's meaning changes; a newer file is refused rather than misread.

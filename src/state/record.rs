@@ -26,6 +26,10 @@ pub(crate) struct TaskState {
     /// Cost of invocations without a session id.
     pub unattributed_cost_usd: f64,
     pub usage: Usage,
+    /// Tokens per agent session, summed over its invocations: an agent whose usage is
+    /// cumulative over a session (Codex) is told it before the session resumes in a new process.
+    #[serde(default)]
+    pub session_usage: BTreeMap<String, Usage>,
     pub e2e: Option<String>,
     /// The task's commits (`%h %s`), as of its last verification.
     #[serde(default)]
@@ -98,6 +102,17 @@ pub(crate) struct LastRun {
     pub started_at: String,
     pub finished_at: String,
     pub outcome: RunOutcome,
+    /// The caps it worked under, in micro-dollars and milliseconds.
+    #[serde(default)]
+    pub caps: RecordedCaps,
+}
+
+/// A run's caps as the state keeps them.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct RecordedCaps {
+    pub max_cost: Option<u64>,
+    pub max_task_cost: Option<u64>,
+    pub max_time_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -3,12 +3,18 @@
 // Helpers are `pub` so that every test module can use them; nothing outside this binary can.
 #![allow(unreachable_pub)]
 
+mod caps;
+mod claude_sample;
+mod codex_runs;
+mod codex_scenarios;
 mod corpus;
 mod faults;
+mod hostile;
 mod lint;
 mod logging;
 mod mock_api;
 mod no_panic;
+mod questions;
 mod real_claude;
 mod real_codex;
 mod real_runs;
@@ -17,6 +23,7 @@ mod rewrites;
 mod run_loop;
 mod sandbox_runs;
 mod sandbox_scenarios;
+mod secrets;
 mod status;
 mod support;
 mod views;

@@ -137,7 +137,7 @@ fn exec_edits_runs_a_command_and_ends_with_a_message() {
             },
             AgentEvent::ToolResult {
                 is_error: false,
-                summary: "exit 0: hello from mock".into()
+                summary: "exit 0: 2 lines".into()
             },
             AgentEvent::ToolUse {
                 name: "apply_patch".into(),

@@ -23,6 +23,7 @@
 // Each test module uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod background;
 pub mod claude;
 pub mod codex;
 pub mod git_repo;
@@ -30,6 +31,7 @@ pub mod mock_anthropic;
 pub mod mock_openai;
 mod openai_request;
 mod openai_sse;
+pub mod pty;
 mod sse;
 
 use std::path::{Path, PathBuf};

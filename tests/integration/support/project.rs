@@ -1,5 +1,6 @@
 //! A scratch project for scenario tests: a git repository with a milestone plan, and the fake
-//! `claude` (tests/fake_agent/fake_claude.py) first on PATH, scripted per test.
+//! `claude` and `codex` (tests/fake_agent/fake_claude.py, fake_codex.py) first on PATH, scripted
+//! per test.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -54,6 +55,11 @@ pub fn good_actions() -> Value {
 
 impl Project {
     pub fn new(plan: &str) -> Project {
+        Project::with_config(plan, "[gates]\ncommands = [\"true\"]\n")
+    }
+
+    /// A project whose `kmilestone.toml` is `config`.
+    pub fn with_config(plan: &str, config: &str) -> Project {
         let dir = tempfile::Builder::new()
             .prefix("kmilestone-test")
             .tempdir()
@@ -64,6 +70,8 @@ impl Project {
         std::fs::create_dir_all(&fake_dir).unwrap();
         let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_agent/fake_claude.py");
         std::os::unix::fs::symlink(&fake, bin.join("claude")).unwrap();
+        let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_agent/fake_codex.py");
+        std::os::unix::fs::symlink(&fake, bin.join("codex")).unwrap();
         let project = Project { dir, bin, fake_dir };
         std::fs::create_dir_all(project.root()).unwrap();
         project.git(&["init", "-q", "-b", "main"]);
@@ -71,7 +79,7 @@ impl Project {
         project.git(&["config", "user.name", "Test"]);
         project.git(&["config", "commit.gpgsign", "false"]);
         project.write(PLAN_NAME, plan);
-        project.write("kmilestone.toml", "[gates]\ncommands = [\"true\"]\n");
+        project.write("kmilestone.toml", config);
         project.commit_all("Plan");
         project.scenario(serde_json::json!({"default": {"actions": good_actions()}}));
         project
@@ -131,7 +139,7 @@ impl Project {
             .collect()
     }
 
-    /// Scripts the fake agent (see tests/fake_agent/fake_claude.py).
+    /// Scripts the fake agent (see tests/fake_agent/fake_claude.py and fake_codex.py).
     pub fn scenario(&self, scenario: Value) {
         std::fs::write(
             self.fake_dir.join("scenario.json"),
@@ -166,6 +174,8 @@ impl Project {
             .env("PATH", path)
             .env("FAKE_CLAUDE_DIR", &self.fake_dir)
             .env("FAKE_CLAUDE_SCENARIO", self.fake_dir.join("scenario.json"))
+            .env("FAKE_CODEX_DIR", &self.fake_dir)
+            .env("FAKE_CODEX_SCENARIO", self.fake_dir.join("scenario.json"))
             .env("KMILESTONE_IDLE_TIMEOUT", "20s")
             .env("KMILESTONE_TASK_TIMEOUT", "60s")
             .env("KMILESTONE_RESULT_GRACE", "2s")
@@ -173,6 +183,7 @@ impl Project {
             .env("NO_COLOR", "1")
             .env("KMILESTONE_STATE_DIR", self.state_base())
             .env_remove("KMILESTONE_CLAUDE_BIN")
+            .env_remove("KMILESTONE_CODEX_BIN")
             .env_remove("KMILESTONE_AGENT")
             .env_remove("KMILESTONE_RETRIES")
             .stdin(Stdio::null());
