@@ -16,6 +16,9 @@ pub(crate) enum Error {
     Plan(#[from] MilestoneError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The configuration cannot make the agent's permissions.
+    #[error(transparent)]
+    Agent(#[from] crate::agent::SetupError),
     /// The run could not start (state, lock, dirty tree, range…).
     #[error(transparent)]
     Run(#[from] RunError),
@@ -37,6 +40,7 @@ impl Error {
         match self {
             Error::Plan(_)
             | Error::Config(_)
+            | Error::Agent(_)
             | Error::State(_)
             | Error::Git(_)
             | Error::Check(_)

@@ -7,7 +7,7 @@
 //! | 2    | bad usage or bad input (plan, handoff, config, arguments, dirty tree) |
 //! | 3    | the agent reported a blocker, or the next task is marked BLOCKED in the handoff |
 //! | 4    | waiting for a human answer (`run --answer "…"` continues) |
-//! | 5    | the agent could not be started or cannot work (not installed, not authenticated) |
+//! | 5    | the agent could not be started or cannot work (not installed, not authenticated, its sandbox unavailable) |
 //! | 6    | stopped at an agent usage limit with `--no-wait` (or no reset time was given) |
 //! | 7    | stopped at a cap before a task: the milestone's spend (`max_cost`) or the run's time (`max_time`) |
 //! | 130  | interrupted (Ctrl-C, SIGTERM, SIGHUP) |

@@ -128,6 +128,18 @@ impl Repo {
             .filter(|b| !b.is_empty())
     }
 
+    /// The author identity git would commit with here (`user.name`, `user.email`), when both
+    /// are configured.
+    pub(crate) fn identity(&self) -> Option<(String, String)> {
+        let value = |key: &str| {
+            self.git(&["config", "--get", key])
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Some((value("user.name")?, value("user.email")?))
+    }
+
     /// Whether `ancestor` is in the history of `commit` (the same commit counts).
     pub(crate) fn is_ancestor(&self, ancestor: &str, commit: &str) -> Result<bool, GitError> {
         let args = ["merge-base", "--is-ancestor", ancestor, commit];

@@ -1,58 +1,98 @@
-//! Claude Code: `claude -p --output-format stream-json --verbose`, prompt on stdin.
+//! Claude Code: `claude -p --output-format stream-json --verbose`, prompt on stdin, with the
+//! permission arguments of the configured mode (`claude_settings`): in sandbox mode the run stops
+//! (exit 5) unless `system/init` says the sandbox is on, and refused tool calls come with the
+//! setting that would allow them.
 
 use std::ffi::OsString;
 use std::path::Path;
 
 use serde_json::Value;
 
+use super::claude_settings::{
+    self as permissions, ClaudePermissions, Mode, PermissionInputs, SandboxState, SettingsError,
+};
 use super::tool_output::{self, one_line};
-use super::{Adapter, AgentCommand};
-use crate::config::{ClaudeSettings, Permission};
-use crate::events::{AgentEvent, Finished, Permission as Granted, Usage};
+use super::{Adapter, AgentCommand, AgentStop, EndFacts, default_stop_reason};
+use crate::config::ClaudeSettings;
+use crate::events::{AgentEvent, Denial, Finished, Permission, ProjectRules, Usage};
 
-/// The tools a task needs besides Bash. `Edit(./**)` covers Write and Edit inside the working
-/// directory only: a bare `Edit` would let Write reach files outside the repository.
-const EDIT_TOOLS: &[&str] = &["Edit(./**)", "Read", "Glob", "Grep", "TodoWrite"];
+/// The workflow's commit step inside Claude Code's sandbox, where `git add -A` fails on the
+/// placeholders the sandbox mounts over absent dotfiles.
+const COMMIT_BY_NAME_SANDBOXED: &str = "Then commit your work, handoff included, with a clear message: add the files you changed by name (`git add <files> && git commit -m \"…\"`); `git add -A` and `git add .` fail inside the sandbox. The working tree must be clean when you finish.";
 
 pub struct Claude {
     settings: ClaudeSettings,
-    /// Gate commands the agent may run through Bash under the default permissions.
-    gate_commands: Vec<String>,
+    inputs: PermissionInputs,
+    permissions: ClaudePermissions,
+    project_rules: Vec<ProjectRules>,
+    /// What the current invocation's stream said about the sandbox (its `system/init`, or the
+    /// result line of a start the sandbox refused).
+    sandbox: Option<SandboxState>,
+    /// Refusals of the current invocation reported by `system/permission_denied` lines.
+    system_denials: Vec<permissions::Denial>,
 }
 
 impl Claude {
-    pub fn new(settings: ClaudeSettings, gate_commands: Vec<String>) -> Claude {
-        Claude {
-            settings,
-            gate_commands,
-        }
-    }
-
-    /// The `--allowedTools` entries of the default permission mode.
-    pub fn allowed_tools(&self) -> Vec<String> {
-        let mut tools: Vec<String> = EDIT_TOOLS
-            .iter()
-            .map(std::string::ToString::to_string)
+    /// The adapter for `inputs` (see `claude_setup`); fails when the configured lists cannot
+    /// make valid settings (a loopback domain, a relative path).
+    pub fn new(
+        settings: ClaudeSettings,
+        inputs: PermissionInputs,
+    ) -> Result<Claude, SettingsError> {
+        let permissions = permissions::claude_permissions(&inputs)?;
+        let project_rules = permissions::project_allow_rules(&inputs.repo)
+            .into_iter()
+            .filter(|rules| rules.allow != Ok(0))
+            .map(|rules| ProjectRules {
+                file: rules.file.to_string(),
+                allow: rules.allow,
+            })
             .collect();
-        tools.push("Bash(git:*)".to_string());
-        for gate in &self.gate_commands {
-            tools.push(format!("Bash({gate})"));
-            tools.push(format!("Bash({gate}:*)"));
-        }
-        tools.extend(self.settings.allowed_tools.iter().cloned());
-        tools
+        Ok(Claude {
+            settings,
+            inputs,
+            permissions,
+            project_rules,
+            sandbox: None,
+            system_denials: Vec::new(),
+        })
     }
 
     /// What the agent may do, for the run header.
-    pub fn granted(&self) -> Granted {
-        match self.settings.permission {
-            Permission::Bypass => Granted::Bypass,
-            Permission::Default => {
-                let mut bash = vec!["git".to_string()];
-                bash.extend(self.gate_commands.iter().cloned());
-                Granted::AllowList { bash }
+    pub fn granted(&self) -> Permission {
+        match self.inputs.mode {
+            Mode::Sandbox => Permission::ClaudeSandbox {
+                writable: permissions::sandbox_writable(&self.inputs),
+                network: self.inputs.allowed_domains.clone(),
+                project_rules: self.project_rules.clone(),
+            },
+            Mode::Allowlist => Permission::AllowList {
+                commands: permissions::allowlist_commands(&self.inputs),
+                extra_rules: self.inputs.extra_rules.len(),
+                project_rules: self.project_rules.clone(),
+            },
+            Mode::Bypass => Permission::Bypass,
+        }
+    }
+
+    /// The refusals of a result line and those only a `system/permission_denied` line told,
+    /// each explained for the mode of this run.
+    fn denials(&mut self, result: &Value) -> Vec<Denial> {
+        let mut found = permissions::denials_of_result(result);
+        for denial in std::mem::take(&mut self.system_denials) {
+            let known = denial.tool_use_id.is_some()
+                && found.iter().any(|d| d.tool_use_id == denial.tool_use_id);
+            if !known {
+                found.push(denial);
             }
         }
+        found
+            .iter()
+            .map(|denial| Denial {
+                call: denial_call(&denial.tool, &denial.input),
+                explanation: permissions::explain_denial(denial, &self.inputs),
+            })
+            .collect()
     }
 }
 
@@ -65,8 +105,44 @@ impl Adapter for Claude {
         true
     }
 
-    fn permission(&self) -> Granted {
+    fn permission(&self) -> Permission {
         self.granted()
+    }
+
+    fn commit_instruction(&self) -> &'static str {
+        match self.inputs.mode {
+            Mode::Sandbox => COMMIT_BY_NAME_SANDBOXED,
+            Mode::Allowlist | Mode::Bypass => super::COMMIT_BY_NAME,
+        }
+    }
+
+    fn commits_leftovers(&self) -> bool {
+        self.inputs.mode == Mode::Sandbox
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        self.permissions.env.clone()
+    }
+
+    fn preflight(&self, task_text: &str) -> Vec<String> {
+        permissions::validation_preflight(task_text, &self.inputs)
+    }
+
+    fn must_stop(&self) -> bool {
+        self.inputs.mode == Mode::Sandbox
+            && self
+                .sandbox
+                .as_ref()
+                .is_some_and(|state| *state != SandboxState::Enabled)
+    }
+
+    fn stop_reason(&self, end: &EndFacts<'_>) -> Option<AgentStop> {
+        if self.inputs.mode == Mode::Sandbox
+            && let Some(refusal) = self.sandbox.as_ref().and_then(permissions::sandbox_refusal)
+        {
+            return Some(AgentStop::Unavailable(refusal));
+        }
+        default_stop_reason(end)
     }
 
     fn command(&self, prompt: &str, session: Option<&str>, _cwd: &Path) -> AgentCommand {
@@ -95,17 +171,7 @@ impl Adapter for Claude {
             args.push("--append-system-prompt".into());
             args.push(text.into());
         }
-        match self.settings.permission {
-            Permission::Bypass => args.push("--dangerously-skip-permissions".into()),
-            Permission::Default => {
-                // `dontAsk` denies whatever is not allowed, and tells the model so. `acceptEdits`
-                // would not do: it lets file-changing shell commands (touch, rm) through.
-                args.push("--permission-mode".into());
-                args.push("dontAsk".into());
-                args.push("--allowedTools".into());
-                args.extend(self.allowed_tools().into_iter().map(OsString::from));
-            }
-        }
+        args.extend(self.permissions.args.iter().map(OsString::from));
         args.extend(self.settings.extra_args.iter().map(OsString::from));
         AgentCommand {
             program: self.settings.binary.clone(),
@@ -115,23 +181,54 @@ impl Adapter for Claude {
     }
 
     fn parse_line(&mut self, line: &str) -> Vec<AgentEvent> {
-        parse_stream_line(line)
+        let Some(value) = json_object(line) else {
+            return Vec::new();
+        };
+        // Every invocation starts with `system/init` (or, refused by the sandbox, ends with a
+        // result that says so): the state of the one before is replaced.
+        if let Some(state) = permissions::sandbox_state(&value) {
+            if value["type"] == "system" {
+                self.system_denials.clear();
+            }
+            self.sandbox = Some(state);
+        }
+        if let Some(denial) = permissions::denial_of_system_line(&value) {
+            self.system_denials.push(denial);
+        }
+        let mut events = stream_events(&value);
+        if value["type"] == "result" {
+            let denials = self.denials(&value);
+            for event in &mut events {
+                if let AgentEvent::Finished(finished) = event {
+                    finished.permission_denials.clone_from(&denials);
+                }
+            }
+        }
+        events
     }
 }
 
 /// Reads one stream-json line. Lines that are not JSON objects are skipped (and logged).
 pub fn parse_stream_line(line: &str) -> Vec<AgentEvent> {
+    json_object(line).map_or_else(Vec::new, |value| stream_events(&value))
+}
+
+fn json_object(line: &str) -> Option<Value> {
     let line = line.trim();
     if line.is_empty() {
-        return Vec::new();
+        return None;
     }
-    let value: Value = match serde_json::from_str(line) {
-        Ok(value @ Value::Object(_)) => value,
+    match serde_json::from_str(line) {
+        Ok(value @ Value::Object(_)) => Some(value),
         Ok(_) | Err(_) => {
             tracing::debug!(line = %one_line(line, 200), "skipping a line that is not a JSON object");
-            return Vec::new();
+            None
         }
-    };
+    }
+}
+
+/// The events of one line; the refusals of a result line are the unexplained calls.
+fn stream_events(value: &Value) -> Vec<AgentEvent> {
     let line_type = value["type"].as_str().unwrap_or_default();
     match line_type {
         "system" => match value["subtype"].as_str() {
@@ -140,13 +237,13 @@ pub fn parse_stream_line(line: &str) -> Vec<AgentEvent> {
                 model: value["model"].as_str().map(str::to_string),
             }],
             Some("api_retry") => vec![AgentEvent::Retry {
-                message: retry_message(&value),
+                message: retry_message(value),
             }],
             _ => vec![AgentEvent::Unknown {
                 line_type: format!("system/{}", value["subtype"].as_str().unwrap_or("?")),
             }],
         },
-        "assistant" => content_blocks(&value)
+        "assistant" => content_blocks(value)
             .filter_map(|block| match block["type"].as_str()? {
                 "text" => Some(AgentEvent::Text {
                     text: block["text"].as_str().unwrap_or_default().to_string(),
@@ -158,7 +255,7 @@ pub fn parse_stream_line(line: &str) -> Vec<AgentEvent> {
                 _ => None,
             })
             .collect(),
-        "user" => content_blocks(&value)
+        "user" => content_blocks(value)
             .filter(|block| block["type"] == "tool_result")
             .map(|block| {
                 // A summary, not the content: the agent may have read a key file.
@@ -169,7 +266,7 @@ pub fn parse_stream_line(line: &str) -> Vec<AgentEvent> {
                 }
             })
             .collect(),
-        "result" => vec![AgentEvent::Finished(finished(&value))],
+        "result" => vec![AgentEvent::Finished(finished(value))],
         other => vec![AgentEvent::Unknown {
             line_type: other.to_string(),
         }],
@@ -201,18 +298,27 @@ fn finished(value: &Value) -> Finished {
         turns: value["num_turns"].as_u64().map(|t| t as u32),
         permission_denials: value["permission_denials"]
             .as_array()
-            .map(|denials| denials.iter().map(denial_summary).collect())
+            .map(|denials| {
+                denials
+                    .iter()
+                    .map(|d| {
+                        Denial::unexplained(denial_call(
+                            d["tool_name"].as_str().unwrap_or("tool"),
+                            &d["tool_input"],
+                        ))
+                    })
+                    .collect()
+            })
             .unwrap_or_default(),
         api_error_status: value["api_error_status"].as_u64().map(|s| s as u16),
     }
 }
 
-fn denial_summary(denial: &Value) -> String {
-    let tool = denial["tool_name"].as_str().unwrap_or("tool");
-    let input = &denial["tool_input"];
+/// A refused call in one line: `Bash(touch b.txt)`, `Read(/etc/shadow)`, `WebFetch`.
+fn denial_call(tool: &str, input: &Value) -> String {
     match input["command"].as_str() {
         Some(command) => format!("{tool}({command})"),
-        None => match input["file_path"].as_str() {
+        None => match input["file_path"].as_str().or(input["url"].as_str()) {
             Some(path) => format!("{tool}({path})"),
             None => tool.to_string(),
         },
@@ -263,84 +369,5 @@ fn tool_result_text(content: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Real stdout of the pinned Claude Code against the project's mock (paths rewritten),
-    /// captured by `tests/integration/claude_sample.rs`.
-    fn sample() -> String {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/agents/claude_stream_sample.jsonl"
-        );
-        std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{path}: {err}"))
-    }
-
-    #[test]
-    fn reads_the_real_stream_sample() {
-        let events: Vec<AgentEvent> = sample().lines().flat_map(parse_stream_line).collect();
-        assert!(matches!(
-            &events[0],
-            AgentEvent::Started { session_id, .. } if session_id == "c6dcea63-47e6-40b7-8c29-94960464962b"
-        ));
-        let tools: Vec<&str> = events
-            .iter()
-            .filter_map(|e| match e {
-                AgentEvent::ToolUse { name, .. } => Some(name.as_str()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(tools, vec!["Write", "Bash", "Read", "Write"]);
-        let Some(AgentEvent::Finished(finished)) = events.last() else {
-            panic!("no result event")
-        };
-        assert!(!finished.is_error);
-        assert_eq!(finished.cost_usd, Some(0.003));
-        assert_eq!(finished.usage.input_tokens, 500);
-        assert_eq!(finished.usage.output_tokens, 50);
-        assert_eq!(finished.turns, Some(5));
-        assert_eq!(
-            finished.result,
-            "All done: hello.txt created, appended, HANDOFF.md updated."
-        );
-    }
-
-    #[test]
-    fn error_under_success_subtype_and_denials() {
-        let line = r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":529,"result":"API Error: 529 overloaded","permission_denials":[{"tool_name":"Bash","tool_use_id":"t1","tool_input":{"command":"touch b.txt"}}],"total_cost_usd":0,"usage":{}}"#;
-        let events = parse_stream_line(line);
-        let AgentEvent::Finished(finished) = &events[0] else {
-            panic!()
-        };
-        assert!(finished.is_error);
-        assert_eq!(finished.api_error_status, Some(529));
-        assert_eq!(finished.permission_denials, vec!["Bash(touch b.txt)"]);
-    }
-
-    #[test]
-    fn garbage_and_unknown_lines_are_tolerated() {
-        assert!(parse_stream_line("not json at all").is_empty());
-        assert!(parse_stream_line("[1,2]").is_empty());
-        assert!(parse_stream_line("").is_empty());
-        assert_eq!(
-            parse_stream_line(r#"{"type":"stream_event","event":{}}"#),
-            vec![AgentEvent::Unknown {
-                line_type: "stream_event".to_string()
-            }]
-        );
-    }
-
-    #[test]
-    fn default_permissions_allow_edits_git_and_gates_only() {
-        let settings = crate::config::Settings::default().claude;
-        let claude = Claude::new(settings, vec!["make test-unit".to_string()]);
-        let command = claude.command("prompt", Some("abc"), Path::new("."));
-        let line = command.display();
-        assert!(line.starts_with("claude -p --output-format stream-json --verbose --resume abc"));
-        assert!(line.contains("'Bash(git:*)'"), "{line}");
-        assert!(line.contains("'Bash(make test-unit)'"), "{line}");
-        assert!(!line.contains("skip-permissions"), "{line}");
-        assert!(!line.contains("prompt"), "the prompt goes on stdin: {line}");
-        assert_eq!(command.stdin, b"prompt");
-    }
-}
+#[path = "claude_tests.rs"]
+mod tests;

@@ -3,6 +3,7 @@
 
 pub mod claude;
 pub mod claude_settings;
+mod claude_setup;
 pub mod codex;
 pub mod command;
 pub mod messages;
@@ -17,18 +18,30 @@ use crate::config::{AgentKind, Settings};
 use crate::events::{AgentEvent, Finished, Permission, Usage};
 use crate::text::shell_quote;
 
-/// The adapter the settings choose.
-pub fn build(settings: &Settings) -> Box<dyn Adapter> {
-    match settings.agent {
-        AgentKind::Claude => Box::new(claude::Claude::new(
-            settings.claude.clone(),
-            settings.gates.clone(),
-        )),
+/// Why an adapter cannot be built from the settings (bad configuration, exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the agent's sandbox settings ([agent] network and path lists): {0}")]
+    Permissions(#[from] claude_settings::SettingsError),
+    #[error(
+        "the home directory is unknown (HOME is not set and the user has no entry): the sandbox could not hide it"
+    )]
+    NoHome,
+}
+
+/// The adapter the settings choose, for the repository `repo` (the agent's working directory).
+pub fn build(settings: &Settings, repo: &Path) -> Result<Box<dyn Adapter>, SetupError> {
+    Ok(match settings.agent {
+        AgentKind::Claude => {
+            let inputs =
+                claude_setup::permission_inputs(settings, repo, &|name| std::env::var_os(name))?;
+            Box::new(claude::Claude::new(settings.claude.clone(), inputs)?)
+        }
         AgentKind::Codex => Box::new(codex::Codex::new(settings.codex.clone())),
         AgentKind::Command => Box::new(command::CommandAgent::new(
             settings.command_agent.argv.clone(),
         )),
-    }
+    })
 }
 
 /// What an agent adapter must provide.
@@ -51,6 +64,27 @@ pub trait Adapter {
     /// read-only) the runner commits the verified work itself.
     fn commits_itself(&self) -> bool {
         true
+    }
+    /// Whether the runner commits what an agent that commits itself leaves uncommitted, once
+    /// everything else passed: its sandbox keeps it from adding some files (Claude Code's
+    /// placeholders make `git add -A` fail there).
+    fn commits_leftovers(&self) -> bool {
+        false
+    }
+    /// Variables to set for the agent's process (`IS_SANDBOX=1` for Claude Code's bypass as
+    /// root).
+    fn env(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Warnings for a VALIDATION task whose text (`task_text`) asks for what the agent's
+    /// permissions cannot do, each naming the setting to change.
+    fn preflight(&self, _task_text: &str) -> Vec<String> {
+        Vec::new()
+    }
+    /// Whether what the agent said so far means it must be stopped without waiting for its
+    /// end (it started without the sandbox its mode requires). Read after every line.
+    fn must_stop(&self) -> bool {
+        false
     }
     /// What only this agent's words can say about how an invocation ended: it is not logged in,
     /// it hit a usage limit, or it cannot work here (its sandbox is unavailable). `None` when the

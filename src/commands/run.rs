@@ -49,7 +49,7 @@ pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
     };
     let settings = Settings::resolve(&root, global.config.as_deref(), &overrides)?;
     super::warn_unknown_keys(&settings);
-    let adapter = crate::agent::build(&settings);
+    let adapter = crate::agent::build(&settings, &root)?;
     let mut stdout = std::io::stdout();
     if let Some(blocked) = selection.blocked_start(&milestone, &range) {
         preview::blocked(

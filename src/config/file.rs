@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::sandbox::gate_entries;
 use super::{
-    AgentKind, CodexSettings, CommitMode, ConfigError, Permission, PriceTable, Sandbox, Settings,
-    WorkflowMode,
+    AgentKind, CodexSettings, CommitMode, ConfigError, Permission, PriceTable, Sandbox,
+    SandboxSettings, Settings, WorkflowMode,
 };
 
 /// The file's shape. Every field is optional; unknown keys are collected for warnings.
@@ -30,6 +31,30 @@ struct AgentTable {
     claude: Option<ClaudeSection>,
     codex: Option<CodexSection>,
     command: Option<CommandSection>,
+    /// Hosts the agent's sandboxed commands may reach; replaces the package registries.
+    network: Option<Vec<String>>,
+    writable_paths: Option<Vec<String>>,
+    readable_paths: Option<Vec<String>>,
+    secret_paths: Option<Vec<String>>,
+}
+
+impl AgentTable {
+    /// The `[agent]` keys of the sandbox.
+    fn apply_sandbox(&mut self, sandbox: &mut SandboxSettings) -> Result<(), String> {
+        if let Some(v) = self.network.take() {
+            sandbox.network = Some(v);
+        }
+        for (from, to) in [
+            (self.writable_paths.take(), &mut sandbox.writable_paths),
+            (self.readable_paths.take(), &mut sandbox.readable_paths),
+            (self.secret_paths.take(), &mut sandbox.secret_paths),
+        ] {
+            if let Some(v) = from {
+                *to = v;
+            }
+        }
+        sandbox.check()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,8 +109,11 @@ struct CommandSection {
 
 #[derive(Debug, Default, Deserialize)]
 struct GatesSection {
-    commands: Option<Vec<String>>,
+    /// Commands, each `"make test"` or `{ command = "make e2e", sandbox = false }`.
+    commands: Option<toml::Value>,
     timeout: Option<String>,
+    /// `false`: every gate runs unsandboxed.
+    sandbox: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -182,13 +210,16 @@ impl Settings {
                 })?;
             }
             Some(value @ toml::Value::Table(_)) => {
-                let table: AgentTable = serde_ignored::deserialize(value, |key| {
+                let mut table: AgentTable = serde_ignored::deserialize(value, |key| {
                     unknown.push(format!("agent.{}", key_path(&key)));
                 })
                 .map_err(|err| parse_error(format!("agent: {err}")))?;
                 if let Some(kind) = table.name {
                     self.agent = kind;
                 }
+                table
+                    .apply_sandbox(&mut self.sandbox)
+                    .map_err(parse_error)?;
                 if let Some(claude) = table.claude {
                     let c = &mut self.claude;
                     if let Some(v) = claude.binary {
@@ -225,16 +256,25 @@ impl Settings {
             }
             None => {}
         }
-        unknown.sort();
-        self.unknown_keys = unknown;
         if let Some(gates) = file.gates {
             if let Some(commands) = gates.commands {
-                self.gate_commands = Some(commands);
+                let entries = gate_entries(&commands, &mut unknown).map_err(parse_error)?;
+                self.gate_sandbox.unsandboxed = entries
+                    .iter()
+                    .filter(|e| !e.sandbox)
+                    .map(|e| e.command.clone())
+                    .collect();
+                self.gate_commands = Some(entries.into_iter().map(|e| e.command).collect());
             }
             if let Some(timeout) = gates.timeout {
                 self.gate_timeout = duration(path, "gates.timeout", &timeout)?;
             }
+            if let Some(enabled) = gates.sandbox {
+                self.gate_sandbox.enabled = enabled;
+            }
         }
+        unknown.sort();
+        self.unknown_keys = unknown;
         if let Some(run) = file.run {
             if let Some(v) = run.retries {
                 self.retries = v;

@@ -11,9 +11,11 @@ use crate::env_vars;
 mod codex;
 mod detect;
 mod file;
+mod sandbox;
 
 pub use codex::{CodexSettings, Price, PriceTable, Sandbox};
 pub(crate) use detect::detect_gates;
+pub(crate) use sandbox::{GateSandboxSettings, Permission, SandboxSettings};
 
 /// Which agent runs the tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -43,16 +45,6 @@ impl AgentKind {
     }
 }
 
-/// How the agent's tool permissions are set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Permission {
-    /// Edits allowed; Bash only for git and the gate commands.
-    Default,
-    /// Every tool allowed without asking: the user's explicit choice.
-    Bypass,
-}
-
 /// Who commits a task's work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,7 +71,7 @@ pub struct ClaudeSettings {
     pub append_system_prompt: Option<String>,
     pub extra_args: Vec<String>,
     pub permission: Permission,
-    /// More `--allowedTools` entries beyond the defaults.
+    /// More permission rules, added to those of the mode (`Bash(npm run lint)`).
     pub allowed_tools: Vec<String>,
     /// `--max-budget-usd`, from `max_task_cost`.
     pub max_budget_usd: Option<f64>,
@@ -97,11 +89,15 @@ pub struct Settings {
     pub claude: ClaudeSettings,
     pub codex: CodexSettings,
     pub command_agent: CommandAgentSettings,
+    /// What the agent's sandboxed commands may reach (`[agent]` network and paths).
+    pub sandbox: SandboxSettings,
     /// `[gates] commands`; `None`: detect from the project.
     pub gate_commands: Option<Vec<String>>,
     /// The gates the run uses, once resolved: configured, detected, or none (`--no-gates`).
     pub gates: Vec<String>,
     pub gate_timeout: Duration,
+    /// Which gates run in kmilestone's sandbox.
+    pub gate_sandbox: GateSandboxSettings,
     pub retries: u32,
     /// Fix attempts for unit-test quality findings.
     pub quality_retries: u32,
@@ -153,15 +149,17 @@ impl Default for Settings {
                 max_turns: None,
                 append_system_prompt: None,
                 extra_args: Vec::new(),
-                permission: Permission::Default,
+                permission: Permission::Sandbox,
                 allowed_tools: Vec::new(),
                 max_budget_usd: None,
             },
             codex: CodexSettings::default(),
             command_agent: CommandAgentSettings { argv: Vec::new() },
+            sandbox: SandboxSettings::default(),
             gate_commands: None,
             gates: Vec::new(),
             gate_timeout: Duration::from_secs(20 * 60),
+            gate_sandbox: GateSandboxSettings::default(),
             retries: 2,
             quality_retries: 2,
             task_timeout: Duration::from_secs(60 * 60),

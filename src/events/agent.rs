@@ -41,10 +41,41 @@ pub struct Finished {
     /// Tokens of this invocation.
     pub usage: Usage,
     pub turns: Option<u32>,
-    /// Tool calls the agent was not allowed to make (`Bash(touch x)`).
-    pub permission_denials: Vec<String>,
+    /// Tool calls the agent was not allowed to make.
+    pub permission_denials: Vec<Denial>,
     /// The HTTP status of an API failure, if the run ended on one.
     pub api_error_status: Option<u16>,
+}
+
+/// A tool call the agent's permissions refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Denial {
+    /// The call: `Bash(touch x)`, `Read(/etc/shadow)`, `WebFetch`.
+    pub call: String,
+    /// Why it was refused and the setting that would allow it, in the adapter's words for the
+    /// user; empty when the adapter has none.
+    pub explanation: String,
+}
+
+impl Denial {
+    /// A refusal the adapter cannot explain.
+    pub fn unexplained(call: impl Into<String>) -> Denial {
+        Denial {
+            call: call.into(),
+            explanation: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Denial {
+    /// The explanation, or the bare call when there is none.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.explanation.is_empty() {
+            write!(f, "{} was refused", self.call)
+        } else {
+            f.write_str(&self.explanation)
+        }
+    }
 }
 
 /// One thing an agent did or said.

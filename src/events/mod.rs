@@ -5,11 +5,11 @@ mod agent;
 mod problem;
 mod run;
 
-pub use agent::{AgentEvent, Finished, Question, Usage};
-pub use problem::{GateFailure, GateRecord, Problem, TestFinding};
+pub use agent::{AgentEvent, Denial, Finished, Question, Usage};
+pub use problem::{CommandScope, GateFailure, GateRecord, Problem, TestFinding};
 pub use run::{
-    AttemptEnd, CapStop, CapsInfo, EVENTS_SCHEMA_VERSION, Event, EventKind, EventSink, Header,
-    Leftovers, LimitStop, MilestoneSummary, MilestoneTask, Note, NotifyResult, Permission,
-    PreviewTask, RunEnd, RunOutcome, RunStart, TaskResult, TaskSummary, Totals, Unavailable,
-    dollars, micros, millis,
+    AttemptEnd, CapStop, CapsInfo, EVENTS_SCHEMA_VERSION, Event, EventKind, EventSink, GateSandbox,
+    Header, Leftovers, LimitStop, MilestoneSummary, MilestoneTask, Note, NotifyResult, Permission,
+    PreviewTask, ProjectRules, RunEnd, RunOutcome, RunStart, TaskResult, TaskSummary, Totals,
+    Unavailable, dollars, micros, millis,
 };

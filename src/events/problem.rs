@@ -61,6 +61,46 @@ pub enum GateFailure {
     Killed,
 }
 
+/// What the agent may run, for the fix prompt after refused calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum CommandScope {
+    /// Any command, inside a sandbox that keeps it to the repository; the network only to these
+    /// hosts.
+    Sandboxed { network: Vec<String> },
+    /// Only these commands (and file edits inside the repository).
+    Listed { commands: Vec<String> },
+    /// Every command: what refused the calls is the agent's own configuration.
+    #[default]
+    Unrestricted,
+}
+
+impl fmt::Display for CommandScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandScope::Sandboxed { network } => {
+                let network = if network.is_empty() {
+                    "no network".to_string()
+                } else {
+                    format!("the network only to {}", network.join(", "))
+                };
+                write!(
+                    f,
+                    "any command runs, inside a sandbox: writes only inside the repository and the tool caches, {network}, no local services (a server a command starts and queries itself works), nothing outside the repository readable; do the work inside the repository with commands that stay there"
+                )
+            }
+            CommandScope::Listed { commands } => write!(
+                f,
+                "the only commands allowed are {}, besides reading and editing files inside the repository; use those instead, or report a blocker if the task cannot be done with them",
+                commands.join(", ")
+            ),
+            CommandScope::Unrestricted => f.write_str(
+                "they were refused by Claude Code's own settings, which the runner does not change; do the task without them",
+            ),
+        }
+    }
+}
+
 /// One thing verification found wrong with a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -116,7 +156,11 @@ pub enum Problem {
     },
     /// Tool calls the agent's permissions refused.
     PermissionDenials {
+        /// The calls: `Bash(touch x)`.
         denials: Vec<String>,
+        /// What the agent may run instead.
+        #[serde(default)]
+        scope: CommandScope,
     },
     /// A HIGH finding of the unit-test quality check.
     TestQuality(TestFinding),
@@ -256,7 +300,7 @@ impl fmt::Display for Problem {
             }
             Problem::Uncommitted { files } => write!(
                 f,
-                "work is left uncommitted: {}; commit it (git add -A && git commit)",
+                "work is left uncommitted: {}; commit it, adding the files by name (git add <files> && git commit)",
                 files.join(", ")
             ),
             Problem::NoCommit => f.write_str("no commit was made for this task; commit the work"),
@@ -273,9 +317,9 @@ impl fmt::Display for Problem {
                     "history was rewritten: HEAD no longer contains {short}, the commit this task started from, so earlier commits may be lost; bring them back without rewriting history (see `git reflog`; e.g. git merge {short}) and only add new commits"
                 )
             }
-            Problem::PermissionDenials { denials } => write!(
+            Problem::PermissionDenials { denials, scope } => write!(
                 f,
-                "tool calls were denied by the permission settings: {} (allowed Bash: git and the gate commands; other commands need `permission = \"bypass\"` or [agent.claude] allowed_tools)",
+                "tool calls were denied by the permission settings: {}; {scope}",
                 denials.join(", ")
             ),
             Problem::TestQuality(finding) => write!(

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::agent::{AgentEvent, Question, Usage};
-use super::problem::{GateRecord, Problem, TestFinding};
+use super::agent::{AgentEvent, Denial, Question, Usage};
+use super::problem::{CommandScope, GateRecord, Problem, TestFinding};
 use crate::exit_codes;
 
 /// Version of the JSON form of events, written in the first line of every events stream.
@@ -98,6 +98,8 @@ pub struct TaskSummary {
     pub findings: Vec<TestFinding>,
     /// What was still wrong when the task stopped.
     pub problems: Vec<Problem>,
+    /// Tool calls the agent's permissions refused, over all its attempts.
+    pub denials: Vec<Denial>,
 }
 
 /// The seed's run header: `Milestone: …`, `Completed: …`, `Resuming from: …`.
@@ -134,6 +136,9 @@ pub enum Note {
     HandoffRestoredAtStart { task: String },
     /// The state was moved out of the work tree, where an older kmilestone kept it.
     StateMoved { from: String, to: String },
+    /// A VALIDATION task asks for something the agent's permissions cannot do; the warning
+    /// names the setting to change.
+    Preflight { task: String, warning: String },
 }
 
 impl fmt::Display for Note {
@@ -173,6 +178,9 @@ impl fmt::Display for Note {
                 f,
                 "kmilestone's state for this milestone moved from {from} to {to}, out of the agent's reach."
             ),
+            Note::Preflight { task, warning } => {
+                write!(f, "Warning: task {task} (VALIDATION): {warning}")
+            }
         }
     }
 }
@@ -194,9 +202,22 @@ impl fmt::Display for Leftovers {
 /// What the agent may do without asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Permission {
-    /// Edits inside the repository; Bash only for these commands.
-    AllowList { bash: Vec<String> },
-    /// Every tool without asking: the user's explicit choice.
+    /// Claude Code's OS sandbox: any command, writes only to the repository and `writable`,
+    /// the network only to `network` (none when empty), the home directory and secrets hidden.
+    ClaudeSandbox {
+        /// Besides the repository, as the header shows them (`~/.cache`).
+        writable: Vec<String>,
+        network: Vec<String>,
+        project_rules: Vec<ProjectRules>,
+    },
+    /// No sandbox: reads and edits inside the repository, and only these commands.
+    AllowList {
+        commands: Vec<String>,
+        /// Rules the user added (`[agent.claude] allowed_tools`).
+        extra_rules: usize,
+        project_rules: Vec<ProjectRules>,
+    },
+    /// Every tool without asking, no sandbox: the user's explicit choice.
     Bypass,
     /// Codex's `workspace-write` sandbox: writes in the repository, no network.
     CodexWorkspaceWrite,
@@ -204,19 +225,108 @@ pub enum Permission {
     ByCommand,
 }
 
+impl Permission {
+    /// What the agent may run, as the fix prompt tells it after refused calls.
+    pub fn command_scope(&self) -> CommandScope {
+        match self {
+            Permission::ClaudeSandbox { network, .. } => CommandScope::Sandboxed {
+                network: network.clone(),
+            },
+            Permission::CodexWorkspaceWrite => CommandScope::Sandboxed {
+                network: Vec::new(),
+            },
+            Permission::AllowList { commands, .. } => CommandScope::Listed {
+                commands: commands.clone(),
+            },
+            Permission::Bypass | Permission::ByCommand => CommandScope::Unrestricted,
+        }
+    }
+}
+
 impl fmt::Display for Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Permission::AllowList { bash } => {
-                write!(f, "edits allowed; Bash only for {}", bash.join(", "))
+        let rules = |f: &mut fmt::Formatter<'_>, rules: &[ProjectRules]| -> fmt::Result {
+            for file in rules {
+                write!(f, "; {file}")?;
             }
-            Permission::Bypass => f.write_str("bypass (every tool allowed without asking)"),
+            Ok(())
+        };
+        match self {
+            Permission::ClaudeSandbox {
+                writable,
+                network,
+                project_rules,
+            } => {
+                let mut places = vec!["the repository".to_string()];
+                places.extend(writable.iter().cloned());
+                let network = if network.is_empty() {
+                    "no network".to_string()
+                } else {
+                    format!("network only to {}", network.join(", "))
+                };
+                write!(
+                    f,
+                    "sandbox: any command, inside Claude Code's sandbox; writes only to {}; {network}; home directory and secrets hidden",
+                    places.join(", ")
+                )?;
+                rules(f, project_rules)
+            }
+            Permission::AllowList {
+                commands,
+                extra_rules,
+                project_rules,
+            } => {
+                write!(
+                    f,
+                    "allowlist, not a security boundary: no sandbox; reads and edits in the repository; commands only {}",
+                    commands.join(", ")
+                )?;
+                match extra_rules {
+                    0 => {}
+                    1 => f.write_str("; + 1 configured rule")?,
+                    n => write!(f, "; + {n} configured rules")?,
+                }
+                rules(f, project_rules)
+            }
+            Permission::Bypass => f.write_str(
+                "bypass: every tool and command allowed without asking, no sandbox (your explicit choice)",
+            ),
             Permission::CodexWorkspaceWrite => f.write_str(
                 "sandbox (workspace-write: writes in the repository, no network; the runner commits)",
             ),
             Permission::ByCommand => f.write_str("as the command allows"),
         }
     }
+}
+
+/// The allow rules of one of the project's own Claude Code settings files
+/// (`.claude/settings.local.json`), which Claude Code adds to kmilestone's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRules {
+    /// Relative to the repository.
+    pub file: String,
+    /// How many `permissions.allow` rules it has, or why they could not be counted.
+    pub allow: Result<usize, String>,
+}
+
+impl fmt::Display for ProjectRules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.allow {
+            Ok(1) => write!(f, "+ 1 allow rule from {}", self.file),
+            Ok(n) => write!(f, "+ {n} allow rules from {}", self.file),
+            Err(why) => write!(f, "? allow rules of {} not counted: {why}", self.file),
+        }
+    }
+}
+
+/// How the gates are confined, for the run header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateSandbox {
+    /// What confines the sandboxed gates, in the sandbox's own one-line description
+    /// (`sandbox: Landlock ABI 7: …`, `sandbox: none (…): gates run unconfined …`).
+    pub description: String,
+    /// Gates the user chose to run unsandboxed (`[gates] sandbox = false`, or per gate).
+    pub unsandboxed: Vec<String>,
 }
 
 /// Everything the run header says.
@@ -235,6 +345,7 @@ pub struct RunStart {
     pub agent: String,
     pub permission: Permission,
     pub gates: Vec<String>,
+    pub gate_sandbox: GateSandbox,
     pub caps: CapsInfo,
 }
 
@@ -679,4 +790,6 @@ pub struct PreviewTask {
     /// The agent's command line, as a shell would read it.
     pub command: String,
     pub prompt: String,
+    /// What the agent's permissions cannot do of what the task asks (VALIDATION tasks).
+    pub warnings: Vec<String>,
 }

@@ -39,6 +39,9 @@ pub(crate) fn dry_run(
         )?;
         writeln!(out, "Agent command (in {root}): {} < prompt", task.command)?;
         writeln!(out, "Gates: {gates}")?;
+        for warning in &task.warnings {
+            writeln!(out, "Warning: {warning}")?;
+        }
         writeln!(out, "--- prompt ---")?;
         writeln!(out, "{}", task.prompt.trim_end())?;
         writeln!(out, "--- end of prompt ---")?;

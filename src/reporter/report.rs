@@ -156,6 +156,12 @@ pub(crate) fn render_markdown(report: &Report<'_>) -> String {
             md.push_str(&format!("- {finding}\n"));
         }
     }
+    for (task, record) in records.clone().filter(|(_, r)| !r.denials.is_empty()) {
+        md.push_str(&format!("\n## Task {}: refused tool calls\n\n", task.id));
+        for denial in &record.denials {
+            md.push_str(&format!("- {denial}\n"));
+        }
+    }
     for (task, record) in records.filter(|(_, r)| !r.problems.is_empty()) {
         md.push_str(&format!("\n## Task {}: what was still wrong\n\n", task.id));
         for problem in &record.problems {

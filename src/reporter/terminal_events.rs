@@ -184,7 +184,22 @@ impl<W: Write> Terminal<W> {
                 items.join(", ")
             }
         };
-        self.line(&format!("Gates: {}", list(&start.gates)));
+        let unsandboxed = &start.gate_sandbox.unsandboxed;
+        let gates: Vec<String> = start
+            .gates
+            .iter()
+            .map(|gate| {
+                if unsandboxed.contains(gate) {
+                    format!("{gate} (unsandboxed)")
+                } else {
+                    gate.clone()
+                }
+            })
+            .collect();
+        self.line(&format!("Gates: {}", list(&gates)));
+        if !start.gates.is_empty() {
+            self.line(&format!("Gate {}", start.gate_sandbox.description));
+        }
         if !start.caps.is_empty() {
             self.line(&format!("Caps: {}", start.caps));
         }
@@ -330,6 +345,9 @@ impl<W: Write> Terminal<W> {
             )),
         };
         self.line(&text);
+        for denial in &summary.denials {
+            self.line(&format!("  ⊘ {denial}"));
+        }
     }
 
     fn run_finished(&mut self, end: &RunEnd) {

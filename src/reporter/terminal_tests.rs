@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::events::{
-    AttemptEnd, CapsInfo, EventKind, Finished, GateFailure, GateRecord, Header, MilestoneSummary,
-    MilestoneTask, Permission, Problem, RunEnd, RunOutcome, RunStart, TaskResult, TaskSummary,
-    Totals, Usage,
+    AttemptEnd, CapsInfo, Denial, EventKind, Finished, GateFailure, GateRecord, GateSandbox,
+    Header, MilestoneSummary, MilestoneTask, Permission, Problem, ProjectRules, RunEnd, RunOutcome,
+    RunStart, TaskResult, TaskSummary, Totals, Usage,
 };
 
 fn event(elapsed_ms: u64, kind: EventKind) -> Event {
@@ -75,13 +75,14 @@ fn summary(
         e2e: None,
         findings: Vec::new(),
         problems: Vec::new(),
+        denials: Vec::new(),
     }
 }
 
 /// Two tasks: the first passes at once, the second fails a gate, is sent back and then passes.
 fn run_events() -> Vec<Event> {
     let s = |text: &str| text.to_string();
-    let task1 = summary(
+    let mut task1 = summary(
         "1.1",
         "Greeting module",
         TaskResult::Completed,
@@ -89,6 +90,12 @@ fn run_events() -> Vec<Event> {
         41_000,
         totals(0.1234, 12_000, 800),
     );
+    task1.denials = vec![Denial {
+        call: s("Read(/home/ann/.ssh/id_rsa)"),
+        explanation: s(
+            "reading `/home/ann/.ssh/id_rsa` was refused; `~/.ssh` holds credentials, always hidden from the agent; no setting shows it",
+        ),
+    }];
     let task2 = summary(
         "1.2",
         "Farewell module",
@@ -114,10 +121,21 @@ fn run_events() -> Vec<Event> {
                 notes: Vec::new(),
                 tasks: vec![s("1.1"), s("1.2")],
                 agent: s("claude"),
-                permission: Permission::AllowList {
-                    bash: vec![s("git"), s("make test-unit")],
+                permission: Permission::ClaudeSandbox {
+                    writable: vec![s("~/.cache")],
+                    network: vec![s("pypi.org")],
+                    project_rules: vec![ProjectRules {
+                        file: s(".claude/settings.local.json"),
+                        allow: Ok(45),
+                    }],
                 },
-                gates: vec![s("make test-unit")],
+                gates: vec![s("make test-unit"), s("make e2e")],
+                gate_sandbox: GateSandbox {
+                    description: s(
+                        "sandbox: Landlock ABI 7: writes in the repository, caches and a private temp dir only, secret paths and variables hidden; no network (own namespace)",
+                    ),
+                    unsandboxed: vec![s("make e2e")],
+                },
                 caps: CapsInfo::default(),
             }),
         ),

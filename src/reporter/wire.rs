@@ -94,6 +94,10 @@ pub(crate) enum WireKind<'a> {
         agent: &'a str,
         permission: String,
         gates: &'a [String],
+        /// What confines the gates, in words.
+        gate_sandbox: &'a str,
+        /// The gates that run unsandboxed by the user's choice.
+        unsandboxed_gates: &'a [String],
         caps: WireCaps,
     },
     TaskStarted {
@@ -259,7 +263,8 @@ pub(crate) enum WireAgentEvent<'a> {
         cost_usd: Option<f64>,
         usage: WireUsage,
         turns: Option<u32>,
-        permission_denials: &'a [String],
+        /// The refused calls (`Bash(touch x)`).
+        permission_denials: Vec<&'a str>,
         api_error_status: Option<u16>,
     },
     Unknown {
@@ -337,6 +342,14 @@ pub(crate) struct WireTask<'a> {
     pub e2e: Option<&'a str>,
     pub findings: Vec<WireFinding<'a>>,
     pub problems: Vec<WireProblem>,
+    pub denials: Vec<WireDenial<'a>>,
+}
+
+/// A refused tool call and, in words, the setting that would allow it.
+#[derive(Debug, Serialize)]
+pub(crate) struct WireDenial<'a> {
+    pub call: &'a str,
+    pub explanation: &'a str,
 }
 
 #[derive(Debug, Serialize)]
@@ -502,6 +515,8 @@ fn run_started(start: &RunStart) -> WireKind<'_> {
         agent: &start.agent,
         permission: start.permission.to_string(),
         gates: &start.gates,
+        gate_sandbox: &start.gate_sandbox.description,
+        unsandboxed_gates: &start.gate_sandbox.unsandboxed,
         caps: WireCaps::from(&start.caps),
     }
 }
@@ -538,7 +553,11 @@ impl<'a> From<&'a AgentEvent> for WireAgentEvent<'a> {
                 cost_usd: finished.cost_usd,
                 usage: WireUsage::from(finished.usage),
                 turns: finished.turns,
-                permission_denials: &finished.permission_denials,
+                permission_denials: finished
+                    .permission_denials
+                    .iter()
+                    .map(|d| d.call.as_str())
+                    .collect(),
                 api_error_status: finished.api_error_status,
             },
             AgentEvent::Unknown { line_type } => WireAgentEvent::Unknown { line_type },
@@ -639,6 +658,14 @@ impl<'a> From<&'a TaskSummary> for WireTask<'a> {
             e2e: task.e2e.as_deref(),
             findings: task.findings.iter().map(WireFinding::from).collect(),
             problems: task.problems.iter().map(WireProblem::from).collect(),
+            denials: task
+                .denials
+                .iter()
+                .map(|d| WireDenial {
+                    call: &d.call,
+                    explanation: &d.explanation,
+                })
+                .collect(),
         }
     }
 }

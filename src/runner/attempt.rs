@@ -341,6 +341,7 @@ impl Runner<'_> {
         record.result = None;
         record.commits.clear();
         record.problems.clear();
+        record.denials.clear();
         self.state.in_progress = Some(InProgress {
             task: id.clone(),
             attempt: resumed.as_ref().map_or(0, |r| r.attempt),

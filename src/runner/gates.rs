@@ -1,11 +1,82 @@
-//! Running one quality gate under supervision, with the tail of its output for the fix prompt.
+//! Running one quality gate under supervision, with the tail of its output for the fix prompt,
+//! inside kmilestone's own sandbox unless the user turned it off for that gate.
 
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::events::GateRecord;
+use crate::config::{GateSandboxSettings, Settings};
+use crate::events::{GateRecord, GateSandbox};
+use crate::process::sandbox::{self, Sandbox, SandboxError, SandboxPolicy, SandboxReport, Support};
 use crate::process::{self, Cancel, EndedBy, Limits, LineVerdict, ProcessSpec, StdinSource};
+
+/// How the run's gates are confined: what this machine can do, probed once per run, and the
+/// policy the configuration makes (writes in the repository, the tool caches, the configured
+/// writable paths and a private temporary directory; the secret paths unreadable; no network).
+pub(crate) struct GateSandboxing {
+    /// `None` when no gate runs sandboxed: nothing was probed.
+    support: Option<Support>,
+    policy: SandboxPolicy,
+    settings: GateSandboxSettings,
+}
+
+impl GateSandboxing {
+    /// Probes the machine when a gate of `settings` runs sandboxed.
+    pub(crate) fn new(settings: &Settings, root: &Path) -> GateSandboxing {
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(std::path::PathBuf::from);
+        let mut policy =
+            SandboxPolicy::for_gates(root, home.as_deref(), &|name| std::env::var_os(name));
+        // The gates get a private temporary directory of their own: `$TMPDIR` is not opened.
+        let writable: Vec<String> = settings
+            .sandbox
+            .writable_paths
+            .iter()
+            .filter(|p| p.as_str() != "$TMPDIR")
+            .cloned()
+            .collect();
+        if let Err(why) =
+            policy.add_paths(&writable, &settings.sandbox.secret_paths, home.as_deref())
+        {
+            // The configuration's paths were checked when it was read.
+            tracing::warn!(%why, "configured sandbox paths left out of the gates' policy");
+        }
+        let sandboxed = settings
+            .gates
+            .iter()
+            .any(|gate| settings.gate_sandbox.is_sandboxed(gate));
+        GateSandboxing {
+            support: sandboxed.then(sandbox::probe),
+            policy,
+            settings: settings.gate_sandbox.clone(),
+        }
+    }
+
+    /// What confines the gates, for the run header.
+    pub(crate) fn header(&self, gates: &[String]) -> GateSandbox {
+        let report = match &self.support {
+            Some(support) => support.report(self.policy.network),
+            None => SandboxReport::disabled(),
+        };
+        GateSandbox {
+            description: report.to_string(),
+            unsandboxed: gates
+                .iter()
+                .filter(|gate| !self.settings.is_sandboxed(gate))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The sandbox `command` runs in, made ready for one run; `None` when it runs unsandboxed.
+    pub(crate) fn sandbox_for(&self, command: &str) -> Option<Result<Sandbox, SandboxError>> {
+        let support = self.support.as_ref()?;
+        self.settings
+            .is_sandboxed(command)
+            .then(|| Sandbox::prepare(&self.policy, support))
+    }
+}
 
 /// The result of one gate run, with the tail of its output for the fix prompt.
 #[derive(Debug, Clone)]
@@ -29,13 +100,15 @@ fn line_end(line: &str, max: usize) -> String {
     format!("[… {} characters cut] {kept}", count - max)
 }
 
-/// Runs `command` with `sh -c` in `root`, stdin closed, in its own process group, with `timeout`.
+/// Runs `command` with `sh -c` in `root`, stdin closed, in its own process group, with `timeout`,
+/// inside `sandbox` when given.
 pub(crate) async fn run_gate(
     command: &str,
     root: &Path,
     timeout: Duration,
     kill_grace: Duration,
     cancel: &Cancel,
+    sandbox: Option<&Sandbox>,
 ) -> Result<GateRun, process::SpawnError> {
     let spec = ProcessSpec {
         program: OsString::from("sh"),
@@ -52,14 +125,19 @@ pub(crate) async fn run_gate(
         kill_grace,
     };
     let mut combined: Vec<String> = Vec::new();
-    let outcome = process::run(&spec, &limits, cancel, &mut |_, line| {
+    let mut on_line = |_, line: &str| {
         if combined.len() == TAIL_LINES * 4 {
             combined.drain(..TAIL_LINES * 3);
         }
         combined.push(line_end(line, TAIL_LINE_CHARS));
         LineVerdict::Continue
-    })
-    .await?;
+    };
+    let outcome = match sandbox {
+        Some(sandbox) => {
+            process::run_sandboxed(&spec, sandbox, &limits, cancel, &mut on_line).await?
+        }
+        None => process::run(&spec, &limits, cancel, &mut on_line).await?,
+    };
     let timed_out = outcome.ended_by == EndedBy::WallTimeout;
     let start = combined.len().saturating_sub(TAIL_LINES);
     let mut output_tail = combined[start..].join("\n");
@@ -99,6 +177,7 @@ mod tests {
             Duration::from_secs(10),
             Duration::from_secs(1),
             &cancel,
+            None,
         )
         .await
         .unwrap();
@@ -109,6 +188,7 @@ mod tests {
             Duration::from_secs(10),
             Duration::from_secs(1),
             &cancel,
+            None,
         )
         .await
         .unwrap();
@@ -122,6 +202,7 @@ mod tests {
             Duration::from_secs(10),
             Duration::from_secs(1),
             &cancel,
+            None,
         )
         .await
         .unwrap();
@@ -141,10 +222,93 @@ mod tests {
             Duration::from_millis(300),
             Duration::from_millis(200),
             &cancel,
+            None,
         )
         .await
         .unwrap();
         assert!(hung.record.timed_out);
         assert!(!hung.record.passed);
+    }
+
+    /// A TCP server on the machine's 127.0.0.1 that counts the connections it accepts.
+    fn counting_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        (port, hits)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "current_thread")]
+    async fn gates_run_sandboxed_unless_the_user_turns_it_off_for_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        let (port, hits) = counting_server();
+        let gate = format!(
+            "touch {}/marker; echo made > in-repo.txt; curl -s -m 5 -o /dev/null http://127.0.0.1:{port}/; echo curl=$?",
+            outside.display()
+        );
+        let mut settings = Settings {
+            gates: vec![gate.clone()],
+            ..Settings::default()
+        };
+        let cancel = Cancel::new();
+        let run = |sandboxing: &GateSandboxing| {
+            let sandbox = sandboxing.sandbox_for(&gate).transpose().unwrap();
+            let (gate, root, cancel) = (gate.clone(), root.clone(), cancel.clone());
+            async move {
+                let ten = Duration::from_secs(10);
+                run_gate(&gate, &root, ten, ten, &cancel, sandbox.as_ref())
+                    .await
+                    .unwrap()
+            }
+        };
+
+        let sandboxed = GateSandboxing::new(&settings, &root);
+        let header = sandboxed.header(&settings.gates);
+        assert!(header.unsandboxed.is_empty());
+        assert!(
+            header.description.starts_with("sandbox: Landlock ABI "),
+            "{}",
+            header.description
+        );
+        let confined = run(&sandboxed).await;
+        assert!(confined.record.passed, "{}", confined.output_tail);
+        assert_eq!(
+            std::fs::read_to_string(root.join("in-repo.txt")).unwrap(),
+            "made\n"
+        );
+        assert!(!outside.join("marker").exists(), "{}", confined.output_tail);
+        assert!(
+            confined.output_tail.contains("curl=7"),
+            "could not connect: {}",
+            confined.output_tail
+        );
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+        settings.gate_sandbox.unsandboxed = vec![gate.clone()];
+        let opted_out = GateSandboxing::new(&settings, &root);
+        assert!(opted_out.sandbox_for(&gate).is_none());
+        assert_eq!(
+            opted_out.header(&settings.gates),
+            GateSandbox {
+                description: "sandbox: off by configuration".to_string(),
+                unsandboxed: vec![gate.clone()],
+            },
+            "nothing is probed when no gate is sandboxed"
+        );
+        run(&opted_out).await;
+        assert!(outside.join("marker").exists());
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

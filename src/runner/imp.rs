@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use super::attempt::TaskEnd;
+use super::gates::GateSandboxing;
 use super::human::Human;
 use super::notify::Notify;
 use super::prepare::Prepared;
@@ -15,7 +16,7 @@ use crate::events::{CapStop, CapsInfo, micros};
 use crate::events::{
     Event, EventKind, EventSink, Note, RunEnd, RunOutcome, RunStart, TaskSummary, Totals, millis,
 };
-use crate::plan::{Milestone, Task};
+use crate::plan::{Milestone, Task, TaskType};
 use crate::process::Cancel;
 use crate::state::{LastRun, RecordedCaps, RunLock, State, StateDir, StateError, TaskState};
 use crate::vcs::{GitError, Repo, TreeState};
@@ -97,6 +98,8 @@ pub(crate) struct Runner<'a> {
     notes: Vec<Note>,
     /// Extra environment for the agent process.
     pub(crate) agent_env: Vec<(String, String)>,
+    /// How the gates are confined.
+    pub(crate) gate_sandbox: GateSandboxing,
     _lock: RunLock,
 }
 
@@ -115,6 +118,8 @@ pub(crate) struct RunParts<'a> {
 
 impl<'a> Runner<'a> {
     pub(crate) fn new(prepared: Prepared, parts: RunParts<'a>) -> Runner<'a> {
+        let agent_env = identity_env(&prepared.repo);
+        let gate_sandbox = GateSandboxing::new(&parts.settings, prepared.repo.root());
         Runner {
             milestone: prepared.milestone,
             settings: parts.settings,
@@ -131,7 +136,8 @@ impl<'a> Runner<'a> {
             selection: prepared.selection,
             options: parts.options,
             notes: prepared.notes,
-            agent_env: Vec::new(),
+            agent_env,
+            gate_sandbox,
             _lock: prepared.lock,
         }
     }
@@ -207,11 +213,12 @@ impl<'a> Runner<'a> {
             handoff: self.milestone.handoff_path.display().to_string(),
             state_dir: self.state_dir.path().display().to_string(),
             header: self.selection.header(&self.milestone),
-            notes: std::mem::take(&mut self.notes),
+            notes: self.start_notes(),
             tasks: self.selection.tasks.clone(),
             agent: self.adapter.name().to_string(),
             permission: self.adapter.permission(),
             gates: self.settings.gates.clone(),
+            gate_sandbox: self.gate_sandbox.header(&self.settings.gates),
             caps: self.caps_info(),
         };
         self.emit(EventKind::RunStarted(start));
@@ -336,6 +343,52 @@ impl<'a> Runner<'a> {
         self.notify.results(true);
         code
     }
+}
+
+impl Runner<'_> {
+    /// The header's notes: what preparing the run found, then the warnings of the VALIDATION
+    /// tasks this run starts whose text asks for what the agent's permissions cannot do.
+    fn start_notes(&mut self) -> Vec<Note> {
+        let mut notes = std::mem::take(&mut self.notes);
+        for id in &self.selection.tasks {
+            let Some(task) = self.milestone.plan.task(id) else {
+                continue;
+            };
+            if !self.selection.runs(id, &self.milestone.handoff)
+                || task.effective_type() != TaskType::Validation
+            {
+                continue;
+            }
+            notes.extend(
+                self.adapter
+                    .preflight(&task.body)
+                    .into_iter()
+                    .map(|warning| Note::Preflight {
+                        task: id.clone(),
+                        warning,
+                    }),
+            );
+        }
+        notes
+    }
+}
+
+/// The identity git commits with in the repository, for the agent: inside Claude Code's
+/// sandbox the home directory, and with it `~/.gitconfig`, is hidden, and a commit without an
+/// identity fails.
+fn identity_env(repo: &Repo) -> Vec<(String, String)> {
+    let Some((name, email)) = repo.identity() else {
+        return Vec::new();
+    };
+    ["GIT_AUTHOR", "GIT_COMMITTER"]
+        .iter()
+        .flat_map(|who| {
+            [
+                (format!("{who}_NAME"), name.clone()),
+                (format!("{who}_EMAIL"), email.clone()),
+            ]
+        })
+        .collect()
 }
 
 /// An error and its causes on one line, for the run's final message.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::agent::Adapter;
 use crate::config::{Settings, WorkflowMode};
 use crate::events::{PreviewTask, Problem};
-use crate::plan::{Milestone, Task};
+use crate::plan::{Milestone, Task, TaskType};
 use crate::runner::Selection;
 
 /// The built-in workflow text; `[workflow] template` in config replaces it.
@@ -220,12 +220,18 @@ pub(crate) fn preview(
                 root,
                 adapter.commit_instruction(),
             );
+            let warnings = if task.effective_type() == TaskType::Validation {
+                adapter.preflight(&task.body)
+            } else {
+                Vec::new()
+            };
             PreviewTask {
                 id: task.id.clone(),
                 title: task.title.clone(),
                 task_type: task.effective_type().to_string(),
                 command: adapter.command(&prompt, None, root).display(),
                 prompt,
+                warnings,
             }
         })
         .collect()

@@ -80,6 +80,7 @@ impl Runner<'_> {
             env_set: self
                 .agent_env
                 .iter()
+                .chain(&self.adapter.env())
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
             env_remove: Vec::new(),
@@ -125,6 +126,11 @@ impl Runner<'_> {
                     },
                 });
             }
+            // An agent that must not go on (it started without its sandbox) gets only the
+            // grace of a finished one.
+            if adapter.must_stop() {
+                verdict = LineVerdict::Final;
+            }
             verdict
         })
         .await?;
@@ -157,6 +163,11 @@ impl Runner<'_> {
         };
         let record = self.state.task_mut(id);
         record.usage.add(&finished.usage);
+        for denial in &finished.permission_denials {
+            if !record.denials.contains(denial) {
+                record.denials.push(denial.clone());
+            }
+        }
         if let Some(session) = &run.session_id {
             record.sessions.retain(|s| s != session);
             record.sessions.push(session.clone());

@@ -25,6 +25,7 @@ pub(crate) fn task_summary(task: &Task, record: &TaskState) -> TaskSummary {
         e2e: record.e2e.clone(),
         findings: record.findings.clone(),
         problems: record.problems.clone(),
+        denials: record.denials.clone(),
     }
 }
 

@@ -108,7 +108,12 @@ impl Runner<'_> {
             && !finished.permission_denials.is_empty()
         {
             problems.push(Problem::PermissionDenials {
-                denials: finished.permission_denials.clone(),
+                denials: finished
+                    .permission_denials
+                    .iter()
+                    .map(|d| d.call.clone())
+                    .collect(),
+                scope: self.adapter.permission().command_scope(),
             });
         }
         Ok(Verdict { problems, quality })
@@ -248,12 +253,23 @@ impl Runner<'_> {
                 id: id.to_string(),
                 command: command.clone(),
             });
+            let sandbox = match self.gate_sandbox.sandbox_for(&command).transpose() {
+                Ok(sandbox) => sandbox,
+                Err(err) => {
+                    problems.push(Problem::GateNotRun {
+                        command: command.clone(),
+                        error: err.to_string(),
+                    });
+                    continue;
+                }
+            };
             let gate = gates::run_gate(
                 &command,
                 self.repo.root(),
                 self.settings.gate_timeout,
                 self.settings.kill_grace,
                 &self.cancel,
+                sandbox.as_ref(),
             )
             .await;
             match gate {
@@ -309,7 +325,9 @@ impl Runner<'_> {
         problems: &mut Vec<Problem>,
     ) -> Result<TreeState, RunError> {
         let mut tree = self.tree()?;
-        let runner_commits = self.runner_commits();
+        // Sandboxed Claude commits by name; what its sandbox kept it from adding is committed
+        // here once everything else passed, as the work of an agent that cannot commit is.
+        let runner_commits = self.runner_commits() || self.adapter.commits_leftovers();
         if !tree.dirty.is_empty() && runner_commits && passed_so_far {
             self.repo
                 .commit_all(&format!("Task {}: {}", task.id, task.title))?;

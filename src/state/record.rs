@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::STATE_VERSION;
-use crate::events::{GateRecord, Problem, Question, RunOutcome, TaskResult, TestFinding, Usage};
+use crate::events::{
+    Denial, GateRecord, Problem, Question, RunOutcome, TaskResult, TestFinding, Usage,
+};
 
 /// What is known about one task across runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -38,6 +40,9 @@ pub(crate) struct TaskState {
     /// What was still wrong when the task last stopped without completing.
     #[serde(default, deserialize_with = "lenient_list")]
     pub problems: Vec<Problem>,
+    /// Tool calls the agent's permissions refused during the task's last run.
+    #[serde(default, deserialize_with = "lenient_list")]
+    pub denials: Vec<Denial>,
     /// Time the agent and the checks took, over every attempt; time spent waiting for a human
     /// or a usage limit is not counted.
     #[serde(default)]

@@ -23,6 +23,13 @@ An invocation: {"actions": [...], "result": {...}} where actions run in order:
 and "result" (omit with "no_result": true): {"is_error": false, "text": "...", "cost": 0.01,
 "input_tokens": 100, "output_tokens": 10, "subtype": "success", "denials": ["touch x"],
 "after": "hang" | "exit"}. "{task}" is the task ID read from the first prompt of the session.
+
+It sandboxes nothing. Like the real CLI it says in system/init whether the sandbox that
+`--settings` asks for is on (`"sandbox_enabled": true` when the settings enable it); the real
+sandbox is tested with the real CLI (tests/integration/sandbox_runs.rs, real_sandbox.rs). An
+invocation (or the scenario, for all of them) may say "sandbox": "unavailable" to end as the CLI
+does without bubblewrap (no init line, a startup-failure result, exit 1), or "sandbox": "off" to
+start with "sandbox_enabled": false.
 """
 import json
 import os
@@ -67,9 +74,20 @@ def main():
     spec = invocations[n] if n < len(invocations) else scenario.get("default", {})
     fill = lambda s: s.replace("{task}", task)
 
+    settings = json.loads(argv[argv.index("--settings") + 1]) if "--settings" in argv else {}
+    sandbox_asked = settings.get("sandbox", {}).get("enabled") is True
+    sandbox = spec.get("sandbox", scenario.get("sandbox"))
+    if sandbox_asked and sandbox == "unavailable":
+        emit({"type": "result", "subtype": "error_during_execution", "is_error": True,
+              "num_turns": 0, "session_id": session, "total_cost_usd": 0, "permission_denials": [],
+              "errors": ["Sandbox required but unavailable: sandbox is enabled but dependencies are missing: bubblewrap (bwrap) not installed · install missing tools (e.g. apt install bubblewrap socat) or see https://code.claude.com/docs/en/sandboxing. Set sandbox.failIfUnavailable=false to allow unsandboxed execution."],
+              "startup_failure_reason": "sandbox_required_unavailable"})
+        sys.exit(1)
+    mode = argv[argv.index("--permission-mode") + 1] if "--permission-mode" in argv else "default"
     emit({"type": "system", "subtype": "init", "cwd": os.getcwd(), "session_id": session,
           "tools": ["Bash", "Edit", "Read", "Write"], "model": "fake-model",
-          "permissionMode": "default", "claude_code_version": "fake"})
+          "permissionMode": mode, "claude_code_version": "fake",
+          "sandbox_enabled": sandbox_asked and sandbox != "off"})
     tool_id = 0
     for action in spec.get("actions", []):
         tool_id += 1

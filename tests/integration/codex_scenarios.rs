@@ -209,7 +209,7 @@ fn with_permission_bypass_codex_commits_itself_and_the_header_says_so() {
     assert_eq!(run.code(), Some(0), "{}", run.describe());
     assert!(
         run.stdout
-            .contains("Agent: codex (permissions: bypass (every tool allowed without asking))\n"),
+            .contains("Agent: codex (permissions: bypass: every tool and command allowed without asking, no sandbox (your explicit choice))\n"),
         "{}",
         run.describe()
     );

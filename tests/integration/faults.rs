@@ -243,8 +243,10 @@ fn a_crashed_agent_is_retried_and_its_children_killed() {
 #[test]
 fn a_hung_gate_is_killed_at_its_timeout_with_its_children() {
     let project = Project::new(PLAN_3);
-    let gate_pid = outside(&project, "gate.pid");
-    let gate_sleeper = outside(&project, "gate-sleeper.pid");
+    // Inside the repository: the gate runs sandboxed, and may write only there.
+    let in_repo = |name: &str| project.path(name).display().to_string();
+    let gate_pid = in_repo("gate.pid");
+    let gate_sleeper = in_repo("gate-sleeper.pid");
     project.write(
         "kmilestone.toml",
         &format!(

@@ -18,7 +18,11 @@ fn slow_failing_gate(project: &Project, seconds: u32) -> String {
         "gate.sh",
         &format!("echo run >> '{log}'\nsleep {seconds}\nexit 1\n"),
     );
-    project.write("kmilestone.toml", "[gates]\ncommands = [\"sh gate.sh\"]\n");
+    // Unsandboxed: it logs each run outside the repository, where the test counts them.
+    project.write(
+        "kmilestone.toml",
+        "[gates]\ncommands = [{ command = \"sh gate.sh\", sandbox = false }]\n",
+    );
     project.commit_all("A gate that fails");
     log
 }

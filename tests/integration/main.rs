@@ -21,6 +21,8 @@ mod real_runs;
 mod real_sandbox;
 mod rewrites;
 mod run_loop;
+mod sandbox_runs;
+mod sandbox_scenarios;
 mod secrets;
 mod status;
 mod support;

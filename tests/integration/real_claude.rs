@@ -1,9 +1,11 @@
 //! The real Claude Code CLI against the scripted API mock: proof that the harness drives it as
-//! kmilestone will (stream-json on stdout, prompt on stdin, `--resume`, default permission flags)
-//! and a record of how it behaves.
+//! kmilestone will (stream-json on stdout, prompt on stdin, `--resume`, the permission arguments
+//! kmilestone generates) and a record of how it behaves.
 
+use std::path::Path;
 use std::time::Duration;
 
+use kmilestone::agent::claude_settings::{Mode, PermissionInputs, claude_permissions};
 use serde_json::{Value, json};
 
 use crate::require_claude;
@@ -11,23 +13,26 @@ use crate::support::claude::{ClaudeCommand, ClaudeEnv};
 use crate::support::git_repo::TempRepo;
 use crate::support::mock_anthropic::{Expect, MockAnthropic, Script, Turn, Usage};
 
-/// Permission flags that allow what a task needs and nothing else, headless: file edits inside the
-/// working directory (`Edit(./**)` also covers Write), reads, git, and the configured gate
-/// commands. `dontAsk` denies everything else with an explicit tool error instead of a prompt.
-fn default_permission_args() -> Vec<&'static str> {
-    vec![
-        "--permission-mode",
-        "dontAsk",
-        "--allowedTools",
-        "Edit(./**)",
-        "Read",
-        "Bash(git:*)",
-        "Bash(make test-unit)",
-    ]
+/// The permission arguments kmilestone passes in `mode` for `repo`, with the CLI's home and the
+/// mock as the model API, and `make test-unit` as the gate.
+fn permission_args(mode: Mode, repo: &Path, env: &ClaudeEnv, mock: &MockAnthropic) -> Vec<String> {
+    let mut inputs = PermissionInputs::new(mode, repo, env.home());
+    inputs.gate_commands = vec!["make test-unit".to_string()];
+    inputs.api_base_url = Some(mock.base_url());
+    claude_permissions(&inputs).expect("valid settings").args
 }
 
+/// What kmilestone passes by default: sandbox mode.
+fn default_permission_args(repo: &Path, env: &ClaudeEnv, mock: &MockAnthropic) -> Vec<String> {
+    permission_args(Mode::Sandbox, repo, env, mock)
+}
+
+/// Allowlist mode allows what a task needs and nothing else, headless: file edits inside the
+/// working directory (`Edit(./**)` also covers Write), reads, git's recording subcommands, and
+/// the configured gate commands. `dontAsk` denies everything else with an explicit tool error
+/// instead of a prompt.
 #[test]
-fn edits_and_commits_under_default_permissions_and_denies_other_bash() {
+fn edits_and_commits_under_the_allowlist_and_denies_other_bash() {
     let claude = require_claude!();
     let repo = TempRepo::with_files(&[
         ("README.md", "# demo\n"),
@@ -59,7 +64,7 @@ fn edits_and_commits_under_default_permissions_and_denies_other_bash() {
     let env = ClaudeEnv::new(&mock);
 
     let run = ClaudeCommand::new(&claude, &env, repo.path())
-        .args(default_permission_args())
+        .args(permission_args(Mode::Allowlist, repo.path(), &env, &mock))
         .run("Create notes.txt, then commit it.");
 
     mock.assert_script_done();
@@ -104,7 +109,7 @@ fn edits_and_commits_under_default_permissions_and_denies_other_bash() {
     }
 }
 
-/// Why the defaults above do not use `acceptEdits`: it also lets through shell commands that only
+/// Why allowlist mode does not use `acceptEdits`: it also lets through shell commands that only
 /// change files inside the working directory (`touch`, `rm`, redirections, even after an allowed
 /// `git status;`), whatever `--allowedTools` says. Other commands are still denied.
 #[test]
@@ -167,14 +172,14 @@ fn resume_continues_the_same_conversation() {
     let env = ClaudeEnv::new(&mock);
 
     let first = ClaudeCommand::new(&claude, &env, repo.path())
-        .args(default_permission_args())
+        .args(default_permission_args(repo.path(), &env, &mock))
         .run("Write a.txt.");
     assert_eq!(first.code(), Some(0), "{}", first.describe());
     let session = first.session_id();
     let requests_before = mock.requests().len();
 
     let second = ClaudeCommand::new(&claude, &env, repo.path())
-        .args(default_permission_args())
+        .args(default_permission_args(repo.path(), &env, &mock))
         .args(["--resume", session.as_str()])
         .run("Verification failed: b.txt is missing.");
     assert_eq!(second.code(), Some(0), "{}", second.describe());
@@ -213,7 +218,7 @@ fn persistent_overload_ends_with_an_error_quickly() {
     let env = ClaudeEnv::new(&mock).max_retries(1);
 
     let run = ClaudeCommand::new(&claude, &env, repo.path())
-        .args(default_permission_args())
+        .args(default_permission_args(repo.path(), &env, &mock))
         .run("Do the task.");
 
     assert_eq!(run.code(), Some(1), "{}", run.describe());
@@ -241,7 +246,7 @@ fn persistent_server_error_ends_with_an_error_quickly() {
     let env = ClaudeEnv::new(&mock).max_retries(1);
 
     let run = ClaudeCommand::new(&claude, &env, repo.path())
-        .args(default_permission_args())
+        .args(default_permission_args(repo.path(), &env, &mock))
         .run("Do the task.");
 
     assert_eq!(run.code(), Some(1), "{}", run.describe());
@@ -289,7 +294,7 @@ fn result_line_reports_the_usage_the_api_reported() {
     let env = ClaudeEnv::new(&mock);
 
     let run = ClaudeCommand::new(&claude, &env, repo.path())
-        .args(default_permission_args())
+        .args(default_permission_args(repo.path(), &env, &mock))
         .run("Write x.txt.");
     assert_eq!(run.code(), Some(0), "{}", run.describe());
     mock.assert_script_done();
@@ -328,7 +333,7 @@ fn a_hung_run_is_killed_at_the_timeout() {
     // the test is skipped.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         ClaudeCommand::new(&claude, &env, repo.path())
-            .args(default_permission_args())
+            .args(default_permission_args(repo.path(), &env, &mock))
             .timeout(Duration::from_secs(3))
             .run("Wait for it.")
     }));

@@ -1,6 +1,6 @@
 //! `kmilestone run` driving the real Claude Code CLI, which talks to the scripted API mock: the
 //! task loop judged on the real stream, with real tool calls changing a scratch repository under
-//! kmilestone's default permission settings.
+//! kmilestone's default permission settings (sandbox mode: the agent adds its files by name).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -46,6 +46,16 @@ struct RealProject {
 
 impl RealProject {
     fn new(claude: &Path, wiring: Wiring, retries: u32) -> RealProject {
+        RealProject::with_permission(claude, wiring, retries, None)
+    }
+
+    /// A project whose `kmilestone.toml` sets `[agent.claude] permission` when given.
+    fn with_permission(
+        claude: &Path,
+        wiring: Wiring,
+        retries: u32,
+        permission: Option<&str>,
+    ) -> RealProject {
         let tools = tempfile::Builder::new()
             .prefix("kmilestone-tools-")
             .tempdir()
@@ -57,13 +67,14 @@ impl RealProject {
             Wiring::RecordedConfig => (Some(recorded()), None),
             Wiring::RecordedEnv => (None, Some(recorded())),
         };
-        let mut toml = String::new();
+        let mut toml = String::from("[agent.claude]\n");
         if let Some(binary) = config_binary {
-            toml.push_str(&format!(
-                "[agent.claude]\nbinary = '{}'\n\n",
-                binary.display()
-            ));
+            toml.push_str(&format!("binary = '{}'\n", binary.display()));
         }
+        if let Some(permission) = permission {
+            toml.push_str(&format!("permission = \"{permission}\"\n"));
+        }
+        toml.push('\n');
         toml.push_str(&format!(
             "[gates]\ncommands = [\"{GATE}\"]\n\n[run]\nretries = {retries}\n"
         ));
@@ -269,7 +280,7 @@ fn a_two_task_milestone_is_built_committed_and_accounted() {
             Turn::write(&handoff, first_section)
                 .usage(task1[1])
                 .expect_tool_result("File created"),
-            Turn::bash("git add -A && git commit -m 'Task 1.1: greeting'")
+            Turn::bash("git add greet.txt HANDOFF_M1.md && git commit -m 'Task 1.1: greeting'")
                 .usage(task1[2])
                 .expect_tool_result("File created"),
             Turn::reply("Task 1.1 is done.")
@@ -297,7 +308,7 @@ fn a_two_task_milestone_is_built_committed_and_accounted() {
             Turn::bash(GATE)
                 .usage(task2[3])
                 .expect_tool_result("File created"),
-            Turn::bash("git add -A && git commit -m 'Task 1.2: farewell'")
+            Turn::bash("git add bye.txt HANDOFF_M1.md && git commit -m 'Task 1.2: farewell'")
                 .usage(task2[4])
                 .expect_tool_result("test -f greet.txt")
                 .expect(Expect::ToolResultIsError(false)),
@@ -369,6 +380,10 @@ fn a_two_task_milestone_is_built_committed_and_accounted() {
     assert_eq!(inits.len(), 2);
     for init in &inits {
         assert_eq!(init["permissionMode"], "dontAsk", "{init}");
+        assert_eq!(
+            init["sandbox_enabled"], true,
+            "the default is sandbox mode: {init}"
+        );
     }
     let results = project.stream_lines("result");
     assert_eq!(results.len(), 2, "one result line per task");
@@ -468,7 +483,7 @@ fn a_forgotten_handoff_section_is_fixed_in_the_resumed_session() {
             Turn::write(&greet, "Hello!\n")
                 .usage(turns[0])
                 .expect_prompt("## Task 1.1: Greeting module"),
-            Turn::bash("git add -A && git commit -m 'Add the greeting'")
+            Turn::bash("git add greet.txt && git commit -m 'Add the greeting'")
                 .usage(turns[1])
                 .expect_tool_result("File created"),
             // The first session ends without the handoff section.
@@ -485,7 +500,7 @@ fn a_forgotten_handoff_section_is_fixed_in_the_resumed_session() {
                 .expect(Expect::ConversationContains(
                     "## Task 1.1: Greeting module".into(),
                 )),
-            Turn::bash("git add -A && git commit -m 'Hand off task 1.1'")
+            Turn::bash("git add HANDOFF_M1.md && git commit -m 'Hand off task 1.1'")
                 .usage(turns[4])
                 .expect_tool_result("File created"),
             Turn::reply("The handoff section is there now.")
@@ -622,7 +637,7 @@ fn a_question_exits_4_and_the_answer_resumes_the_session() {
             "## Task 1.1 Complete: Greeting module\n\nThe greeting is French, as the human asked.\n",
         )
         .expect_tool_result("File created"),
-        Turn::bash("git add -A && git commit -m 'French greeting'").expect_tool_result("File created"),
+        Turn::bash("git add greet.txt HANDOFF_M1.md && git commit -m 'French greeting'").expect_tool_result("File created"),
         Turn::reply("Done: the greeting is French.").expect_tool_result("French greeting"),
     ]));
     let env = ClaudeEnv::new(&mock);
@@ -688,10 +703,12 @@ fn a_question_exits_4_and_the_answer_resumes_the_session() {
     assert!(project.state_json()["pending_question"].is_null());
 }
 
+/// In allowlist mode a command no rule allows is refused, and reported with the rule that would
+/// allow it. (In sandbox mode it would run: `sandbox_runs.rs`.)
 #[test]
 fn a_denied_tool_call_is_reported_as_such() {
     let claude = require_claude!();
-    let project = RealProject::new(&claude, Wiring::Config, 0);
+    let project = RealProject::with_permission(&claude, Wiring::Config, 0, Some("allowlist"));
     let mock = MockAnthropic::start(
         Script::new().turns([
             Turn::bash("touch stray.txt").expect_prompt("## Task 1.1: Greeting module"),
@@ -708,8 +725,9 @@ fn a_denied_tool_call_is_reported_as_such() {
     assert_eq!(run.code(), Some(1), "{}", run.describe());
     for expected in [
         "✗ verification failed (attempt 1), no fix attempts left:",
-        "tool calls were denied by the permission settings: Bash(touch stray.txt)",
+        "tool calls were denied by the permission settings: Bash(touch stray.txt); the only commands allowed are git add/commit/status/diff/log, make test-unit",
         "✗ Task 1.1 failed",
+        "  ⊘ command `touch stray.txt` was refused; the setting that would allow it is [agent.claude] allowed_tools = [\"Bash(touch stray.txt:*)\"]",
         "Task 1.1 failed verification after 1 attempt",
     ] {
         assert!(

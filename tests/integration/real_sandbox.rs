@@ -29,12 +29,12 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// A git repository at a chosen path: under the CLI's HOME, where most repositories live, so
 /// that the hidden home must re-open it.
-struct PlacedRepo {
-    path: PathBuf,
+pub(crate) struct PlacedRepo {
+    pub(crate) path: PathBuf,
 }
 
 impl PlacedRepo {
-    fn new(path: PathBuf, files: &[(&str, &str)]) -> PlacedRepo {
+    pub(crate) fn new(path: PathBuf, files: &[(&str, &str)]) -> PlacedRepo {
         let repo = PlacedRepo { path };
         std::fs::create_dir_all(&repo.path).expect("repo dir");
         repo.git(&["init", "-q", "-b", "main"]);
@@ -52,7 +52,7 @@ impl PlacedRepo {
     }
 
     #[track_caller]
-    fn git(&self, args: &[&str]) -> String {
+    pub(crate) fn git(&self, args: &[&str]) -> String {
         let out = Command::new("git")
             .args(args)
             .current_dir(&self.path)
@@ -71,15 +71,15 @@ impl PlacedRepo {
 
 /// A TCP server on 127.0.0.1 that counts every connection: any hit means a command reached this
 /// machine's network.
-struct LocalServer {
-    port: u16,
+pub(crate) struct LocalServer {
+    pub(crate) port: u16,
     hits: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl LocalServer {
-    fn start() -> LocalServer {
+    pub(crate) fn start() -> LocalServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         listener.set_nonblocking(true).expect("non-blocking");
         let port = listener.local_addr().expect("address").port();
@@ -108,7 +108,7 @@ impl LocalServer {
         }
     }
 
-    fn hits(&self) -> usize {
+    pub(crate) fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 }
@@ -147,14 +147,14 @@ fn real_toolchains() -> Vec<String> {
 
 /// A home directory for the CLI and for kmilestone's settings alike, as in a real run: the CLI
 /// keeps its configuration there and commands see it hidden.
-fn user_home() -> tempfile::TempDir {
+pub(crate) fn user_home() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("kmilestone-home-")
         .tempdir()
         .expect("temp home")
 }
 
-fn home_env(mock: &MockAnthropic, home: &Path) -> ClaudeEnv {
+pub(crate) fn home_env(mock: &MockAnthropic, home: &Path) -> ClaudeEnv {
     ClaudeEnv::new(mock)
         .var("HOME", home)
         .var("XDG_CONFIG_HOME", home.join(".config"))
@@ -466,7 +466,7 @@ fn assert_refusals_explained(run: &ClaudeRun, settings: &PermissionInputs, paths
 const TEST_MADE_PY: &str = "import unittest\n\n\nclass Made(unittest.TestCase):\n    def test_made(self):\n        with open('made.txt') as f:\n            self.assertEqual(f.read(), 'made\\n')\n\n\nif __name__ == '__main__':\n    unittest.main()\n";
 
 /// A directory of links to every program on PATH but `bwrap`: the machine without bubblewrap.
-fn path_without_bwrap() -> (tempfile::TempDir, String) {
+pub(crate) fn path_without_bwrap() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("bin dir");
     let path = std::env::var_os("PATH").unwrap_or_default();
     for entry in std::env::split_paths(&path) {

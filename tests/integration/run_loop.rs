@@ -289,9 +289,16 @@ fn an_agent_error_is_retried_then_fails_with_exit_1() {
     assert!(run.stdout.contains("API status 529"), "{}", run.describe());
 }
 
+/// Outside the sandbox the agent can add every file itself: what it leaves goes back to it.
+/// (In sandbox mode the runner commits it: `sandbox_scenarios.rs`.)
 #[test]
 fn uncommitted_work_is_caught() {
     let project = Project::new(PLAN_3);
+    project.write(
+        "kmilestone.toml",
+        "[agent.claude]\npermission = \"allowlist\"\n[gates]\ncommands = [\"true\"]\n",
+    );
+    project.commit_all("Allowlist mode");
     project.scenario(json!({
         "invocations": [{"actions": [
             {"write": "greet.txt", "content": "hi\n"},

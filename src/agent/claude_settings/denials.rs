@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::keys;
 use super::modes::{ALLOWLIST_GIT_DENY, Mode, PermissionInputs};
-use super::paths::{self, HOME_SECRETS};
+use super::paths::{self, DEFAULT_SECRET_PATHS, HOME_SECRETS};
 
 /// One refused tool call.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,7 +186,7 @@ fn write_reason(path: &Path, inputs: &PermissionInputs) -> String {
         }
         return "a deny rule of Claude Code's own settings (~/.claude/settings.json or the project's .claude/settings*.json) refused it".to_string();
     }
-    if let Some(hidden) = hidden_path(path, inputs) {
+    if let Some(hidden) = hidden_path(path, inputs, Reach::Tool) {
         return hidden;
     }
     format!(
@@ -197,7 +197,7 @@ fn write_reason(path: &Path, inputs: &PermissionInputs) -> String {
 }
 
 fn read_reason(path: &Path, inputs: &PermissionInputs) -> String {
-    if let Some(hidden) = hidden_path(path, inputs) {
+    if let Some(hidden) = hidden_path(path, inputs, Reach::Tool) {
         return hidden;
     }
     if path.starts_with(&inputs.repo) {
@@ -225,14 +225,29 @@ fn web_fetch_reason(input: &Value, mode: Mode) -> String {
     )
 }
 
+/// Who was refused a path: the sandbox hides the home directory from commands only; the file
+/// tools run outside it, where a rule of their own decides.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Command,
+    Tool,
+}
+
 /// Why `path` is hidden from the agent, when it is.
-fn hidden_path(path: &Path, inputs: &PermissionInputs) -> Option<String> {
+fn hidden_path(path: &Path, inputs: &PermissionInputs, reach: Reach) -> Option<String> {
     let home = &inputs.home;
     if path.starts_with(&inputs.repo) {
         return None;
     }
     let configured = paths::expand_all(&inputs.secret_paths, home, None).unwrap_or_default();
     if let Some(secret) = configured.iter().find(|s| path.starts_with(s)) {
+        // The built-in list is always added to the configured one: no setting removes those.
+        if DEFAULT_SECRET_PATHS.iter().any(|d| Path::new(d) == secret) {
+            return Some(format!(
+                "`{}` holds the machine's secrets, always hidden from the agent; no setting shows it",
+                secret.display()
+            ));
+        }
         return Some(format!(
             "`{}` is a secret path, hidden from the agent; the setting that would show it is {} (remove the path)",
             paths::display_path(secret, home),
@@ -249,9 +264,10 @@ fn hidden_path(path: &Path, inputs: &PermissionInputs) -> Option<String> {
             paths::display_path(&secret, home)
         ));
     }
-    if path.starts_with(home) && inputs.mode == Mode::Sandbox {
+    if path.starts_with(home) && inputs.mode == Mode::Sandbox && reach == Reach::Command {
         return Some(format!(
-            "the home directory is hidden from the agent in sandbox mode; {} opens a folder of it to commands",
+            "the home directory is hidden from the agent in sandbox mode; {} (to read) or {} (to write) opens a folder of it to commands",
+            keys::READABLE_PATHS,
             keys::WRITABLE_PATHS
         ));
     }
@@ -270,7 +286,7 @@ fn hidden_path_in(command: &str, inputs: &PermissionInputs) -> Option<String> {
                 word.starts_with('/').then(|| PathBuf::from(word))
             }
         })
-        .find_map(|path| hidden_path(&path, inputs))
+        .find_map(|path| hidden_path(&path, inputs, Reach::Command))
 }
 
 fn parent_or_self(path: &Path) -> &Path {

@@ -126,12 +126,25 @@ fn hidden_paths_name_their_setting_or_say_there_is_none() {
         );
         assert_eq!(
             explain_denial(&bash("cat /srv/keys/deploy.pem"), &inputs(mode)),
-            "command `cat /srv/keys/deploy.pem` was refused; `/srv/keys` is a secret path, hidden from the agent; the setting that would show it is [agent.claude] secret_paths (remove the path)"
+            "command `cat /srv/keys/deploy.pem` was refused; `/srv/keys` is a secret path, hidden from the agent; the setting that would show it is [agent] secret_paths (remove the path)"
+        );
+        // Configured paths add to the built-in ones, which no setting removes.
+        assert_eq!(
+            explain_denial(&bash("cat /etc/shadow"), &inputs(mode)),
+            "command `cat /etc/shadow` was refused; `/etc/shadow` holds the machine's secrets, always hidden from the agent; no setting shows it"
         );
     }
     assert!(
         explain_denial(&bash("ls ~/notes"), &inputs(Mode::Sandbox))
-            .contains("the home directory is hidden from the agent in sandbox mode; [agent.claude] writable_paths")
+            .contains("the home directory is hidden from the agent in sandbox mode; [agent] readable_paths (to read) or [agent] writable_paths (to write)")
+    );
+    // The Read tool runs outside the sandbox: a rule of its own would allow it.
+    assert_eq!(
+        explain_denial(
+            &file_tool("Read", "/home/u/notes/todo.md"),
+            &inputs(Mode::Sandbox)
+        ),
+        "reading `/home/u/notes/todo.md` was refused; the agent reads only inside the repository; the setting that would allow it is [agent.claude] allowed_tools = [\"Read(//home/u/notes/**)\"]"
     );
 }
 

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 /// The package registries a task needs to add a dependency: PyPI, npm, crates.io, the Go module
-/// proxy. `[agent.claude] allowed_domains` replaces the list (`[]` cuts the network entirely).
+/// proxy. `[agent] network` replaces the list (`[]` cuts the network entirely).
 pub const DEFAULT_ALLOWED_DOMAINS: &[&str] = &[
     "pypi.org",
     "files.pythonhosted.org",

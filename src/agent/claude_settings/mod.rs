@@ -17,8 +17,8 @@ mod sandbox_check;
 pub use denials::{Denial, denial_of_system_line, denials_of_result, explain_denial};
 pub use domains::{DEFAULT_ALLOWED_DOMAINS, DomainError, api_host, validate_domains};
 pub use modes::{
-    ClaudePermissions, Mode, PermissionInputs, SettingsError, allowlist_settings,
-    claude_permissions, describe_mode, sandbox_settings,
+    ClaudePermissions, Mode, PermissionInputs, SettingsError, allowlist_commands,
+    allowlist_settings, claude_permissions, describe_mode, sandbox_settings, sandbox_writable,
 };
 pub use paths::{
     DEFAULT_SECRET_PATHS, DEFAULT_TOOLCHAIN_PATHS, DEFAULT_WRITABLE_PATHS, PathError,
@@ -33,7 +33,8 @@ pub use sandbox_check::{SANDBOX_FIX, SandboxState, sandbox_refusal, sandbox_stat
 pub mod keys {
     pub const PERMISSION: &str = "[agent.claude] permission";
     pub const ALLOWED_TOOLS: &str = "[agent.claude] allowed_tools";
-    pub const ALLOWED_DOMAINS: &str = "[agent.claude] allowed_domains";
-    pub const WRITABLE_PATHS: &str = "[agent.claude] writable_paths";
-    pub const SECRET_PATHS: &str = "[agent.claude] secret_paths";
+    pub const ALLOWED_DOMAINS: &str = "[agent] network";
+    pub const WRITABLE_PATHS: &str = "[agent] writable_paths";
+    pub const READABLE_PATHS: &str = "[agent] readable_paths";
+    pub const SECRET_PATHS: &str = "[agent] secret_paths";
 }

@@ -49,7 +49,7 @@ pub struct PermissionInputs {
     pub gate_commands: Vec<String>,
     /// More permission rules (`[agent.claude] allowed_tools`), added in every mode but bypass.
     pub extra_rules: Vec<String>,
-    /// Hosts sandboxed commands may reach (`[agent.claude] allowed_domains`).
+    /// Hosts sandboxed commands may reach (`[agent] network`).
     pub allowed_domains: Vec<String>,
     /// Paths sandboxed commands may write besides the repository (`~/` and `$TMPDIR` expand).
     pub writable_paths: Vec<String>,
@@ -292,6 +292,28 @@ pub fn allowlist_settings(inputs: &PermissionInputs) -> Result<Value, SettingsEr
             "denyInsteadOfPrompting": true,
         },
     }))
+}
+
+/// The paths sandboxed commands may write besides the repository, as the header shows them
+/// (`~/.cache`); paths that cannot be opened are left out (the settings report them).
+pub fn sandbox_writable(inputs: &PermissionInputs) -> Vec<String> {
+    paths::writable_paths(
+        &inputs.writable_paths,
+        &inputs.home,
+        &inputs.repo,
+        inputs.tmpdir.as_deref(),
+    )
+    .unwrap_or_default()
+    .iter()
+    .map(|p| paths::display_path(p, &inputs.home))
+    .collect()
+}
+
+/// The commands allowlist mode lets through: git's recording subcommands, then each gate.
+pub fn allowlist_commands(inputs: &PermissionInputs) -> Vec<String> {
+    let mut commands = vec![format!("git {}", ALLOWLIST_GIT.join("/"))];
+    commands.extend(inputs.gate_commands.iter().cloned());
+    commands
 }
 
 /// One line for the run header.

@@ -234,7 +234,7 @@ mod tests {
         assert_eq!(
             validation_preflight(task, &sandbox),
             [
-                "the task names api.github.com, which sandboxed commands cannot reach; add \"api.github.com\" to [agent.claude] allowed_domains"
+                "the task names api.github.com, which sandboxed commands cannot reach; add \"api.github.com\" to [agent] network"
             ]
         );
         sandbox.allowed_domains.clear();
