@@ -16,12 +16,26 @@ pub(crate) enum GitError {
     NotARepository(PathBuf),
 }
 
-/// HEAD and the files with uncommitted changes.
+/// HEAD, its branch and the files with uncommitted changes, from one `git status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct TreeState {
     /// `None` in a repository without commits.
     pub head: Option<String>,
+    /// `None` when HEAD is detached.
+    pub branch: Option<String>,
     pub dirty: Vec<String>,
+}
+
+/// The commits after a base, as one `git log` tells them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct History {
+    /// `%h %s`, oldest first.
+    pub commits: Vec<String>,
+    /// The files they touch, sorted.
+    pub files: Vec<String>,
+    /// Each commit's only parent is the one before it, the first's is the base: the base is
+    /// in HEAD's history without asking `git merge-base`.
+    pub linear: bool,
 }
 
 /// A git working tree.
@@ -48,10 +62,27 @@ const HARDENING: &[&str] = &[
     "--no-pager",
 ];
 
+/// The `git` on PATH, looked up once: every call would otherwise search PATH again.
+fn git_program() -> &'static Path {
+    static GIT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    GIT.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|dir| dir.join("git"))
+            .find(|path| {
+                path.metadata()
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+            .unwrap_or_else(|| PathBuf::from("git"))
+    })
+}
+
 /// `git -C dir <hardening> <args>` with stdin closed and the environment that keeps it from
 /// reading the system config or asking anything.
 fn git_command(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new("git");
+    let mut command = Command::new(git_program());
     command
         .arg("-C")
         .arg(dir)
@@ -120,24 +151,24 @@ impl Repo {
         }
     }
 
-    /// The current branch name, if HEAD is on one.
-    pub(crate) fn branch(&self) -> Option<String> {
-        self.git(&["symbolic-ref", "--quiet", "--short", "HEAD"])
-            .ok()
-            .map(|b| b.trim().to_string())
-            .filter(|b| !b.is_empty())
-    }
-
     /// The author identity git would commit with here (`user.name`, `user.email`), when both
     /// are configured.
     pub(crate) fn identity(&self) -> Option<(String, String)> {
-        let value = |key: &str| {
-            self.git(&["config", "--get", key])
-                .ok()
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        Some((value("user.name")?, value("user.email")?))
+        // One `git config` for both; as with `--get`, the last value of a key wins.
+        let output = self
+            .git(&["config", "-z", "--get-regexp", r"^user\.(name|email)$"])
+            .ok()?;
+        let (mut name, mut email) = (None, None);
+        for entry in output.split('\0') {
+            let (key, value) = entry.split_once('\n').unwrap_or((entry, ""));
+            let value = Some(value.trim().to_string()).filter(|v| !v.is_empty());
+            match key {
+                "user.name" => name = value,
+                "user.email" => email = value,
+                _ => {}
+            }
+        }
+        Some((name?, email?))
     }
 
     /// Whether `ancestor` is in the history of `commit` (the same commit counts).
@@ -172,6 +203,10 @@ impl Repo {
                 state.head = (oid != "(initial)").then(|| oid.to_string());
                 continue;
             }
+            if let Some(branch) = entry.strip_prefix("# branch.head ") {
+                state.branch = (branch != "(detached)").then(|| branch.to_string());
+                continue;
+            }
             // Fields before the path: ordinary 8, renamed or copied 9 (then the source path as a
             // separate entry), unmerged 10, untracked 1.
             let fields_before_path = match entry.as_bytes().first() {
@@ -194,36 +229,40 @@ impl Repo {
         Ok(state)
     }
 
-    /// The commits after `base` (`%h %s`, oldest first) and the files they touch.
-    pub(crate) fn commits_and_files_since(
-        &self,
-        base: &str,
-    ) -> Result<(Vec<String>, Vec<String>), GitError> {
+    /// The commits after `base`, the files they touch, and whether they descend from `base` in
+    /// a line, from one `git log`.
+    pub(crate) fn history_since(&self, base: &str) -> Result<History, GitError> {
         let output = self.git(&[
             "log",
             "--reverse",
-            "--format=%x1e%h %s",
+            "--format=%x1e%H %P%x1f%h %s",
             "--name-only",
             "-z",
             &format!("{base}..HEAD"),
         ])?;
-        let mut commits = Vec::new();
-        let mut files = Vec::new();
+        let mut history = History {
+            linear: true,
+            ..History::default()
+        };
+        let mut previous = base.to_string();
         for record in output.split('\x1e').filter(|r| !r.is_empty()) {
-            let mut parts = record.split(['\0', '\n']).filter(|p| !p.is_empty());
+            let (ids, rest) = record.split_once('\x1f').unwrap_or((record, ""));
+            let mut ids = ids.split_whitespace();
+            let hash = ids.next().unwrap_or_default();
+            let parents: Vec<&str> = ids.collect();
+            history.linear &= parents == [previous.as_str()];
+            previous = hash.to_string();
+            let mut parts = rest.split(['\0', '\n']).filter(|p| !p.is_empty());
             if let Some(subject) = parts.next() {
-                commits.push(subject.to_string());
+                history.commits.push(subject.to_string());
             }
-            files.extend(parts.map(str::to_string));
+            history.files.extend(parts.map(str::to_string));
         }
-        files.sort();
-        files.dedup();
-        Ok((commits, files))
-    }
-
-    /// Files with uncommitted changes (staged, unstaged or untracked), as `git status` names them.
-    pub(crate) fn dirty_files(&self) -> Result<Vec<String>, GitError> {
-        Ok(self.tree_state()?.dirty)
+        // No commits after the base says nothing of where the base stands.
+        history.linear &= !history.commits.is_empty();
+        history.files.sort();
+        history.files.dedup();
+        Ok(history)
     }
 
     /// Commits everything in the working tree with `message`; returns the new HEAD.
@@ -374,7 +413,13 @@ mod tests {
         git(dir.path(), &["config", "user.email", "t@example.com"]);
         git(dir.path(), &["config", "user.name", "t"]);
         let repo = Repo::discover(dir.path()).unwrap();
-        assert_eq!(repo.tree_state().unwrap(), TreeState::default());
+        assert_eq!(
+            repo.tree_state().unwrap(),
+            TreeState {
+                branch: Some("main".to_string()),
+                ..TreeState::default()
+            }
+        );
         std::fs::write(dir.path().join("a b.txt"), "1").unwrap();
         assert_eq!(repo.tree_state().unwrap().dirty, vec!["a b.txt"]);
         git(dir.path(), &["add", "-A"]);
@@ -397,7 +442,9 @@ mod tests {
             "a rename is one entry, by its new path"
         );
         git(dir.path(), &["commit", "-qam", "third"]);
-        let (commits, files) = repo.commits_and_files_since(&base).unwrap();
+        let history = repo.history_since(&base).unwrap();
+        assert!(history.linear);
+        let (commits, files) = (history.commits, history.files);
         let subjects: Vec<&str> = commits
             .iter()
             .map(|c| c.split_once(' ').unwrap().1)
@@ -405,5 +452,50 @@ mod tests {
         assert_eq!(subjects, vec!["second: c", "third"]);
         // A renamed file is named by its new path.
         assert_eq!(files, vec!["c.txt", "d.txt"]);
+    }
+
+    #[test]
+    fn history_with_a_merge_is_not_linear_and_a_detached_head_has_no_branch() {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        git(dir.path(), &["config", "user.email", "t@example.com"]);
+        git(dir.path(), &["config", "user.name", "t"]);
+        let repo = Repo::discover(dir.path()).unwrap();
+        git(dir.path(), &["commit", "-q", "--allow-empty", "-m", "base"]);
+        let base = repo.head().unwrap().unwrap();
+        assert_eq!(repo.history_since(&base).unwrap(), History::default());
+        git(dir.path(), &["checkout", "-q", "-b", "side"]);
+        std::fs::write(dir.path().join("s.txt"), "s").unwrap();
+        git(dir.path(), &["add", "-A"]);
+        git(dir.path(), &["commit", "-qm", "side"]);
+        git(dir.path(), &["checkout", "-q", "main"]);
+        std::fs::write(dir.path().join("m.txt"), "m").unwrap();
+        git(dir.path(), &["add", "-A"]);
+        git(dir.path(), &["commit", "-qm", "main"]);
+        git(dir.path(), &["merge", "-q", "--no-edit", "side"]);
+        let history = repo.history_since(&base).unwrap();
+        assert!(!history.linear, "a merge is not a line of commits");
+        assert_eq!(history.commits.len(), 3);
+        assert_eq!(history.files, vec!["m.txt", "s.txt"]);
+        git(dir.path(), &["checkout", "-q", "--detach"]);
+        assert_eq!(repo.tree_state().unwrap().branch, None);
+    }
+
+    #[test]
+    fn identity_takes_the_last_value_of_each_key() {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        let repo = Repo::discover(dir.path()).unwrap();
+        git(dir.path(), &["config", "user.name", "first"]);
+        git(
+            dir.path(),
+            &["config", "--add", "user.name", "Ada Lovelace"],
+        );
+        git(dir.path(), &["config", "user.email", "ada@example.com"]);
+        // The repository's values come after the user's global ones, so they win too.
+        assert_eq!(
+            repo.identity(),
+            Some(("Ada Lovelace".to_string(), "ada@example.com".to_string()))
+        );
     }
 }

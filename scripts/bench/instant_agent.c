@@ -38,7 +38,7 @@ int main(void) {
     char task[64] = "?";
     const char *at = strstr(prompt, "\n- Current task: ");
     if (at) sscanf(at + 17, "%63s", task);
-    printf("{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s-%s\"}\n", task);
+    printf("{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s-%s\",\"sandbox_enabled\":true}\n", task);
     fflush(stdout);
     FILE *h = fopen(getenv("BENCH_HANDOFF") ? getenv("BENCH_HANDOFF") : "HANDOFF_M9.md", "a");
     if (!h) return 1;

@@ -8,14 +8,15 @@ the task's Complete section to the handoff and commits it with git) and a `true`
   process time (attempt_finished.duration_ms); gates, git calls and state writes all count;
 - the whole run's overhead per task: (run wall time - agent time) / tasks, start-up included;
 - first agent: how long after kmilestone was started the first agent process began;
-- peak memory of the kmilestone process itself (its own `ru_maxrss`, from its `-v` log);
+- peak memory of the kmilestone process itself (its own `ru_maxrss`, from the one log line
+  `RUST_LOG=kmilestone::peak=debug` turns on, so no other logging costs memory);
 - with --files N, the same in a repository of N more committed files, against one `git status`
   there;
 - with --prompts PLAN, how much of each prompt the previous task's prompt shares as a prefix
   (what a model's prompt cache can reuse), on that real plan.
 
 Usage: python3 scripts/bench/overhead.py [--tasks 200] [--files 0] [--runs 3] [--no-build]
-       [--prompts path/to/M4_plan.md]
+       [--no-gate-sandbox] [--prompts path/to/M4_plan.md]
 """
 
 import argparse
@@ -47,7 +48,7 @@ def build(no_build):
     return ROOT / "target/release/kmilestone", agent
 
 
-def make_repo(work, tasks, files, agent, plan_text=None):
+def make_repo(work, tasks, files, agent, plan_text=None, gate_sandbox=True):
     repo = work / "repo"
     repo.mkdir()
     sh("git", "init", "-q", "-b", "main", cwd=repo)
@@ -61,8 +62,9 @@ def make_repo(work, tasks, files, agent, plan_text=None):
                          "**Acceptance Criteria:**\n- [ ] done")
         plan_text = "\n".join(lines) + "\n"
     (repo / "M9_bench.md").write_text(plan_text)
+    sandbox = "" if gate_sandbox else "sandbox = false\n"
     (repo / "kmilestone.toml").write_text(
-        f'[gates]\ncommands = ["true"]\n[agent.claude]\nbinary = "{agent}"\n')
+        f'[gates]\ncommands = ["true"]\n{sandbox}[agent.claude]\nbinary = "{agent}"\n')
     for i in range(files):
         d = repo / "src" / f"m{i // 100}"
         d.mkdir(parents=True, exist_ok=True)
@@ -81,19 +83,20 @@ def one_status_ms(repo):
     return statistics.median(times)
 
 
-def run_once(binary, agent, tasks, files, plan_text=None):
+def run_once(binary, agent, tasks, files, plan_text=None, gate_sandbox=True):
     work = Path(tempfile.mkdtemp(prefix="kmilestone-bench-"))
     try:
-        repo = make_repo(work, tasks, files, agent, plan_text)
+        repo = make_repo(work, tasks, files, agent, plan_text, gate_sandbox)
         state = work / "state"
         starts = work / "agent-starts"
         prompts = work / "prompts"
         env = dict(os.environ, KMILESTONE_STATE_DIR=str(state), BENCH_AGENT_STARTS=str(starts),
-                   BENCH_PROMPTS=str(prompts), NO_COLOR="1")
+                   BENCH_PROMPTS=str(prompts), NO_COLOR="1",
+                   RUST_LOG="warn,kmilestone::peak=debug")
         for name in ("KMILESTONE_CLAUDE_BIN", "KMILESTONE_AGENT"):
             env.pop(name, None)
         t0 = time.time_ns()
-        proc = subprocess.run([str(binary), "-v", "run", "M9_bench.md", "-q"], cwd=repo, env=env,
+        proc = subprocess.run([str(binary), "run", "M9_bench.md", "-q"], cwd=repo, env=env,
                               text=True, capture_output=True)
         wall = (time.time_ns() - t0) / 1e6
         if proc.returncode != 0:
@@ -150,6 +153,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--prompts", type=Path, help="a real plan: measure the prompts' shared prefix")
+    ap.add_argument("--no-gate-sandbox", action="store_true", help="run the gate unsandboxed")
     args = ap.parse_args()
     binary, agent = build(args.no_build)
     if args.prompts:
@@ -162,8 +166,10 @@ def main():
               ", ".join(f"{r:.0%}" for r in ratios))
         print(f"median {statistics.median(ratios):.0%}, min {min(ratios):.0%}")
         return
-    results = [run_once(binary, agent, args.tasks, args.files) for _ in range(args.runs)]
-    print(f"{args.tasks} tasks, {args.files} extra files, {args.runs} runs "
+    results = [run_once(binary, agent, args.tasks, args.files, None, not args.no_gate_sandbox)
+               for _ in range(args.runs)]
+    print(f"{args.tasks} tasks, {args.files} extra files, gate sandbox "
+          f"{'off' if args.no_gate_sandbox else 'on'}, {args.runs} runs "
           f"(median of runs; nproc {os.cpu_count()}, load {os.getloadavg()[0]:.1f})")
     for key, label in [("median_ms", "overhead per task, median (ms)"),
                        ("p90_ms", "overhead per task, p90 (ms)"),

@@ -290,7 +290,8 @@ impl Runner<'_> {
         let resumed = self.state.in_progress.clone().filter(|p| p.task == id);
         // The handoff as it was before the task: from the interrupted attempt's snapshot when
         // this continues one, so that bytes removed before the interruption are still restored.
-        let tree = self.tree()?;
+        let tree = self.tree_now()?;
+        let branch = tree.branch.clone();
         let (handoff, head) = match &resumed {
             Some(in_progress) => (
                 self.state_dir
@@ -312,7 +313,11 @@ impl Runner<'_> {
             (false, None) if self.options.allow_dirty => None,
             (false, None) => return Err(RunError::Dirty(tree.dirty)),
         };
-        let snapshot_sha256 = self.state_dir.write_snapshot(handoff.as_deref())?;
+        // A continued attempt keeps the snapshot it started from (the bytes just read from it).
+        let snapshot_sha256 = match &resumed {
+            Some(in_progress) => in_progress.snapshot_sha256.clone(),
+            None => self.state_dir.write_snapshot(handoff.as_deref())?,
+        };
         let handoff_text = handoff
             .as_deref()
             .map(|b| String::from_utf8_lossy(b).into_owned())
@@ -321,7 +326,7 @@ impl Runner<'_> {
             marks: complete_marks(&handoff_text, &self.milestone.plan, &id),
             handoff,
             head: head.clone(),
-            branch: self.repo.branch(),
+            branch,
             supervision: Supervision::take(self.repo.root(), self.settings.source.as_deref()),
             handoff_mode: crate::files::mode_of(&self.milestone.handoff_path).unwrap_or(0o644),
             handoff_was_link: std::fs::symlink_metadata(&self.milestone.handoff_path)
@@ -530,8 +535,8 @@ impl Runner<'_> {
         record.result = Some(TaskResult::Completed);
         record.finished_at = Some(jiff::Timestamp::now().to_string());
         self.state.in_progress = None;
+        // The snapshot stays, unused, to be written over in place by the next task's.
         self.save_state()?;
-        std::fs::remove_file(self.state_dir.handoff_snapshot_path()).ok();
         Ok(TaskEnd {
             result: TaskResult::Completed,
             problems: Vec::new(),

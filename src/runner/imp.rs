@@ -100,6 +100,10 @@ pub(crate) struct Runner<'a> {
     pub(crate) agent_env: Vec<(String, String)>,
     /// How the gates are confined.
     pub(crate) gate_sandbox: GateSandboxing,
+    /// The tree as the runner last read it, while nothing has changed it since (the start's
+    /// status, or the one the last verification judged): the next task's baseline without
+    /// another `git status`.
+    pub(crate) known_tree: Option<TreeState>,
     _lock: RunLock,
 }
 
@@ -138,6 +142,7 @@ impl<'a> Runner<'a> {
             notes: prepared.notes,
             agent_env,
             gate_sandbox,
+            known_tree: prepared.tree,
             _lock: prepared.lock,
         }
     }
@@ -195,13 +200,21 @@ impl<'a> Runner<'a> {
         }
     }
 
-    pub(crate) fn save_state(&self) -> Result<(), StateError> {
-        self.state_dir.save(&self.state)
+    pub(crate) fn save_state(&mut self) -> Result<(), StateError> {
+        self.state_dir.save(&mut self.state)
     }
 
-    /// HEAD and the files that make the tree dirty.
+    /// HEAD, the branch and the files that make the tree dirty.
     pub(crate) fn tree(&self) -> Result<TreeState, GitError> {
         self.repo.tree_state()
+    }
+
+    /// The tree the runner last read, when nothing has changed it since, or a fresh `git status`.
+    pub(crate) fn tree_now(&mut self) -> Result<TreeState, GitError> {
+        match self.known_tree.take() {
+            Some(tree) => Ok(tree),
+            None => self.tree(),
+        }
     }
 
     /// Runs the selected tasks; returns the exit code.
@@ -316,7 +329,7 @@ impl<'a> Runner<'a> {
                 max_time_ms: caps.max_time_ms,
             },
         });
-        if let Err(err) = self.save_state()
+        if let Err(err) = self.state_dir.compact(&mut self.state)
             && outcome == RunOutcome::Complete
         {
             outcome = RunOutcome::Error {

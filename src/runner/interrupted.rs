@@ -19,28 +19,38 @@ use crate::plan::handoff_text::restore;
 use crate::state::{InProgress, StateDir};
 use crate::vcs::Repo;
 
-/// Settles the handoff of the interrupted attempt `in_progress`; returns the notes for the run
-/// header. Reloads the milestone's handoff when it changed.
+/// What settling an interrupted attempt did.
+pub(crate) struct Settled {
+    /// For the run header.
+    pub(crate) notes: Vec<Note>,
+    /// The handoff was put back or a commit made: a `git status` from before is out of date.
+    pub(crate) changed_tree: bool,
+}
+
+/// Settles the handoff of the interrupted attempt `in_progress`, given the files `dirty` in the
+/// tree now. Reloads the milestone's handoff when it changed.
 pub(crate) fn settle(
     repo: &Repo,
+    dirty: &[String],
     state_dir: &StateDir,
     in_progress: &InProgress,
     milestone: &mut Milestone,
-) -> Result<Vec<Note>, RunError> {
+) -> Result<Settled, RunError> {
     let task = &in_progress.task;
     let before = state_dir.read_snapshot(in_progress.snapshot_sha256.as_deref())?;
     let handoff = milestone.handoff_path.clone();
     let current = crate::files::read_regular(&handoff, crate::plan::MAX_INPUT_BYTES).ok();
     let mut notes = vec![Note::Reverify { task: task.clone() }];
     if current == before {
-        return Ok(notes);
+        return Ok(Settled {
+            notes,
+            changed_tree: false,
+        });
     }
     let in_tree = path_for_agent(&handoff, repo.root());
-    let uncommitted = in_tree.is_relative()
-        && repo
-            .dirty_files()?
-            .iter()
-            .any(|f| Path::new(f) == in_tree.as_path());
+    let uncommitted =
+        in_tree.is_relative() && dirty.iter().any(|f| Path::new(f) == in_tree.as_path());
+    let mut changed_tree = true;
     if uncommitted || in_tree.is_absolute() && current.is_some() {
         if let Some(current) = &current {
             let kept = state_dir.keep_interrupted_handoff(task, current)?;
@@ -64,9 +74,14 @@ pub(crate) fn settle(
             )?;
         }
         notes.push(Note::HandoffRestoredAtStart { task: task.clone() });
+    } else {
+        changed_tree = false;
     }
     milestone.reload_handoff()?;
-    Ok(notes)
+    Ok(Settled {
+        notes,
+        changed_tree,
+    })
 }
 
 /// Writes `bytes` as the handoff (a regular file, replacing whatever is there), or removes it

@@ -11,7 +11,7 @@ use super::supervision::Supervision;
 use crate::events::{Note, TaskResult};
 use crate::plan::Milestone;
 use crate::state::{RunLock, State, StateDir, TrustedSupervision};
-use crate::vcs::Repo;
+use crate::vcs::{Repo, TreeState};
 
 /// What the user allowed for this run.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +34,8 @@ pub(crate) struct Prepared {
     pub(crate) selection: Selection,
     pub(crate) notes: Vec<Note>,
     pub(crate) run_dir: PathBuf,
+    /// The tree as the start found it, when nothing changed it since: the first task's baseline.
+    pub(crate) tree: Option<TreeState>,
 }
 
 impl Prepared {
@@ -81,8 +83,18 @@ pub(crate) fn prepare(
         });
     }
     state.plan = Some(plan_in_repo);
+    // One `git status` serves the whole start: HEAD for the trusted supervision, the dirty files
+    // for the interrupted attempt and the dirty-tree refusal, and the first task's baseline.
+    let mut tree = Some(repo.tree_state()?);
+    let head = tree.as_ref().and_then(|t| t.head.clone());
     let supervision = Supervision::take(repo.root(), options.config.as_deref());
-    trust_supervision(&repo, &mut state, supervision, options.allow_config_changes)?;
+    trust_supervision(
+        &repo,
+        head,
+        &mut state,
+        supervision,
+        options.allow_config_changes,
+    )?;
 
     let mut selection = Selection::select(&milestone, range, None)?;
     let mut notes = Vec::new();
@@ -112,12 +124,16 @@ pub(crate) fn prepare(
     // What an interrupted attempt left is settled before anything is decided from the handoff,
     // and its task is verified again before it counts.
     if let Some(in_progress) = state.in_progress.clone() {
-        notes.extend(super::interrupted::settle(
-            &repo,
-            &state_dir,
-            &in_progress,
-            &mut milestone,
-        )?);
+        let dirty = tree
+            .as_ref()
+            .map(|t| t.dirty.as_slice())
+            .unwrap_or_default();
+        let settled =
+            super::interrupted::settle(&repo, dirty, &state_dir, &in_progress, &mut milestone)?;
+        if settled.changed_tree {
+            tree = None;
+        }
+        notes.extend(settled.notes);
         selection = Selection::select(&milestone, range, Some(&in_progress.task))?;
     }
 
@@ -144,10 +160,14 @@ pub(crate) fn prepare(
         .as_ref()
         .is_some_and(|p| start.as_deref() == Some(p.task.as_str()));
     if start.is_some() && !allow_dirty && !continues_attempt {
-        let dirty: Vec<String> = repo.dirty_files()?;
-        if !dirty.is_empty() {
-            return Err(RunError::Dirty(dirty));
+        let now = match tree.take() {
+            Some(tree) => tree,
+            None => repo.tree_state()?,
+        };
+        if !now.dirty.is_empty() {
+            return Err(RunError::Dirty(now.dirty));
         }
+        tree = Some(now);
     }
 
     let stamp = jiff::Zoned::now().strftime("%Y%m%dT%H%M%S").to_string();
@@ -161,6 +181,7 @@ pub(crate) fn prepare(
         selection,
         notes,
         run_dir,
+        tree,
     })
 }
 
@@ -170,6 +191,7 @@ pub(crate) fn prepare(
 /// user's own and becomes the trusted state.
 fn trust_supervision(
     repo: &Repo,
+    head: Option<String>,
     state: &mut State,
     now: Supervision,
     allow: bool,
@@ -212,7 +234,7 @@ fn trust_supervision(
     }
     state.trusted_supervision = Some(TrustedSupervision {
         files: now.files,
-        head: repo.head()?,
+        head,
         changed_by: None,
     });
     Ok(())

@@ -56,6 +56,8 @@ impl Runner<'_> {
         prompt_text: &str,
         session: Option<&str>,
     ) -> Result<AgentRun, SpawnError> {
+        // The agent changes the tree: what the runner knew of it is out of date.
+        self.known_tree = None;
         if let Some(session) = session {
             let recorded = self
                 .state

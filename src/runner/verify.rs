@@ -16,7 +16,7 @@ use crate::events::{AttemptEnd, EventKind, GateFailure, Problem, TestFinding, mi
 use crate::files::{write_atomic, write_atomic_mode};
 use crate::plan::handoff_text::{complete_marks, complete_section, restore};
 use crate::plan::{Task, TaskType};
-use crate::vcs::TreeState;
+use crate::vcs::{History, TreeState};
 
 /// What a task started from, to check its work against.
 pub(crate) struct Baseline {
@@ -101,8 +101,9 @@ impl Runner<'_> {
         self.check_e2e(task, &handoff_text, baseline, &mut problems);
         self.run_gates(&task.id, &mut problems).await;
         self.check_supervision(task, baseline, &mut problems)?;
-        let tree = self.check_commits(task, baseline, problems.is_empty(), &mut problems)?;
-        let quality = self.check_test_quality(task, baseline.head.as_deref(), &tree)?;
+        let (tree, history) =
+            self.check_commits(task, baseline, problems.is_empty(), &mut problems)?;
+        let quality = self.check_test_quality(task, baseline.head.as_deref(), &tree, history)?;
         if !problems.is_empty()
             && let Some(finished) = &run.finished
             && !finished.permission_denials.is_empty()
@@ -316,14 +317,15 @@ impl Runner<'_> {
     /// The work is committed: HEAD moved, nothing left uncommitted, still on the task's branch,
     /// and the commits from before the task still in its history. When the runner commits, it
     /// commits what is left once everything else passed, and until then says nothing of
-    /// commits (the agent is told not to make them). Returns the tree it judged.
+    /// commits (the agent is told not to make them). Returns the tree it judged and, when HEAD
+    /// moved onto a clean tree, the task's commits.
     fn check_commits(
         &mut self,
         task: &Task,
         baseline: &Baseline,
         passed_so_far: bool,
         problems: &mut Vec<Problem>,
-    ) -> Result<TreeState, RunError> {
+    ) -> Result<(TreeState, Option<History>), RunError> {
         let mut tree = self.tree()?;
         // Sandboxed Claude commits by name; what its sandbox kept it from adding is committed
         // here once everything else passed, as the work of an agent that cannot commit is.
@@ -342,24 +344,31 @@ impl Runner<'_> {
         } else if tree.head == baseline.head {
             problems.push(Problem::NoCommit);
         }
-        let branch_now = self.repo.branch();
         if let Some(before) = &baseline.branch
-            && branch_now.as_ref() != Some(before)
+            && tree.branch.as_ref() != Some(before)
         {
             problems.push(Problem::BranchChanged {
                 before: before.clone(),
-                now: branch_now,
+                now: tree.branch.clone(),
             });
         }
+        // `git log` only when HEAD moved; `merge-base` only when that log is not a line of
+        // commits on top of the base.
+        let mut history = None;
         if let (Some(base), Some(head)) = (baseline.head.as_deref(), tree.head.as_deref())
-            && !self.repo.is_ancestor(base, head)?
+            && base != head
         {
-            problems.push(Problem::HistoryRewritten {
-                base: base.to_string(),
-            });
+            let since = self.repo.history_since(base)?;
+            if !since.linear && !self.repo.is_ancestor(base, head)? {
+                problems.push(Problem::HistoryRewritten {
+                    base: base.to_string(),
+                });
+            }
+            history = Some(since);
         }
         self.state.task_mut(&task.id).head_after = tree.head.clone();
-        Ok(tree)
+        self.known_tree = Some(tree.clone());
+        Ok((tree, history))
     }
 
     /// The task may not change what governs the agent and the checks, unless the user allowed
@@ -400,13 +409,14 @@ impl Runner<'_> {
         task: &Task,
         head_before: Option<&str>,
         tree: &TreeState,
+        history: Option<History>,
     ) -> Result<Vec<Problem>, RunError> {
-        // With a clean tree the task's changes are its commits: one `git log` gives both.
+        // With a clean tree the task's changes are its commits, which one `git log` gave.
         let files = match head_before {
-            Some(base) if tree.dirty.is_empty() => {
-                let (commits, files) = self.repo.commits_and_files_since(base)?;
-                self.state.task_mut(&task.id).commits = commits;
-                files
+            Some(_) if tree.dirty.is_empty() => {
+                let history = history.unwrap_or_default();
+                self.state.task_mut(&task.id).commits = history.commits;
+                history.files
             }
             _ => self
                 .repo

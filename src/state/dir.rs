@@ -8,14 +8,17 @@ use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use super::journal::{self, Journal};
 use super::location::{self, sha256_hex};
 use super::{STATE_VERSION, State, StateError, io};
 use crate::files::write_atomic;
 
 /// The state folder of one milestone.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct StateDir {
     dir: PathBuf,
+    /// The log this process appends its saves to, once its first save compacted the state.
+    journal: Option<Journal>,
 }
 
 /// Creates `dir` and its missing parents, private to the user.
@@ -33,6 +36,7 @@ impl StateDir {
     pub(crate) fn at_path(dir: &Path) -> StateDir {
         StateDir {
             dir: dir.to_path_buf(),
+            journal: None,
         }
     }
 
@@ -42,7 +46,7 @@ impl StateDir {
             location::milestone_dir(start, milestone).ok_or_else(|| StateError::NoLocation {
                 start: start.to_path_buf(),
             })?;
-        Ok(StateDir { dir })
+        Ok(StateDir { dir, journal: None })
     }
 
     /// The folder, created if needed; an older kmilestone's `.kmilestone/<milestone>/` in the
@@ -99,6 +103,11 @@ impl StateDir {
         self.dir.join("state.json")
     }
 
+    /// The saves since `state.json` was written.
+    pub(crate) fn log_file(&self) -> PathBuf {
+        self.dir.join("state.log")
+    }
+
     /// The handoff as it was before the task in progress started (absent: there was none).
     pub(crate) fn handoff_snapshot_path(&self) -> PathBuf {
         self.dir.join("handoff.before")
@@ -106,21 +115,36 @@ impl StateDir {
 
     /// Keeps the handoff's bytes before a task; returns their hash, which the state records so
     /// that a snapshot changed behind the runner's back is refused rather than restored.
+    ///
+    /// Written in place with one `fdatasync`, not replaced: the snapshot a task starts from
+    /// belongs to no recorded attempt until the state saved after it names its hash, so a crash
+    /// mid-write leaves nothing that is used (at worst a mismatch, which is refused).
     pub(crate) fn write_snapshot(
         &self,
         bytes: Option<&[u8]>,
     ) -> Result<Option<String>, StateError> {
         let path = self.handoff_snapshot_path();
-        match bytes {
-            Some(bytes) => {
-                write_atomic(&path, bytes)?;
-                Ok(Some(sha256_hex(bytes)))
-            }
-            None => {
-                std::fs::remove_file(&path).ok();
-                Ok(None)
-            }
+        let Some(bytes) = bytes else {
+            std::fs::remove_file(&path).ok();
+            return Ok(None);
+        };
+        let existed = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+        let mut file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(io(&path))?;
+        file.write_all(bytes).map_err(io(&path))?;
+        file.set_len(bytes.len() as u64).map_err(io(&path))?;
+        file.sync_data().map_err(io(&path))?;
+        if !existed && let Ok(dir) = File::open(&self.dir) {
+            // The new file's name, durable with it.
+            dir.sync_all().ok();
         }
+        Ok(Some(sha256_hex(bytes)))
     }
 
     /// The snapshot, checked against the hash the state recorded with it.
@@ -163,6 +187,12 @@ impl StateDir {
                 path,
                 message: err.to_string(),
             })?;
+        let log_path = self.log_file();
+        match crate::files::read_regular(&log_path, crate::files::MAX_STATE_BYTES) {
+            Ok(log) => journal::replay(&mut state, &log, &log_path)?,
+            Err(err) if err.is_not_found() => {}
+            Err(err) => return Err(StateError::Read(err)),
+        }
         // Version 1 kept no hash of the snapshot: the one it left is taken as it is, once.
         if found < 2
             && let Some(in_progress) = state.in_progress.as_mut()
@@ -175,12 +205,35 @@ impl StateDir {
         Ok(state)
     }
 
-    pub(crate) fn save(&self, state: &State) -> Result<(), StateError> {
+    /// Saves `state` durably: one line appended to `state.log`, or, on this process's first
+    /// save and once the log is long, the whole state written to `state.json` afresh.
+    pub(crate) fn save(&mut self, state: &mut State) -> Result<(), StateError> {
+        let changed: Vec<String> = std::mem::take(&mut state.unsaved.0).into_iter().collect();
+        let appended = match self.journal.as_mut().filter(|j| !j.is_full()) {
+            Some(journal) => journal.append(state, &changed),
+            None => return self.compact(state),
+        };
+        if appended.is_err() {
+            // What a failed append left in the log is abandoned with its generation.
+            self.journal = None;
+            state.unsaved.0.extend(changed);
+        }
+        appended
+    }
+
+    /// Writes the whole state to `state.json` as a new generation and starts its log (a run's
+    /// last save, so that between runs `state.json` is the whole state).
+    pub(crate) fn compact(&mut self, state: &mut State) -> Result<(), StateError> {
+        self.journal = None;
+        state.journal += 1;
         let text = serde_json::to_string(state).expect("state serializes");
         // Problems hold gate output and agent messages: secrets in them are not written down.
         let text = crate::redact::json(&text);
         tracing::debug!(path = %self.state_file().display(), bytes = text.len(), "saving state");
-        Ok(write_atomic(&self.state_file(), text.as_bytes())?)
+        write_atomic(&self.state_file(), text.as_bytes())?;
+        state.unsaved.0.clear();
+        self.journal = Some(Journal::start(&self.log_file())?);
+        Ok(())
     }
 
     /// Takes the run lock, or says who holds it. The lock is an OS lock on the state folder

@@ -1,8 +1,9 @@
-//! The runner's own state, out of the agent's reach (see [`location`]): `state.json` with every
-//! task's record across runs, the run lock, the handoff snapshot of the task in progress, and the
+//! The runner's own state, out of the agent's reach (see [`location`]): `state.json` and
+//! `state.log` (see [`journal`]) with every task's record across runs, the run lock, the handoff snapshot of the task in progress, and the
 //! per-run folders with their events and reports.
 
 mod dir;
+mod journal;
 mod location;
 mod record;
 
@@ -15,7 +16,8 @@ pub(crate) use record::{
 };
 
 /// Bumped when the file's meaning changes; a newer file is refused rather than misread.
-pub(crate) const STATE_VERSION: u32 = 2;
+/// Version 3 added `state.log`, which an older kmilestone would not read.
+pub(crate) const STATE_VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StateError {

@@ -1,4 +1,4 @@
-//! What `state.json` holds: each task's record across runs, the attempt in progress, the pending
+//! What the state holds (`state.json` and the saves `state.log` adds to it): each task's record across runs, the attempt in progress, the pending
 //! question and how the last run ended.
 
 use std::collections::BTreeMap;
@@ -118,6 +118,9 @@ pub(crate) struct RecordedCaps {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct State {
     pub version: u32,
+    /// The generation of `state.log` that extends this file (see `journal`).
+    #[serde(default)]
+    pub journal: u64,
     pub milestone: String,
     /// The plan this state belongs to, relative to the repository root (two plans may share a
     /// milestone ID, and so a state folder).
@@ -135,6 +138,20 @@ pub(crate) struct State {
     /// HEAD then.
     #[serde(default)]
     pub trusted_supervision: Option<TrustedSupervision>,
+    /// The tasks changed since the last save: the next one writes only those.
+    #[serde(skip)]
+    pub(super) unsaved: Unsaved,
+}
+
+/// Which tasks a save has yet to write: bookkeeping of the write path, not part of the state,
+/// so two states never differ by it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Unsaved(pub(super) std::collections::BTreeSet<String>);
+
+impl PartialEq for Unsaved {
+    fn eq(&self, _: &Unsaved) -> bool {
+        true
+    }
 }
 
 /// What the runner last accepted as the configuration that governs the agent.
@@ -151,6 +168,7 @@ impl State {
     pub(crate) fn new(milestone: &str) -> State {
         State {
             version: STATE_VERSION,
+            journal: 0,
             milestone: milestone.to_string(),
             plan: None,
             tasks: BTreeMap::new(),
@@ -158,10 +176,15 @@ impl State {
             pending_question: None,
             last_run: None,
             trusted_supervision: None,
+            unsaved: Unsaved::default(),
         }
     }
 
+    /// The task's record, to change: the next save writes it.
     pub(crate) fn task_mut(&mut self, id: &str) -> &mut TaskState {
+        if !self.unsaved.0.contains(id) {
+            self.unsaved.0.insert(id.to_string());
+        }
         self.tasks.entry(id.to_string()).or_default()
     }
 }

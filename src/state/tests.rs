@@ -1,4 +1,4 @@
-//! The state folder: round trips, refused versions, the lock, the snapshot's hash, moving an old
+//! The state folder: round trips, the log of saves, refused versions, the lock, the snapshot's hash, moving an old
 //! in-tree folder, private modes.
 
 use std::os::unix::fs::PermissionsExt;
@@ -12,11 +12,11 @@ fn mode(path: &Path) -> u32 {
 #[test]
 fn state_round_trips_and_newer_or_broken_files_are_refused() {
     let root = tempfile::tempdir().unwrap();
-    let dir = StateDir::at_path(root.path());
+    let mut dir = StateDir::at_path(root.path());
     assert_eq!(dir.load("M1").unwrap(), State::new("M1"));
     let mut state = State::new("M1");
     state.task_mut("1.1").attempts = 2;
-    dir.save(&state).unwrap();
+    dir.save(&mut state).unwrap();
     assert_eq!(dir.load("M1").unwrap(), state);
     assert_eq!(mode(&dir.state_file()), 0o600);
     std::fs::write(dir.state_file(), r#"{"version": 99, "milestone": "M1"}"#).unwrap();
@@ -103,4 +103,112 @@ fn an_old_in_tree_state_folder_is_moved_once_and_private() {
             .unwrap(),
         None
     );
+}
+
+fn log_lines(dir: &StateDir) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.log_file())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn saves_after_the_first_append_only_the_changed_tasks() {
+    let root = tempfile::tempdir().unwrap();
+    let mut dir = StateDir::at_path(root.path());
+    let mut state = State::new("M1");
+    for n in 0..200 {
+        state.task_mut(&format!("1.{n}")).attempts = 1;
+    }
+    dir.save(&mut state).unwrap();
+    assert_eq!(
+        log_lines(&dir).len(),
+        0,
+        "the first save writes state.json whole"
+    );
+    let whole = std::fs::read_to_string(dir.state_file()).unwrap();
+    state.task_mut("1.7").attempts = 2;
+    dir.save(&mut state).unwrap();
+    state.in_progress = None;
+    dir.save(&mut state).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.state_file()).unwrap(),
+        whole,
+        "state.json is not rewritten"
+    );
+    let lines = log_lines(&dir);
+    let tasks: Vec<Vec<&String>> = lines
+        .iter()
+        .map(|line| line["tasks"].as_object().unwrap().keys().collect())
+        .collect();
+    assert_eq!(tasks, vec![vec!["1.7"], vec![]]);
+    assert_eq!(dir.load("M1").unwrap(), state);
+    // A run's last save writes the whole state again and empties the log.
+    dir.compact(&mut state).unwrap();
+    assert_eq!(log_lines(&dir).len(), 0);
+    assert_eq!(dir.load("M1").unwrap(), state);
+}
+
+#[test]
+fn a_torn_last_line_is_no_save_and_a_damaged_earlier_one_is_refused_by_line() {
+    let root = tempfile::tempdir().unwrap();
+    let mut dir = StateDir::at_path(root.path());
+    let mut state = State::new("M1");
+    dir.save(&mut state).unwrap();
+    state.task_mut("1.1").attempts = 1;
+    dir.save(&mut state).unwrap();
+    let saved = state.clone();
+    state.task_mut("1.1").attempts = 2;
+    dir.save(&mut state).unwrap();
+    let log = std::fs::read(dir.log_file()).unwrap();
+    let torn = &log[..log.len() - 10];
+    std::fs::write(dir.log_file(), torn).unwrap();
+    assert_eq!(dir.load("M1").unwrap(), saved, "the cut append is dropped");
+    let first_end = log.iter().position(|&b| b == b'\n').unwrap();
+    let mut damaged = log.clone();
+    damaged[first_end - 3] = b'#';
+    std::fs::write(dir.log_file(), &damaged).unwrap();
+    match dir.load("M1") {
+        Err(StateError::Corrupt { path, message }) => {
+            assert_eq!(path, dir.log_file());
+            assert!(message.starts_with("line 1: "), "{message}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
+fn lines_of_an_older_generation_are_ignored() {
+    let root = tempfile::tempdir().unwrap();
+    let mut dir = StateDir::at_path(root.path());
+    let mut state = State::new("M1");
+    dir.save(&mut state).unwrap();
+    state.task_mut("1.1").attempts = 5;
+    dir.save(&mut state).unwrap();
+    let old_log = std::fs::read(dir.log_file()).unwrap();
+    state.task_mut("1.1").attempts = 6;
+    dir.compact(&mut state).unwrap();
+    // As if the compaction were cut short after `state.json` was replaced, before the log was
+    // emptied: the old generation's lines would set the task back to 5 attempts.
+    std::fs::write(dir.log_file(), old_log).unwrap();
+    assert_eq!(dir.load("M1").unwrap().tasks["1.1"].attempts, 6);
+}
+
+#[test]
+fn a_new_process_compacts_on_its_first_save() {
+    let root = tempfile::tempdir().unwrap();
+    let mut state = State::new("M1");
+    let mut first = StateDir::at_path(root.path());
+    first.save(&mut state).unwrap();
+    state.task_mut("1.1").attempts = 1;
+    first.save(&mut state).unwrap();
+    drop(first);
+    let mut second = StateDir::at_path(root.path());
+    let mut loaded = second.load("M1").unwrap();
+    assert_eq!(loaded, state);
+    loaded.task_mut("1.2").attempts = 1;
+    second.save(&mut loaded).unwrap();
+    assert_eq!(log_lines(&second).len(), 0);
+    assert_eq!(second.load("M1").unwrap(), loaded);
 }

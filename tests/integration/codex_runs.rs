@@ -95,7 +95,12 @@ impl CodexProject {
     }
 
     fn state_json(&self) -> Value {
-        serde_json::from_str(&self.state_file("state.json")).expect("state.json is JSON")
+        let state = crate::support::state::folded(
+            &self.state_file("state.json"),
+            &self.state_file("state.log"),
+        );
+        assert!(!state.is_null(), "state.json is JSON");
+        state
     }
 
     fn report_json(&self) -> Value {

@@ -165,8 +165,12 @@ impl RealProject {
     }
 
     fn state_json(&self) -> Value {
-        let text = self.read_state_file("state.json");
-        serde_json::from_str(&text).expect("state.json is JSON")
+        let state = crate::support::state::folded(
+            &self.read_state_file("state.json"),
+            &self.read_state_file("state.log"),
+        );
+        assert!(!state.is_null(), "state.json is JSON");
+        state
     }
 }
 

@@ -862,3 +862,56 @@ fn at_a_terminal_a_number_that_is_no_option_is_asked_again_and_stop_stops() {
     );
     assert_eq!(project.state()["tasks"]["1.1"]["result"], "failed");
 }
+
+/// The git subcommands kmilestone itself ran (not the agent's), in order, from a `git` wrapper
+/// first on PATH that logs only calls whose parent is kmilestone.
+fn kmilestone_git_calls(project: &Project, args: &[&str]) -> Vec<String> {
+    let real_git = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("git"))
+        .find(|path| path.is_file())
+        .expect("git on PATH");
+    let log = project.root().with_file_name("git-calls.log");
+    project.write_executable(
+        "git",
+        &format!(
+            "#!/bin/sh\nif [ \"$(cat /proc/$PPID/comm)\" = kmilestone ]; then\n  \
+             printf '%s\\n' \"$*\" >> '{}'\nfi\nexec '{}' \"$@\"\n",
+            log.display(),
+            real_git.display()
+        ),
+    );
+    let run = project.kmilestone_run(args);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            // After `-C <dir>` and the hardening (`-c key=value` pairs, `--no-pager`), the
+            // subcommand and its first argument.
+            let mut words = line.split(' ').peekable();
+            while let Some(word) = words.next_if(|w| w.starts_with('-')) {
+                if word == "-C" || word == "-c" {
+                    words.next();
+                }
+            }
+            words.take(2).collect::<Vec<_>>().join(" ")
+        })
+        .collect()
+}
+
+#[test]
+fn each_task_costs_kmilestone_one_git_status_and_one_git_log() {
+    let project = Project::new(PLAN_3);
+    let calls = kmilestone_git_calls(&project, &[]);
+    let per_task = ["status --porcelain=v2", "log --reverse"];
+    let mut expected = vec![
+        "rev-parse --show-toplevel",
+        "status --porcelain=v2",
+        "config -z",
+    ];
+    // The start's status is the first task's baseline; each verification's, the next one's.
+    expected.extend(per_task.iter().cycle().take(per_task.len() * 3));
+    assert_eq!(calls, expected);
+}

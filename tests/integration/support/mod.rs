@@ -33,6 +33,7 @@ mod openai_request;
 mod openai_sse;
 pub mod pty;
 mod sse;
+pub mod state;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -295,7 +295,11 @@ impl Project {
         std::fs::read_to_string(self.state_path(name)).unwrap_or_default()
     }
 
+    /// M1's state as kmilestone reads it (`state.json` with the saves logged after it).
     pub fn state(&self) -> Value {
-        serde_json::from_str(&self.read_state("state.json")).unwrap_or(Value::Null)
+        super::state::folded(
+            &self.read_state("state.json"),
+            &self.read_state("state.log"),
+        )
     }
 }
