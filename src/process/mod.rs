@@ -24,6 +24,8 @@
 //!
 //! [`run_sandboxed`] does the same inside a [`sandbox::Sandbox`].
 
+#[cfg(test)]
+mod bench;
 mod cancel;
 mod imp;
 mod lines;
