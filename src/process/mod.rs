@@ -47,6 +47,7 @@ mod procfs;
 mod reaper;
 pub mod sandbox;
 pub mod secrets;
+mod shell_words;
 pub mod signals;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -59,4 +60,5 @@ pub use imp::{
     run, run_sandboxed,
 };
 pub use reaper::{Survivor, become_subreaper};
+pub(crate) use shell_words::plain_words;
 pub use unix::{group_members, is_alive};
