@@ -16,5 +16,6 @@ mod real_sandbox;
 mod rewrites;
 mod run_loop;
 mod status;
+mod supervision;
 mod support;
 mod views;
