@@ -1,4 +1,4 @@
-//! What supervision itself costs: `true` run many times through [`run`], timed, with the
+//! What supervision itself costs: `true` (or another command) run many times through [`run`], timed, with the
 //! processes the kernel created meanwhile. Run by `scripts/bench-supervision.sh`; ignored in the
 //! normal test run because it measures, it does not check.
 
@@ -58,9 +58,12 @@ fn supervision_overhead() {
     // Only when asked: a subreaper test process would take other tests' children for orphans.
     let subreaper = std::env::var_os("KMILESTONE_BENCH_SUBREAPER").is_some_and(|on| on == "1")
         && super::become_subreaper().expect("prctl");
+    // The words of the command to run, `true` unless told (`sh -c /bin/true`: a gate through sh).
+    let command = std::env::var("KMILESTONE_BENCH_COMMAND").unwrap_or_else(|_| "true".into());
+    let mut words = command.split_whitespace();
     let mut spec = sh("");
-    spec.program = "true".into();
-    spec.args.clear();
+    spec.program = words.next().expect("a program").into();
+    spec.args = words.map(Into::into).collect();
     let cancel = Cancel::new();
     runtime.block_on(async {
         // Warm up: the first run also starts whatever is started once per process.
@@ -78,7 +81,7 @@ fn supervision_overhead() {
         let (own_after, children_after) = cpu_time();
         let per = |total: Duration| total / runs;
         println!(
-            "supervision{}: {runs} runs of `true`: wall {:.1} ms total, {:.0} µs per run; \
+            "supervision{}: {runs} runs of `{command}`: wall {:.1} ms total, {:.0} µs per run; \
              this process's CPU {:.0} µs per run, children's CPU {:.0} µs per run; \
              {:.2} processes created per run (machine-wide)",
             if subreaper { " (subreaper)" } else { "" },
