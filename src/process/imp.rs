@@ -939,7 +939,9 @@ mod tests {
 
     #[tokio::test]
     async fn grandchild_holding_the_pipes_is_killed_when_the_leader_exits() {
-        let spec = sh("sleep 1000 & echo $!; exit 0");
+        // The leader exits once the grandchild runs `sleep`, so that is the command it leaves.
+        let spec = sh("sleep 1000 & p=$!; echo $p; \
+             while read -r c < /proc/$p/comm && [ \"$c\" != sleep ]; do :; done; exit 0");
         let (outcome, lines) = collect(&spec, &limits(), &Cancel::new()).await;
         assert_eq!(outcome.ended_by, EndedBy::Exited);
         assert_eq!(outcome.exit, ExitKind::Code(0));

@@ -172,6 +172,11 @@ mod tests {
         let found = children(me).into_iter().find(|stat| stat.pid == pid);
         let child_stat = found.expect("the child is listed");
         assert!(child_stat.start >= mine.start);
+        // The new program's arguments are in place a moment after spawn returns.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while command(pid) != "sleep 30" && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         assert_eq!(command(pid), "sleep 30");
         child.kill().expect("kill");
         child.wait().expect("reap");

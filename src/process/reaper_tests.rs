@@ -14,21 +14,28 @@ use crate::process::{Cancel, EndedBy, ExitKind, LineVerdict, Outcome, Stream, is
 const HELPER: &str = "process::reaper::tests::subreaper_helper";
 
 /// An agent-like child: JSON lines on stdout, a daemon started with `setsid` and one started
-/// with a double fork (both keep stdout open, as careless daemons do), then its result, then
-/// exit.
+/// with a double fork (both keep stdout open, as careless daemons do), then, once both run
+/// `sleep`, its result, then exit.
 const AGENT: &str = r#"
-import json, os, sys, time
+import json, os, time
+def running_sleep(pid):
+    while open(f"/proc/{pid}/comm").read().strip() != "sleep":
+        time.sleep(0.01)
 print(json.dumps({"type": "system", "subtype": "init"}), flush=True)
-if os.fork() == 0:
+daemon = os.fork()
+if daemon == 0:
     os.setsid()
     os.execvp("sleep", ["sleep", "1000"])
-if os.fork() == 0:
-    if os.fork() == 0:
+middle = os.fork()
+if middle == 0:
+    double = os.fork()
+    if double == 0:
         print("double", os.getpid(), flush=True)
         os.execvp("sleep", ["sleep", "1000"])
+    running_sleep(double)
     os._exit(0)
-os.wait()
-time.sleep(0.2)
+os.waitpid(middle, 0)
+running_sleep(daemon)
 print(json.dumps({"type": "result", "result": "done"}), flush=True)
 "#;
 

@@ -115,7 +115,12 @@ fn subreaper_api_helper() {
         program: "sh".into(),
         args: vec![
             "-c".into(),
-            "setsid sleep 1000 & echo $!; (sleep 1000 & echo $!); exit 1".into(),
+            // Each waits until its daemon runs `sleep`, so the command reported is that.
+            "setsid sleep 1000 & p=$!; echo $p; \
+             while read -r c < /proc/$p/comm && [ \"$c\" != sleep ]; do :; done; \
+             (sleep 1000 & p=$!; echo $p; \
+              while read -r c < /proc/$p/comm && [ \"$c\" != sleep ]; do :; done); exit 1"
+                .into(),
         ],
         cwd: std::env::temp_dir(),
         env_set: Vec::new(),
