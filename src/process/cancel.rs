@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use nix::sys::signal::Signal;
 use tokio::sync::watch;
 
-use super::unix;
+use super::{reaper, unix};
 
 /// How far cancellation has gone. Ordered: a request never moves backwards.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -60,12 +60,15 @@ impl Cancel {
 
     /// Kills every live child group with SIGKILL right now, from the calling thread, and marks
     /// the token so that a running [`run`](super::run) returns as soon as its child is gone.
+    /// What those children left and the subreaper adopted is killed too: the caller may exit
+    /// the process next.
     pub fn kill_now(&self) {
         self.raise(Level::KillNow);
         let groups = self.groups();
         for &pgid in groups.iter() {
             unix::signal_group(pgid, Signal::SIGKILL);
         }
+        reaper::kill_adopted_now(&groups);
     }
 
     /// True once [`cancel`](Self::cancel) or [`kill_now`](Self::kill_now) was called.

@@ -1,5 +1,6 @@
 //! Running one supervised child: spawn, feed stdin, drain both pipes line by line, enforce the
-//! timeouts and cancellation, and make sure the whole process group is gone before returning.
+//! timeouts and cancellation, and make sure the whole process group, and what the child left
+//! elsewhere, is gone before returning.
 
 use std::ffi::OsString;
 use std::io;
@@ -15,6 +16,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::cancel::{Cancel, Level};
 use super::lines::{LineSplitter, Tail};
+use super::reaper::{self, Leader, Survivor};
 use super::sandbox::Sandbox;
 use super::unix;
 
@@ -117,6 +119,11 @@ pub struct Outcome {
     /// The last few KiB of stderr, for reports.
     pub stderr_tail: String,
     pub pid: u32,
+    /// What the child left running when its leader ended (a server started in the background, a
+    /// daemon that called `setsid`), killed before this returned. Members of the child's group
+    /// that were sent SIGKILL with it (a timeout past its grace, a second Ctrl-C) are not listed:
+    /// they were stopped with the child, not left behind.
+    pub survivors_killed: Vec<Survivor>,
 }
 
 /// The child could not be started, or could no longer be supervised.
@@ -141,13 +148,17 @@ const PIPE_DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// Exit is detected through SIGCHLD; this poll only bounds the delay if a notification is lost.
 const EXIT_POLL: Duration = Duration::from_secs(1);
 
+/// How often orphans adopted during a run are looked for, to arm the watchdog with them.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Runs the child to completion under `limits` and `cancel`, calling `on_line` for every line of
 /// stdout and stderr as it arrives.
 ///
 /// When this returns, or when its future is dropped, the child's whole process group has been
-/// sent SIGKILL and the child has been reaped: nothing it started inside its group survives.
+/// sent SIGKILL and the child has been reaped: nothing it started inside its group survives, nor,
+/// after [`become_subreaper`](super::become_subreaper), anything it started outside it.
 pub async fn run(
     spec: &ProcessSpec,
     limits: &Limits,
@@ -195,7 +206,7 @@ async fn supervise(
     let start = Instant::now();
     // std's spawn returns only after the exec succeeded, so from here on signals reach the new
     // program, never the forked copy of this one.
-    let child = cmd.spawn().map_err(|source| match source.kind() {
+    let (child, leader) = reaper::spawn(&mut cmd).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => SpawnError::NotFound {
             program: spec.program.clone(),
         },
@@ -204,7 +215,7 @@ async fn supervise(
         },
         _ => io_error(source),
     })?;
-    let mut group = Group::new(child, cancel);
+    let mut group = Group::new(child, leader, cancel);
     tracing::debug!(pid = group.pid, program = ?spec.program, "spawned");
 
     let (stdin, stdout, stderr) = group.pipes().map_err(io_error)?;
@@ -229,12 +240,17 @@ async fn supervise(
 
     let mut cancel_rx = cancel.subscribe();
     let mut exit: Option<ExitStatus> = None;
+    let mut survivors_killed = Vec::new();
     let mut drain_until = None;
+    let mut watch_at = start + WATCH_EVERY;
 
     let status = loop {
         let now = Instant::now();
         if exit.is_none() && group.has_exited().map_err(io_error)? {
-            exit = Some(group.finish().map_err(io_error)?);
+            let group_killed = supervisor.phase == Phase::Killed || cancel.is_killed();
+            let (status, survivors) = group.finish(group_killed).map_err(io_error)?;
+            exit = Some(status);
+            survivors_killed = survivors;
             drain_until = Some(now + PIPE_DRAIN_GRACE);
             // Whatever still holds stdin lost its reader; stop writing to it.
             stdin_pending = false;
@@ -242,6 +258,10 @@ async fn supervise(
         }
         if exit.is_none() {
             supervisor.check(now, cancel.level(), &group);
+            if now >= watch_at {
+                reaper::watch();
+                watch_at = now + WATCH_EVERY;
+            }
         }
         if let Some(status) = exit {
             if !out.open && !err.open {
@@ -298,6 +318,7 @@ async fn supervise(
         stdout_tail: out.tail.into_string(),
         stderr_tail: err.tail.into_string(),
         pid: group.pid as u32,
+        survivors_killed,
     })
 }
 
@@ -519,32 +540,26 @@ impl Supervisor<'_> {
 
 /// The spawned child and its process group, registered with the cancellation token while the
 /// leader is unreaped. Dropping it without [`Group::finish`] (an error, or the caller dropping
-/// the future of [`run`]) kills the group and reaps the leader, so no path leaves an orphan.
+/// the future of [`run`]) kills the group and what it left, and reaps the leader, so no path
+/// leaves an orphan.
 struct Group<'a> {
     child: Child,
     pid: i32,
+    leader: Leader,
     cancel: &'a Cancel,
     reaped: bool,
-    /// Kills the group if this process dies while the group may still have members.
-    watchdog: Option<unix::Watchdog>,
 }
 
 impl<'a> Group<'a> {
-    fn new(child: Child, cancel: &'a Cancel) -> Self {
+    fn new(child: Child, leader: Leader, cancel: &'a Cancel) -> Self {
         // The child called setpgid(0, 0) before exec, so its pid is its group id.
-        let pid = child.id() as i32;
-        cancel.register(pid);
-        let watchdog = unix::Watchdog::start(pid)
-            .inspect_err(|error| {
-                tracing::debug!(pid, %error, "no watchdog; only the child itself dies with kmilestone");
-            })
-            .ok();
+        cancel.register(leader.pid);
         Self {
             child,
-            pid,
+            pid: leader.pid,
+            leader,
             cancel,
             reaped: false,
-            watchdog,
         }
     }
 
@@ -572,20 +587,14 @@ impl<'a> Group<'a> {
         unix::has_exited(self.pid)
     }
 
-    /// Called once the group was killed and before its leader is reaped: after the reap the
-    /// group id may be reused, so the watchdog must not fire any more.
-    fn disarm(&mut self) {
-        if let Some(watchdog) = self.watchdog.take() {
-            watchdog.disarm();
-        }
-    }
-
-    /// Kills what is left of the group, then reaps the leader (which has exited).
-    fn finish(&mut self) -> io::Result<ExitStatus> {
+    /// Kills what the leader (which has exited) left, then reaps it. The leader stays a zombie
+    /// until the end, so its group id cannot be reused while the group is signalled.
+    fn finish(&mut self, group_killed: bool) -> io::Result<(ExitStatus, Vec<Survivor>)> {
+        let survivors = reaper::end_run(self.leader, group_killed);
         self.cancel.release(self.pid);
-        self.disarm();
         self.reaped = true;
-        self.child.wait()
+        let status = reaper::reap_leader(&mut self.child, self.leader)?;
+        Ok((status, survivors))
     }
 }
 
@@ -593,10 +602,14 @@ impl Drop for Group<'_> {
     fn drop(&mut self) {
         if !self.reaped {
             self.cancel.release(self.pid);
-            self.disarm();
             self.reaped = true;
-            // SIGKILL cannot be ignored, so this wait is short.
-            if let Err(error) = self.child.wait() {
+            // SIGKILL cannot be ignored, so this wait is short; the leader must have exited for
+            // its orphans to be this process's.
+            if let Err(error) = unix::wait_exited(self.pid) {
+                tracing::debug!(pid = self.pid, %error, "could not wait for the child");
+            }
+            reaper::end_run(self.leader, true);
+            if let Err(error) = reaper::reap_leader(&mut self.child, self.leader) {
                 tracing::debug!(pid = self.pid, %error, "could not reap child");
             }
         }
@@ -906,6 +919,8 @@ mod tests {
             "{outcome:?}"
         );
         assert!(dies(first_pid(&lines)));
+        // Killed with the group, not left behind.
+        assert_eq!(outcome.survivors_killed, []);
     }
 
     #[tokio::test]
@@ -924,7 +939,9 @@ mod tests {
 
     #[tokio::test]
     async fn grandchild_holding_the_pipes_is_killed_when_the_leader_exits() {
-        let spec = sh("sleep 1000 & echo $!; exit 0");
+        // The leader exits once the grandchild runs `sleep`, so that is the command it leaves.
+        let spec = sh("sleep 1000 & p=$!; echo $p; \
+             while read -r c < /proc/$p/comm && [ \"$c\" != sleep ]; do :; done; exit 0");
         let (outcome, lines) = collect(&spec, &limits(), &Cancel::new()).await;
         assert_eq!(outcome.ended_by, EndedBy::Exited);
         assert_eq!(outcome.exit, ExitKind::Code(0));
@@ -936,6 +953,14 @@ mod tests {
         let grandchild = first_pid(&lines);
         assert!(dies(grandchild), "grandchild {grandchild} survived");
         assert!(group_dies(outcome.pid));
+        // Without the subreaper, what is left of the group is what can be seen and said.
+        assert_eq!(
+            outcome.survivors_killed,
+            [Survivor {
+                pid: grandchild as u32,
+                command: "sleep 1000".to_owned()
+            }]
+        );
     }
 
     #[tokio::test]
@@ -1028,7 +1053,7 @@ mod tests {
             .build()
             .expect("runtime");
         runtime.block_on(async {
-            let spec = sh("echo $$; exec sleep 1000");
+            let spec = sh("sleep 1000 & echo member $!; echo leader $$; exec sleep 1000");
             // Runs until the parent test kills this process.
             let _ = run(&spec, &limits(), &Cancel::new(), &mut |_, line| {
                 println!("child {line}");
@@ -1041,14 +1066,21 @@ mod tests {
     #[test]
     fn child_dies_with_its_parent() {
         let mut helper = Helper::spawn("process::imp::tests::pdeathsig_helper", "pdeathsig");
-        let child: i32 = helper.expect_line("child ").parse().expect("pid");
+        let member: i32 = helper.expect_line("child member ").parse().expect("pid");
+        let child: i32 = helper.expect_line("child leader ").parse().expect("pid");
+        helper.also_kill(member);
         helper.also_kill(child);
-        assert!(is_alive(child));
+        assert!(is_alive(child) && is_alive(member));
         helper.signal(Signal::SIGKILL);
         helper.wait();
         assert!(
             wait_dead(child, Duration::from_secs(5)),
             "child {child} outlived its SIGKILLed parent"
+        );
+        // The parent-death signal reaches the leader only; the watchdog kills the group.
+        assert!(
+            wait_dead(member, Duration::from_secs(5)),
+            "group member {member} outlived the SIGKILLed parent"
         );
     }
 }

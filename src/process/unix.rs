@@ -1,5 +1,5 @@
 //! The Unix (Linux) side of supervision: process groups, parent-death signal, exit detection
-//! without reaping, and /proc inspection.
+//! without reaping, and what /proc says of a pid or a group.
 
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -9,6 +9,8 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::{Pid, getpid, getppid};
+
+use super::procfs;
 
 /// Puts the child in a process group of its own and asks the kernel to SIGKILL it when its
 /// parent dies.
@@ -45,46 +47,6 @@ pub(crate) fn signal_group(pgid: i32, signal: Signal) {
     }
 }
 
-/// A small `sh` outside the child's group that SIGKILLs the group if this process dies without
-/// disarming it first (SIGKILL, abort). The parent-death signal reaches only the direct child;
-/// the watchdog takes care of what the child started in its group.
-///
-/// It waits for one line on a pipe only this process holds (std opens pipes close-on-exec, so no
-/// other child inherits it): `done` disarms it, end of file (its holder died) fires it.
-pub(crate) struct Watchdog {
-    child: std::process::Child,
-}
-
-const WATCHDOG_SCRIPT: &str =
-    r#"trap '' HUP INT; read line; [ "$line" = done ] || kill -s KILL -- "-$1""#;
-
-impl Watchdog {
-    pub(crate) fn start(pgid: i32) -> io::Result<Watchdog> {
-        let child = Command::new("/bin/sh")
-            .args(["-c", WATCHDOG_SCRIPT, "kmilestone-watchdog"])
-            .arg(pgid.to_string())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            // Its own group: a Ctrl-C at the terminal or a signal to the child's group spares it.
-            .process_group(0)
-            .spawn()?;
-        Ok(Watchdog { child })
-    }
-
-    /// Tells the watchdog the group is taken care of, and reaps it.
-    pub(crate) fn disarm(mut self) {
-        use std::io::Write;
-        if let Some(mut stdin) = self.child.stdin.take() {
-            // A watchdog that is already gone has nothing left to do.
-            stdin.write_all(b"done\n").ok();
-        }
-        if let Err(error) = self.child.wait() {
-            tracing::debug!(%error, "could not reap the watchdog");
-        }
-    }
-}
-
 /// Whether the child has exited, without reaping it: while the leader stays a zombie its pid,
 /// and so its process group id, cannot be reused, which keeps group signals safe.
 pub(crate) fn has_exited(pid: i32) -> io::Result<bool> {
@@ -97,50 +59,32 @@ pub(crate) fn has_exited(pid: i32) -> io::Result<bool> {
     }
 }
 
+/// Waits until the child has exited, without reaping it.
+pub(crate) fn wait_exited(pid: i32) -> io::Result<()> {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    loop {
+        match waitid(Id::Pid(Pid::from_raw(pid)), flags) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => {}
+            Err(errno) => return Err(io::Error::from(errno)),
+        }
+    }
+}
+
 /// Whether a process with this pid exists and is not a zombie (a zombie has finished running;
 /// it only waits for its parent to collect its status).
 pub fn is_alive(pid: i32) -> bool {
-    match read_stat(pid) {
-        Some(stat) => !stat.is_dead(),
-        None => false,
-    }
+    procfs::stat(pid).is_some_and(|stat| !stat.is_dead())
 }
 
 /// Pids of the live (non-zombie) processes whose process group is `pgid`, read from /proc.
 pub fn group_members(pgid: i32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut members: Vec<i32> = entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| read_stat(pid).is_some_and(|stat| stat.pgrp == pgid && !stat.is_dead()))
+    let mut members: Vec<i32> = procfs::pids()
+        .into_iter()
+        .filter(|&pid| procfs::stat(pid).is_some_and(|stat| stat.pgrp == pgid && !stat.is_dead()))
         .collect();
     members.sort_unstable();
     members
-}
-
-struct Stat {
-    state: u8,
-    pgrp: i32,
-}
-
-impl Stat {
-    fn is_dead(&self) -> bool {
-        matches!(self.state, b'Z' | b'X' | b'x')
-    }
-}
-
-/// Parses `/proc/<pid>/stat`. The command name (field 2) may contain spaces and parentheses, so
-/// the fields are read after its last `)`.
-fn read_stat(pid: i32) -> Option<Stat> {
-    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let close = text.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&text[close + 1..]).ok()?;
-    let mut fields = rest.split_ascii_whitespace();
-    let state = *fields.next()?.as_bytes().first()?;
-    let _ppid = fields.next()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    Some(Stat { state, pgrp })
 }
 
 #[cfg(test)]

@@ -100,8 +100,31 @@ fn line_end(line: &str, max: usize) -> String {
     format!("[… {} characters cut] {kept}", count - max)
 }
 
-/// Runs `command` with `sh -c` in `root`, stdin closed, in its own process group, with `timeout`,
-/// inside `sandbox` when given.
+/// How a gate's command runs: its words directly when it is a plain command line (one process
+/// fewer), then `sh -c` if that could not start, so that a missing program or a script without
+/// a `#!` line is reported by `sh` exactly as before; `sh -c` alone for anything else.
+fn gate_specs(command: &str, root: &Path) -> (Option<ProcessSpec>, ProcessSpec) {
+    let spec = |program: OsString, args: Vec<OsString>| ProcessSpec {
+        program,
+        args,
+        cwd: root.to_path_buf(),
+        env_set: Vec::new(),
+        env_remove: Vec::new(),
+        stdin: StdinSource::Null,
+    };
+    let direct = process::plain_words(command).map(|mut words| {
+        let program = OsString::from(words.remove(0));
+        spec(program, words.into_iter().map(OsString::from).collect())
+    });
+    let shell = spec(
+        OsString::from("sh"),
+        vec![OsString::from("-c"), OsString::from(command)],
+    );
+    (direct, shell)
+}
+
+/// Runs `command` in `root`, stdin closed, in its own process group, with `timeout`, inside
+/// `sandbox` when given.
 pub(crate) async fn run_gate(
     command: &str,
     root: &Path,
@@ -110,14 +133,44 @@ pub(crate) async fn run_gate(
     cancel: &Cancel,
     sandbox: Option<&Sandbox>,
 ) -> Result<GateRun, process::SpawnError> {
-    let spec = ProcessSpec {
-        program: OsString::from("sh"),
-        args: vec![OsString::from("-c"), OsString::from(command)],
-        cwd: root.to_path_buf(),
-        env_set: Vec::new(),
-        env_remove: Vec::new(),
-        stdin: StdinSource::Null,
+    let (direct, shell) = gate_specs(command, root);
+    let how = GateRunning {
+        timeout,
+        kill_grace,
+        sandbox,
     };
+    supervise_gate(command, direct.as_ref(), &shell, &how, cancel).await
+}
+
+/// How long a gate may run, how it is stopped, and what confines it.
+struct GateRunning<'a> {
+    timeout: Duration,
+    kill_grace: Duration,
+    sandbox: Option<&'a Sandbox>,
+}
+
+/// Runs `spec`, inside the sandbox when there is one.
+async fn run_spec(
+    spec: &ProcessSpec,
+    how: &GateRunning<'_>,
+    limits: &Limits,
+    cancel: &Cancel,
+    on_line: &mut (dyn FnMut(process::Stream, &str) -> LineVerdict + Send),
+) -> Result<process::Outcome, process::SpawnError> {
+    match how.sandbox {
+        Some(sandbox) => process::run_sandboxed(spec, sandbox, limits, cancel, on_line).await,
+        None => process::run(spec, limits, cancel, on_line).await,
+    }
+}
+
+async fn supervise_gate(
+    command: &str,
+    direct: Option<&ProcessSpec>,
+    shell: &ProcessSpec,
+    how: &GateRunning<'_>,
+    cancel: &Cancel,
+) -> Result<GateRun, process::SpawnError> {
+    let (timeout, kill_grace) = (how.timeout, how.kill_grace);
     let limits = Limits {
         idle_timeout: None,
         wall_timeout: Some(timeout),
@@ -125,18 +178,25 @@ pub(crate) async fn run_gate(
         kill_grace,
     };
     let mut combined: Vec<String> = Vec::new();
-    let mut on_line = |_, line: &str| {
+    let mut on_line = |_: process::Stream, line: &str| {
         if combined.len() == TAIL_LINES * 4 {
             combined.drain(..TAIL_LINES * 3);
         }
         combined.push(line_end(line, TAIL_LINE_CHARS));
         LineVerdict::Continue
     };
-    let outcome = match sandbox {
-        Some(sandbox) => {
-            process::run_sandboxed(&spec, sandbox, &limits, cancel, &mut on_line).await?
+    let mut outcome = None;
+    if let Some(direct) = direct {
+        match run_spec(direct, how, &limits, cancel, &mut on_line).await {
+            Ok(ran) => outcome = Some(ran),
+            // Nothing ran: the same command through sh gives sh's own report of it.
+            Err(error) => tracing::debug!(%error, "gate not started directly; through sh"),
         }
-        None => process::run(&spec, &limits, cancel, &mut on_line).await?,
+    }
+    let direct_ran = outcome.is_some();
+    let outcome = match outcome {
+        Some(outcome) => outcome,
+        None => run_spec(shell, how, &limits, cancel, &mut on_line).await?,
     };
     let timed_out = outcome.ended_by == EndedBy::WallTimeout;
     let start = combined.len().saturating_sub(TAIL_LINES);
@@ -149,6 +209,11 @@ pub(crate) async fn run_gate(
     }
     let exit_code = match outcome.exit {
         process::ExitKind::Code(code) => Some(code),
+        // What `sh` reports for a command that a signal killed, so both ways give one record;
+        // a gate kmilestone stopped (timeout, Ctrl-C) has no exit code either way.
+        process::ExitKind::Signal(signal) if direct_ran && outcome.ended_by == EndedBy::Exited => {
+            Some(128 + signal)
+        }
         process::ExitKind::Signal(_) => None,
     };
     Ok(GateRun {
@@ -165,7 +230,10 @@ pub(crate) async fn run_gate(
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
+    use crate::events::GateRecord;
 
     #[tokio::test(flavor = "current_thread")]
     async fn gate_results_and_timeouts() {
@@ -295,6 +363,16 @@ mod tests {
             confined.output_tail
         );
         assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // A plain command line runs without sh, and still inside the sandbox.
+        let plain = format!("touch {}/plain-marker", outside.display());
+        assert!(gate_specs(&plain, &root).0.is_some());
+        let sandbox = sandboxed.sandbox_for(&plain).transpose().unwrap();
+        let ten = Duration::from_secs(10);
+        let refused = run_gate(&plain, &root, ten, ten, &cancel, sandbox.as_ref())
+            .await
+            .unwrap();
+        assert!(!refused.record.passed, "{}", refused.output_tail);
+        assert!(!outside.join("plain-marker").exists());
 
         settings.gate_sandbox.unsandboxed = vec![gate.clone()];
         let opted_out = GateSandboxing::new(&settings, &root);
@@ -310,5 +388,130 @@ mod tests {
         run(&opted_out).await;
         assert!(outside.join("marker").exists());
         assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    fn executable(path: &Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// The record without its duration, which no two runs share.
+    fn comparable(record: &GateRecord) -> (String, bool, Option<i32>, bool) {
+        (
+            record.command.clone(),
+            record.passed,
+            record.exit_code,
+            record.timed_out,
+        )
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn plain_gates_give_what_sh_gave() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("data"), "a b\nb c\nc d\n").unwrap();
+        std::fs::write(dir.path().join("with space"), "spaced\n").unwrap();
+        // No `#!` line: exec refuses it, the C library and sh both run it with sh.
+        executable(
+            &dir.path().join("no-shebang"),
+            "echo from the script; exit 4\n",
+        );
+        executable(&dir.path().join("crash"), "#!/bin/sh\nkill -s SEGV $$\n");
+        let cancel = Cancel::new();
+        let gate = |command: &'static str, timeout: Duration| {
+            let root = dir.path().to_path_buf();
+            let cancel = cancel.clone();
+            async move {
+                let (direct, shell) = gate_specs(command, &root);
+                let direct = direct.unwrap_or_else(|| panic!("{command:?} is plain"));
+                let grace = Duration::from_millis(200);
+                let how = GateRunning {
+                    timeout,
+                    kill_grace: grace,
+                    sandbox: None,
+                };
+                let plain = supervise_gate(command, Some(&direct), &shell, &how, &cancel);
+                let plain = plain.await.unwrap();
+                let through_sh = supervise_gate(command, None, &shell, &how, &cancel);
+                (plain, through_sh.await.unwrap())
+            }
+        };
+        let long = Duration::from_secs(10);
+        for command in [
+            "grep -n 'b c' data",
+            "grep -q missing data",
+            "cat 'with space' \"with space\"",
+            "ls /kmilestone-no-such-directory",
+            "kmilestone-no-such-program --flag",
+            "./no-shebang",
+            "sh -c 'exit 7'",
+        ] {
+            let (plain, through_sh) = gate(command, long).await;
+            assert_eq!(
+                comparable(&plain.record),
+                comparable(&through_sh.record),
+                "{command}"
+            );
+            assert_eq!(plain.output_tail, through_sh.output_tail, "{command}");
+        }
+        let (plain, _) = gate("grep -n 'b c' data", long).await;
+        assert_eq!(
+            (plain.record.exit_code, plain.output_tail.as_str()),
+            (Some(0), "2:b c")
+        );
+        let (plain, _) = gate("kmilestone-no-such-program --flag", long).await;
+        assert_eq!(plain.record.exit_code, Some(127));
+
+        // Killed by a signal: the exit code sh reported; sh also names the signal in its output.
+        let (plain, through_sh) = gate("./crash", long).await;
+        assert_eq!(plain.record.exit_code, Some(128 + 11));
+        assert_eq!(comparable(&plain.record), comparable(&through_sh.record));
+        let (plain, through_sh) = gate("sleep 5", Duration::from_millis(300)).await;
+        assert!(plain.record.timed_out && plain.record.exit_code.is_none());
+        assert_eq!(comparable(&plain.record), comparable(&through_sh.record));
+    }
+
+    /// Runs `spec` (which prints its own `/proc/self/stat`) and returns the leader's pid with the
+    /// printed pid and parent pid.
+    async fn who_printed(spec: &ProcessSpec) -> (u32, u32, u32) {
+        let limits = Limits {
+            idle_timeout: None,
+            wall_timeout: Some(Duration::from_secs(10)),
+            after_final_grace: Duration::ZERO,
+            kill_grace: Duration::from_secs(1),
+        };
+        let mut stat = String::new();
+        let outcome = process::run(spec, &limits, &Cancel::new(), &mut |_, line| {
+            stat = line.to_owned();
+            LineVerdict::Continue
+        })
+        .await
+        .unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let pid: u32 = stat.split(' ').next().unwrap().parse().unwrap();
+        (outcome.pid, pid, fields[1].parse().unwrap())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_plain_gate_starts_one_process_fewer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (direct, shell) = gate_specs("cat /proc/self/stat", dir.path());
+        let me = std::process::id();
+        // Directly, `cat` is the supervised leader itself, a child of this process.
+        let (leader, cat, parent) = who_printed(&direct.unwrap()).await;
+        assert_eq!((cat, parent), (leader, me));
+        // Through sh, `cat` is a child of the shell that leads.
+        let (leader, cat, parent) = who_printed(&shell).await;
+        assert_ne!(cat, leader);
+        assert_eq!(parent, leader);
+        assert!(
+            gate_specs("cat /proc/self/stat | head", dir.path())
+                .0
+                .is_none()
+        );
     }
 }

@@ -25,5 +25,6 @@ mod sandbox_runs;
 mod sandbox_scenarios;
 mod secrets;
 mod status;
+mod supervision;
 mod support;
 mod views;
