@@ -20,6 +20,12 @@ use crate::runner::{
 use crate::vcs::Repo;
 
 pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
+    // Before any child starts: what the agent or a gate leaves behind (a daemon, a double-forked
+    // job) is adopted by kmilestone, killed and reported, instead of outliving the run.
+    match crate::process::become_subreaper() {
+        Ok(on) => tracing::debug!(subreaper = on, "supervision"),
+        Err(error) => tracing::debug!(%error, "no subreaper; only process groups are killed"),
+    }
     let plan_path = args.plan.plan_path();
     let milestone = Milestone::load(&plan_path, args.plan.handoff.as_deref())?;
     // A task a broken fence hides would be skipped and the milestone declared complete: nothing

@@ -704,6 +704,15 @@ pub enum EventKind {
         duration_ms: u64,
         stderr_tail: String,
     },
+    /// What the agent or a gate left running when it ended (a daemon, a background job), which
+    /// kmilestone killed.
+    LeftRunning {
+        id: String,
+        /// `agent`, or the gate's command.
+        by: String,
+        /// `<pid> <command line>` each, redacted.
+        processes: Vec<String>,
+    },
     /// The agent removed or changed handoff bytes from before the task; they were put back.
     HandoffRestored {
         id: String,

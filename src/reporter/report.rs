@@ -240,6 +240,7 @@ impl EventSink for ReportWriter {
             | EventKind::Agent { .. }
             | EventKind::AttemptFinished { .. }
             | EventKind::HandoffRestored { .. }
+            | EventKind::LeftRunning { .. }
             | EventKind::GateStarted { .. }
             | EventKind::GateFinished { .. }
             | EventKind::CheckFinished { .. }

@@ -76,6 +76,22 @@ impl<W: Write> Terminal<W> {
                 stderr_tail,
                 ..
             } => self.attempt_finished(end, *duration_ms, stderr_tail),
+            EventKind::LeftRunning { by, processes, .. } => {
+                let by = match by.as_str() {
+                    "agent" => "the agent".to_string(),
+                    gate => format!("gate {gate}"),
+                };
+                let bad = self.paint_bad(&format!(
+                    "  ! {by} left {} running; kmilestone stopped {}: {}",
+                    match processes.len() {
+                        1 => "a process".to_string(),
+                        n => format!("{n} processes"),
+                    },
+                    if processes.len() == 1 { "it" } else { "them" },
+                    processes.join("; ")
+                ));
+                self.line(&bad);
+            }
             EventKind::HandoffRestored { id, kept } => {
                 let bad = self.paint_bad(&format!(
                     "  ! the agent removed or changed handoff content that was there before task {id}; it was restored (the agent's version is kept at {kept})"

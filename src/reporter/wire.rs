@@ -124,6 +124,11 @@ pub(crate) enum WireKind<'a> {
         duration_ms: u64,
         stderr_tail: &'a str,
     },
+    LeftRunning {
+        id: &'a str,
+        by: &'a str,
+        processes: &'a [String],
+    },
     HandoffRestored {
         id: &'a str,
         kept: &'a str,
@@ -428,6 +433,9 @@ impl<'a> From<&'a EventKind> for WireKind<'a> {
                 duration_ms: *duration_ms,
                 stderr_tail,
             },
+            EventKind::LeftRunning { id, by, processes } => {
+                WireKind::LeftRunning { id, by, processes }
+            }
             EventKind::HandoffRestored { id, kept } => WireKind::HandoffRestored { id, kept },
             EventKind::GateStarted { id, command } => WireKind::GateStarted { id, command },
             EventKind::GateFinished {

@@ -83,6 +83,8 @@ impl GateSandboxing {
 pub(crate) struct GateRun {
     pub record: GateRecord,
     pub output_tail: String,
+    /// What the gate left running when it ended, killed.
+    pub left_running: Vec<process::Survivor>,
 }
 
 /// How many lines of a failed gate's output go back to the agent.
@@ -225,6 +227,7 @@ async fn supervise_gate(
             duration_ms: crate::events::millis(outcome.duration),
         },
         output_tail,
+        left_running: outcome.survivors_killed,
     })
 }
 

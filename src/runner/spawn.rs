@@ -136,6 +136,7 @@ impl Runner<'_> {
             verdict
         })
         .await?;
+        self.report_left_running(id, "agent", &outcome.survivors_killed);
         let resumable = self.adapter.can_resume();
         let (end, finished) = attempt_end(&outcome, finished, &last_text, resumable);
         let stderr_tail = tail_lines(&outcome.stderr_tail, 20);
@@ -155,6 +156,22 @@ impl Runner<'_> {
             duration: outcome.duration,
             stderr_tail,
         })
+    }
+
+    /// Says what a finished agent or gate (`by`) left running and kmilestone killed.
+    pub(crate) fn report_left_running(&mut self, id: &str, by: &str, killed: &[process::Survivor]) {
+        if killed.is_empty() {
+            return;
+        }
+        let processes = killed
+            .iter()
+            .map(|s| crate::redact::text(&format!("{} {}", s.pid, s.command)).into_owned())
+            .collect();
+        self.emit(EventKind::LeftRunning {
+            id: id.to_string(),
+            by: by.to_string(),
+            processes,
+        });
     }
 
     /// Adds an invocation's cost and tokens to the task. The agents' cost is cumulative over a

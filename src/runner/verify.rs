@@ -280,6 +280,7 @@ impl Runner<'_> {
                         gate: gate.record.clone(),
                         output_tail: gate.output_tail.clone(),
                     });
+                    self.report_left_running(id, &command, &gate.left_running);
                     if !gate.record.passed {
                         let failure = if gate.record.timed_out {
                             GateFailure::TimedOut {

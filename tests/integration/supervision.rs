@@ -68,7 +68,8 @@ fn a_sigkilled_run_takes_a_hung_gate_and_its_background_process_along() {
     project.write(
         "kmilestone.toml",
         &format!(
-            "[gates]\ncommands = [\"echo $$ > {gate_pid}; sleep 1000 & echo $! > {sleeper_pid}; sleep 1000\"]\n[run]\nretries = 0\n"
+            // Unsandboxed: it writes its pids outside the repository, where the test reads them.
+            "[gates]\ncommands = [\"echo $$ > {gate_pid}; sleep 1000 & echo $! > {sleeper_pid}; sleep 1000\"]\nsandbox = false\n[run]\nretries = 0\n"
         ),
     );
     project.commit_all("Hanging gate");
@@ -192,4 +193,88 @@ fn the_public_api_reports_and_reaps_what_a_gate_left() {
     killed.sort_unstable();
     assert_eq!(started.len(), 2, "{lines:?}");
     assert_eq!(killed, started, "{lines:?}");
+}
+
+/// Live processes whose command line is exactly `argv`.
+fn processes_running(argv: &[&str]) -> usize {
+    let wanted: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline")).ok() == Some(wanted.clone())
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn daemons_the_agent_and_a_gate_leave_are_stopped_and_reported() {
+    let project = Project::with_config(
+        PLAN_3,
+        "[gates]\ncommands = [\"true\", \"setsid sleep 4322 > /dev/null 2>&1 < /dev/null &\"]\n",
+    );
+    let mut actions = vec![serde_json::json!({
+        "sh": "setsid sleep 4321 > /dev/null 2>&1 < /dev/null &"
+    })];
+    actions.extend(
+        crate::support::project::good_actions()
+            .as_array()
+            .unwrap()
+            .iter()
+            .cloned(),
+    );
+    project.scenario(serde_json::json!({"default": {"actions": actions}}));
+    let run = project.kmilestone_run(&["--only", "1.1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
+    // `<pid> <command line>`: the pid differs from run to run, and the command line is what the
+    // process was when killed (`sh -c …`, `setsid sleep …` or `sleep …`, as far as it got).
+    let stopped: Vec<(&str, bool)> = run
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("  ! "))
+        .filter_map(|line| line.split_once(": "))
+        .map(|(what, process)| (what, process.contains("sleep 432")))
+        .collect();
+    assert_eq!(
+        stopped,
+        vec![
+            (
+                "the agent left a process running; kmilestone stopped it",
+                true
+            ),
+            (
+                "gate setsid sleep 4322 > /dev/null 2>&1 < /dev/null & left a process running; kmilestone stopped it",
+                true
+            ),
+        ],
+        "{}",
+        run.describe()
+    );
+    assert_eq!(processes_running(&["sleep", "4321"]), 0);
+    assert_eq!(processes_running(&["sleep", "4322"]), 0);
+    let events = std::fs::read_dir(project.state_path("runs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path().join("events.jsonl"))
+        .next()
+        .unwrap();
+    let left: Vec<serde_json::Value> = std::fs::read_to_string(events)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|event| event["type"] == "left_running")
+        .map(|event| event["data"]["by"].clone())
+        .collect();
+    assert_eq!(
+        left,
+        vec![
+            serde_json::json!("agent"),
+            serde_json::json!("setsid sleep 4322 > /dev/null 2>&1 < /dev/null &")
+        ]
+    );
 }
