@@ -9,7 +9,10 @@ the task's Complete section to the handoff and commits it with git) and a `true`
 - the whole run's overhead per task: (run wall time - agent time) / tasks, start-up included;
 - first agent: how long after kmilestone was started the first agent process began;
 - peak memory of the kmilestone process itself (its own `ru_maxrss`, from the one log line
-  `RUST_LOG=kmilestone::peak=debug` turns on, so no other logging costs memory);
+  `RUST_LOG=kmilestone::peak=debug` turns on, so no other logging costs memory), from a second
+  run started by a forking `sh`: Linux counts the memory of the process image an `exec` replaces
+  in `ru_maxrss`, and Python starts children with `vfork`, so a child it starts directly reports
+  at least Python's own memory;
 - with --files N, the same in a repository of N more committed files, against one `git status`
   there;
 - with --prompts PLAN, how much of each prompt the previous task's prompt shares as a prefix
@@ -83,7 +86,7 @@ def one_status_ms(repo):
     return statistics.median(times)
 
 
-def run_once(binary, agent, tasks, files, plan_text=None, gate_sandbox=True):
+def run_once(binary, agent, tasks, files, plan_text=None, gate_sandbox=True, via_sh=False):
     work = Path(tempfile.mkdtemp(prefix="kmilestone-bench-"))
     try:
         repo = make_repo(work, tasks, files, agent, plan_text, gate_sandbox)
@@ -95,9 +98,12 @@ def run_once(binary, agent, tasks, files, plan_text=None, gate_sandbox=True):
                    RUST_LOG="warn,kmilestone::peak=debug")
         for name in ("KMILESTONE_CLAUDE_BIN", "KMILESTONE_AGENT"):
             env.pop(name, None)
+        command = [str(binary), "run", "M9_bench.md", "-q"]
+        if via_sh:
+            # Not the last command, so sh forks for it: kmilestone starts from sh's small image.
+            command = ["sh", "-c", '"$@"; exit $?', "sh"] + command
         t0 = time.time_ns()
-        proc = subprocess.run([str(binary), "run", "M9_bench.md", "-q"], cwd=repo, env=env,
-                              text=True, capture_output=True)
+        proc = subprocess.run(command, cwd=repo, env=env, text=True, capture_output=True)
         wall = (time.time_ns() - t0) / 1e6
         if proc.returncode != 0:
             sys.exit(f"run failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
@@ -166,8 +172,13 @@ def main():
               ", ".join(f"{r:.0%}" for r in ratios))
         print(f"median {statistics.median(ratios):.0%}, min {min(ratios):.0%}")
         return
-    results = [run_once(binary, agent, args.tasks, args.files, None, not args.no_gate_sandbox)
-               for _ in range(args.runs)]
+    results = []
+    for _ in range(args.runs):
+        result = run_once(binary, agent, args.tasks, args.files, None, not args.no_gate_sandbox)
+        memory = run_once(binary, agent, args.tasks, args.files, None, not args.no_gate_sandbox,
+                          via_sh=True)
+        result["peak_mib"] = memory["peak_mib"]
+        results.append(result)
     print(f"{args.tasks} tasks, {args.files} extra files, gate sandbox "
           f"{'off' if args.no_gate_sandbox else 'on'}, {args.runs} runs "
           f"(median of runs; nproc {os.cpu_count()}, load {os.getloadavg()[0]:.1f})")

@@ -46,7 +46,12 @@ impl Target {
 
 /// `start_of` reads field 22 of /proc/<id>/stat into `st` with builtins only (no fork); `read`
 /// is a regular builtin, so a missing file fails it without ending the shell.
+///
+/// It holds no directory that something may want to remove or unmount (`cd /` in the script
+/// rather than a working directory for the spawn, which would make std fork instead of
+/// `posix_spawn`, copying this process's page tables).
 const SCRIPT: &str = r#"trap '' HUP INT
+cd /
 procfs=; [ -r /proc/self/stat ] && procfs=1
 g=; p=
 drop() { out=; for e in $1; do [ "${e%%:*}" = "$2" ] || out="$out $e"; done; }
@@ -166,8 +171,6 @@ fn start() -> io::Result<(Child, ChildStdin)> {
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        // Holds no directory that something may want to remove or unmount.
-        .current_dir("/")
         // Its own group: a Ctrl-C at the terminal or a signal to a child's group spares it.
         .process_group(0)
         .spawn()?;

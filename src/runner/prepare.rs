@@ -170,7 +170,10 @@ pub(crate) fn prepare(
         tree = Some(now);
     }
 
-    let stamp = jiff::Zoned::now().strftime("%Y%m%dT%H%M%S").to_string();
+    // In UTC: the local time zone's name costs a scan of the system's zone database.
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
     let run_dir = state_dir.new_run_dir(&stamp)?;
     Ok(Prepared {
         milestone,
