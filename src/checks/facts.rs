@@ -68,24 +68,24 @@ pub(crate) enum Fact {
 /// A fact with the line it was seen on.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Seen {
-    pub fact: Fact,
-    pub line: usize,
+    pub(crate) fact: Fact,
+    pub(crate) line: usize,
 }
 
 /// A test, fixture, helper or the module itself.
 #[derive(Debug, Clone)]
 pub(crate) struct Unit {
-    pub name: String,
-    pub kind: UnitKind,
+    pub(crate) name: String,
+    pub(crate) kind: UnitKind,
     /// 1-based line of the definition (where no-assertion findings point).
-    pub line: usize,
+    pub(crate) line: usize,
     /// How the unit is disabled, and the line that does it.
-    pub disabled: Option<(Disabled, usize)>,
-    pub seen: Vec<Seen>,
+    pub(crate) disabled: Option<(Disabled, usize)>,
+    pub(crate) seen: Vec<Seen>,
     /// Names of same-file functions this unit calls (followed for assertions and services).
-    pub calls: Vec<String>,
+    pub(crate) calls: Vec<String>,
     /// Containers such as `describe` blocks or JS suites have no body of their own to check.
-    pub checks_assertions: bool,
+    pub(crate) checks_assertions: bool,
 }
 
 impl Unit {
@@ -109,5 +109,5 @@ impl Unit {
 /// Everything a front end found in one file.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FileFacts {
-    pub units: Vec<Unit>,
+    pub(crate) units: Vec<Unit>,
 }

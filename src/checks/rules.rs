@@ -21,8 +21,8 @@ const ONCE_PER_UNIT: &[Rule] = &[
 /// How the file's tests count: unit tests, or integration tests by path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Treatment {
-    pub integration_path: bool,
-    pub policy: IntegrationPolicy,
+    pub(crate) integration_path: bool,
+    pub(crate) policy: IntegrationPolicy,
 }
 
 /// Flags that hold for the whole file because some unit in it sets them up.

@@ -1,185 +1,25 @@
 //! JavaScript and TypeScript front end: jest, vitest, mocha and node:test files.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
+use super::super::knowledge::calls::{Arg, CallSite, classify, patched};
 use super::super::knowledge::{
-    is_existence_assertion, is_service_env, looks_like_assertion_helper, spawned_program,
-    target_of, target_of_host_port,
+    is_existence_assertion, is_service_env, javascript, looks_like_assertion_helper,
 };
 use super::super::syntax::{NodeExt, call_arguments, descendants, line, matches_any, text};
 use super::Context;
-
-const TEST_FUNCTIONS: &[&str] = &["it", "test", "specify", "xit", "xtest", "fit", "xspecify"];
-const SUITE_FUNCTIONS: &[&str] = &[
-    "describe",
-    "context",
-    "suite",
-    "xdescribe",
-    "fdescribe",
-    "xcontext",
-];
-const HOOKS: &[&str] = &[
-    "beforeAll",
-    "beforeEach",
-    "afterAll",
-    "afterEach",
-    "before",
-    "after",
-    "setup",
-    "teardown",
-];
-const DOCKER: &[&str] = &[
-    "testcontainers.*",
-    "@testcontainers/*",
-    "dockerode*",
-    "docker-compose.*",
-    "node-docker-api*",
-];
-const REAL_DB: &[&str] = &[
-    "pg.Pool",
-    "pg.Client",
-    "pg.default.Pool",
-    "pg.default.Client",
-    "pg-promise*",
-    "postgres",
-    "mysql.createConnection",
-    "mysql.createPool",
-    "mysql2.createConnection",
-    "mysql2.createPool",
-    "mysql2/promise.createConnection",
-    "mysql2/promise.createPool",
-    "redis.createClient",
-    "redis.createCluster",
-    "ioredis",
-    "ioredis.Redis",
-    "ioredis.Cluster",
-    "ioredis.default",
-    "mongodb.MongoClient",
-    "mongodb.MongoClient.connect",
-    "mongoose.connect",
-    "mongoose.createConnection",
-    "@prisma/client.PrismaClient",
-    "cassandra-driver.Client",
-    "kafkajs.Kafka",
-    "amqplib.connect",
-    "amqplib/callback_api.connect",
-    "@elastic/elasticsearch.Client",
-    "memjs.Client.create",
-    "@neondatabase/serverless.*",
-    "@vercel/postgres.*",
-];
-const SUBPROCESS: &[&str] = &[
-    "child_process.exec",
-    "child_process.execSync",
-    "child_process.spawn",
-    "child_process.spawnSync",
-    "child_process.execFile",
-    "child_process.execFileSync",
-    "execa",
-    "execa.*",
-    "cross-spawn*",
-];
-const HTTP_FUNCTIONS: &[&str] = &[
-    "fetch",
-    "node-fetch",
-    "node-fetch.default",
-    "cross-fetch",
-    "undici.fetch",
-    "undici.request",
-    "needle",
-    "needle.get",
-    "needle.head",
-    "needle.post",
-    "needle.put",
-    "needle.patch",
-    "needle.delete",
-    "needle.request",
-    "axios",
-    "axios.get",
-    "axios.post",
-    "axios.put",
-    "axios.patch",
-    "axios.delete",
-    "axios.head",
-    "axios.request",
-    "axios.default.*",
-    "axios.create.*",
-    "got",
-    "got.*",
-    "superagent.*",
-    "request",
-    "request.*",
-    "http.get",
-    "http.request",
-    "https.get",
-    "https.request",
-    "ky",
-    "ky.*",
-    "needle",
-    "needle.*",
-    "ws",
-    "WebSocket",
-    "ws.WebSocket",
-];
-/// True when `package` is itself a client the knowledge lists name exactly (`ioredis`,
-/// `needle`), not merely one a wildcard would match (`pg-promise*` for `pg-promise-extras`).
-fn is_known_client(package: &str) -> bool {
-    [REAL_DB, HTTP_FUNCTIONS, DOCKER].iter().any(|list| {
-        list.iter()
-            .any(|pattern| pattern.split('.').next() == Some(package))
-    })
-}
-
-const SOCKET_CONNECTS: &[&str] = &["net.connect", "net.createConnection", "tls.connect"];
-const NETWORK_MOCKS: &[&str] = &[
-    "nock*",
-    "msw*",
-    "msw/node*",
-    "fetch-mock*",
-    "jest-fetch-mock*",
-    "undici.MockAgent",
-    "axios-mock-adapter*",
-    "vitest-fetch-mock*",
-    "*.stubGlobal",
-    "supertest*",
-];
-const SERVERS: &[&str] = &[
-    "http.createServer",
-    "https.createServer",
-    "net.createServer",
-    "*.listen",
-    "express",
-    "fastify",
-    "http2.createServer",
-];
-const FAKE_CLOCKS: &[&str] = &[
-    "*.useFakeTimers",
-    "*.install",
-    "*.timers.enable",
-    "*.advanceTimersByTime",
-    "*.runAllTimers",
-];
-const MOCKERS: &[&str] = &[
-    "jest.mock",
-    "vi.mock",
-    "vi.doMock",
-    "jest.doMock",
-    "jest.spyOn",
-    "vi.spyOn",
-    "sinon.stub",
-    "*.mock.method",
-];
+use super::resolve::{Names, Resolve, Shapes, plain_number};
+use super::scope::Bindings;
 
 /// Reads a parsed JavaScript or TypeScript test file into facts.
 pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> FileFacts {
     let mut file = JsFile {
-        source,
+        names: Names::new(source, &SHAPES),
+        bindings: Bindings::file_wide(),
         context,
-        imports: HashMap::new(),
-        bindings: HashMap::new(),
     };
     let all = descendants(root, |_| false);
     for node in &all {
@@ -219,6 +59,107 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     FileFacts { units }
 }
 
+/// JavaScript's and TypeScript's node kinds, for the shared resolvers.
+static SHAPES: Shapes = Shapes {
+    path_depth: 8,
+    names: &["identifier"],
+    followed_values: &[
+        "call_expression",
+        "new_expression",
+        "await_expression",
+        "member_expression",
+    ],
+    members: &[("member_expression", "object", "property")],
+    followed_members: &[],
+    through_fields: &[
+        ("call_expression", "function"),
+        ("new_expression", "constructor"),
+    ],
+    path_wrappers: &[
+        "await_expression",
+        "parenthesized_expression",
+        "non_null_expression",
+    ],
+    self_names: &["this"],
+    strings: &["string", "template_string"],
+    string_parts: &["string_fragment", "escape_sequence"],
+    string_holes: &["template_substitution"],
+    concatenations: &[],
+    string_binary: &["binary_expression"],
+    string_wrappers: &["parenthesized_expression", "as_expression"],
+    numbers: &["number"],
+    parse_number: plain_number,
+    number_binary: &["binary_expression"],
+    signs: &[],
+    number_wrappers: &["parenthesized_expression"],
+};
+
+impl<'t> Resolve<'t> for JsFile<'_, 't, '_> {
+    fn names(&self) -> &Names<'_> {
+        &self.names
+    }
+
+    fn bound(&self, name: &str, at: usize) -> Option<Node<'t>> {
+        self.bindings.lookup(name, at)
+    }
+}
+
+/// A call being classified. An argument's name is a field of the options object given first.
+struct JsCall<'f, 's, 't, 'c> {
+    file: &'f JsFile<'s, 't, 'c>,
+    call: Node<'t>,
+    function: Node<'t>,
+    args: &'f [Node<'t>],
+}
+
+impl<'s, 't, 'c> CallSite<'t> for JsCall<'_, 's, 't, 'c> {
+    type File = JsFile<'s, 't, 'c>;
+
+    fn file(&self) -> &Self::File {
+        self.file
+    }
+
+    fn argument(&self, arg: Arg) -> Option<Node<'t>> {
+        match arg {
+            Arg::At(index) => self.args.get(index).copied(),
+            Arg::Named(key) => self
+                .args
+                .first()
+                .and_then(|object| self.file.object_value(*object, key)),
+            Arg::Element(..) => None,
+        }
+    }
+
+    fn seconds(&self, node: Node<'t>) -> Option<f64> {
+        Some(self.file.number(node, 0)? / 1000.0)
+    }
+
+    fn is_awaited_bare_call(&self) -> bool {
+        self.function.node_kind() == "identifier"
+            && self
+                .call
+                .parent()
+                .is_some_and(|p| p.node_kind() == "await_expression")
+    }
+
+    fn timer_waits(&self) -> bool {
+        self.call.node_kind() == "call_expression" && self.file.inside_promise(self.call)
+    }
+
+    fn names_dialect(&self, dialects: &[&str]) -> bool {
+        let config = self
+            .args
+            .iter()
+            .map(|a| self.file.text(*a))
+            .collect::<String>();
+        dialects.iter().any(|d| {
+            config.contains(&format!("'{d}'"))
+                || config.contains(&format!("\"{d}\""))
+                || config.contains(&format!("{d}://"))
+        }) && !config.contains("sqlite")
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Framework {
     Test,
@@ -227,18 +168,16 @@ enum Framework {
 }
 
 struct JsFile<'s, 't, 'c> {
-    source: &'s str,
+    /// Source and imports.
+    names: Names<'s>,
+    /// Each name's first value anywhere in the file (see [`Bindings::file_wide`]).
+    bindings: Bindings<'t>,
     context: &'c Context<'c>,
-    imports: HashMap<String, String>,
-    /// Name → the first value bound to it anywhere in the file. Unlike the other languages these
-    /// are not kept per function: suites declare `let client;` in a `describe` and assign it in a
-    /// `beforeEach` callback, so the value a test sees is bound in a sibling closure.
-    bindings: HashMap<String, Node<'t>>,
 }
 
 impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
     fn text(&self, node: Node<'_>) -> &'s str {
-        text(node, self.source)
+        text(node, self.names.source)
     }
 
     fn module_name(&self, string: Node<'_>) -> Option<String> {
@@ -249,7 +188,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         let climbs = name.trim_start_matches("./");
         if (climbs.starts_with("../") || climbs == "..")
             && let Some(package) = self.context.package_name
-            && is_known_client(package)
+            && javascript::is_known_client(package)
         {
             return Some(package.to_string());
         }
@@ -267,20 +206,23 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
                         .named_child(0)
                         .filter(|n| n.node_kind() == "identifier")
                     {
-                        self.imports
+                        self.names
+                            .imports
                             .insert(self.text(first).to_string(), module.clone());
                     }
                 }
                 "namespace_import" => {
                     if let Some(name) = inner.named_child(0) {
-                        self.imports
+                        self.names
+                            .imports
                             .insert(self.text(name).to_string(), module.clone());
                     }
                 }
                 "import_specifier" => {
                     let name = inner.field("name").map(|n| self.text(n)).unwrap_or("");
                     let alias = inner.field("alias").map(|n| self.text(n)).unwrap_or(name);
-                    self.imports
+                    self.names
+                        .imports
                         .insert(alias.to_string(), format!("{module}.{name}"));
                 }
                 _ => {}
@@ -295,7 +237,9 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         let required = self.required_module(value);
         match (name.node_kind(), required) {
             ("identifier", Some(module)) => {
-                self.imports.insert(self.text(name).to_string(), module);
+                self.names
+                    .imports
+                    .insert(self.text(name).to_string(), module);
             }
             ("object_pattern", Some(module)) => {
                 let mut cursor = name.walk();
@@ -303,14 +247,15 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
                     match property.node_kind() {
                         "shorthand_property_identifier_pattern" => {
                             let local = self.text(property).to_string();
-                            self.imports
+                            self.names
+                                .imports
                                 .insert(local.clone(), format!("{module}.{local}"));
                         }
                         "pair_pattern" => {
                             if let (Some(key), Some(value)) =
                                 (property.field("key"), property.field("value"))
                             {
-                                self.imports.insert(
+                                self.names.imports.insert(
                                     self.text(value).to_string(),
                                     format!("{module}.{}", self.text(key)),
                                 );
@@ -322,8 +267,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             }
             ("identifier", None) => {
                 self.bindings
-                    .entry(self.text(name).to_string())
-                    .or_insert(value);
+                    .bind(self.text(name), name.start_byte(), value);
             }
             _ => {}
         }
@@ -349,104 +293,6 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         }
     }
 
-    fn path(&self, node: Node<'_>, depth: usize) -> Option<String> {
-        if depth > 8 {
-            return None;
-        }
-        match node.node_kind() {
-            "identifier" => {
-                let name = self.text(node);
-                if let Some(path) = self.imports.get(name) {
-                    return Some(path.clone());
-                }
-                if let Some(value) = self.bindings.get(name)
-                    && matches!(
-                        value.node_kind(),
-                        "call_expression"
-                            | "new_expression"
-                            | "await_expression"
-                            | "member_expression"
-                    )
-                {
-                    return self.path(*value, depth + 1);
-                }
-                Some(name.to_string())
-            }
-            "member_expression" => {
-                let object = node.field("object")?;
-                let property = node.field("property")?;
-                let base = self
-                    .path(object, depth + 1)
-                    .unwrap_or_else(|| "?".to_string());
-                Some(format!("{base}.{}", self.text(property)))
-            }
-            "call_expression" => self.path(node.field("function")?, depth + 1),
-            "new_expression" => self.path(node.field("constructor")?, depth + 1),
-            "await_expression" | "parenthesized_expression" | "non_null_expression" => {
-                self.path(node.named_child(0)?, depth + 1)
-            }
-            "this" => Some("this".to_string()),
-            _ => None,
-        }
-    }
-
-    fn string(&self, node: Node<'_>, depth: usize) -> Option<String> {
-        if depth > 8 {
-            return None;
-        }
-        match node.node_kind() {
-            "string" | "template_string" => {
-                let mut cursor = node.walk();
-                let mut out = String::new();
-                for child in node.named_children(&mut cursor) {
-                    match child.node_kind() {
-                        "string_fragment" | "escape_sequence" => out.push_str(self.text(child)),
-                        "template_substitution" => {
-                            match child.named_child(0).and_then(|e| self.string(e, depth + 1)) {
-                                Some(value) => out.push_str(&value),
-                                None => {
-                                    out.push('{');
-                                    break;
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Some(out)
-            }
-            "binary_expression" => self.string(node.field("left")?, depth + 1),
-            "identifier" => self.string(*self.bindings.get(self.text(node))?, depth + 1),
-            "parenthesized_expression" | "as_expression" => {
-                self.string(node.named_child(0)?, depth + 1)
-            }
-            _ => None,
-        }
-    }
-
-    fn number(&self, node: Node<'_>, depth: usize) -> Option<f64> {
-        if depth > 8 {
-            return None;
-        }
-        match node.node_kind() {
-            "number" => self.text(node).replace('_', "").parse().ok(),
-            "parenthesized_expression" => self.number(node.named_child(0)?, depth + 1),
-            "binary_expression" => {
-                let left = self.number(node.field("left")?, depth + 1)?;
-                let right = self.number(node.field("right")?, depth + 1)?;
-                match self.text(node.field("operator")?) {
-                    "*" => Some(left * right),
-                    "/" if right != 0.0 => Some(left / right),
-                    "+" => Some(left + right),
-                    "-" => Some(left - right),
-                    _ => None,
-                }
-            }
-            "identifier" => self.number(*self.bindings.get(self.text(node))?, depth + 1),
-            _ => None,
-        }
-    }
-
     /// The base name of a framework call (`it`, `test.only`, `describe.each(...)`).
     fn framework_call(&self, node: Node<'_>) -> Option<Framework> {
         if node.node_kind() != "call_expression" {
@@ -454,11 +300,13 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         }
         let callee = self.callee_chain(node)?;
         let base = callee.split('.').next()?;
-        if TEST_FUNCTIONS.contains(&base) || (base == "t" && callee.starts_with("t.test")) {
+        if javascript::TEST_FUNCTIONS.contains(&base)
+            || (base == "t" && callee.starts_with("t.test"))
+        {
             Some(Framework::Test)
-        } else if SUITE_FUNCTIONS.contains(&base) {
+        } else if javascript::SUITE_FUNCTIONS.contains(&base) {
             Some(Framework::Suite)
-        } else if HOOKS.contains(&base) {
+        } else if javascript::HOOKS.contains(&base) {
             Some(Framework::Hook)
         } else {
             None
@@ -715,144 +563,28 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             return;
         };
         let args: Vec<Node<'t>> = call_arguments(call);
-        let first = args.first().copied();
         let last = path.rsplit('.').next().unwrap_or(&path);
         if function.node_kind() == "identifier" {
             unit.calls.push(self.text(function).to_string());
         }
 
-        if path == "setTimeout"
-            && call.node_kind() == "call_expression"
-            && self.inside_promise(call)
-        {
-            if let Some(ms) = args.get(1).and_then(|a| self.number(*a, 0)) {
-                unit.see(Fact::Sleep(ms / 1000.0), at);
-            }
-        } else if matches_any(
-            &[
-                "timers/promises.setTimeout",
-                "timers/promises.scheduler.wait",
-                "*.waitForTimeout",
-            ],
-            &path,
-        ) || (function.node_kind() == "identifier"
-            && matches!(last, "sleep" | "delay" | "wait" | "pause")
-            && call
-                .parent()
-                .is_some_and(|p| p.node_kind() == "await_expression"))
-        {
-            if let Some(ms) = first.and_then(|a| self.number(a, 0)) {
-                unit.see(Fact::Sleep(ms / 1000.0), at);
-            }
-        } else if matches_any(DOCKER, &path) {
-            unit.see(Fact::Docker(path.clone()), at);
-        } else if matches_any(REAL_DB, &path) {
-            unit.see(Fact::RealDb(path.clone()), at);
-        } else if matches_any(
-            &["knex", "knex.knex", "knex.default", "sequelize.Sequelize"],
-            &path,
-        ) {
-            let config = args.iter().map(|a| self.text(*a)).collect::<String>();
-            let server = ["pg", "postgres", "mysql", "mssql", "oracledb", "mariadb"]
-                .iter()
-                .any(|d| {
-                    config.contains(&format!("'{d}'"))
-                        || config.contains(&format!("\"{d}\""))
-                        || config.contains(&format!("{d}://"))
-                });
-            if server && !config.contains("sqlite") {
-                unit.see(Fact::RealDb(path.clone()), at);
-            }
-        } else if matches_any(SUBPROCESS, &path) {
-            if let Some(fact) = first
-                .and_then(|a| self.string(a, 0))
-                .as_deref()
-                .and_then(spawned_program)
-            {
-                unit.see(fact, at);
-            }
-        } else if matches_any(HTTP_FUNCTIONS, &path) {
-            let url = first.and_then(|a| self.string(a, 0).or_else(|| self.object_field(a, "url")));
-            if let Some(target) = url.and_then(|u| target_of(&u)) {
-                unit.see(Fact::Network(target), at);
-            } else if let Some(host) = first.and_then(|a| {
-                self.object_field(a, "hostname")
-                    .or_else(|| self.object_field(a, "host"))
-            }) {
-                let port = first.and_then(|a| self.object_number(a, "port"));
-                if let Some(target) = target_of_host_port(&host, port.map(|p| p as u32)) {
-                    unit.see(Fact::Network(target), at);
-                }
-            }
-        } else if matches_any(SOCKET_CONNECTS, &path) {
-            let (host, port) = match first {
-                Some(a) if a.node_kind() == "object" => {
-                    (self.object_field(a, "host"), self.object_number(a, "port"))
-                }
-                Some(a) => (
-                    args.get(1).and_then(|h| self.string(*h, 0)),
-                    self.number(a, 0),
-                ),
-                None => (None, None),
-            };
-            if let Some(target) = target_of_host_port(
-                &host.unwrap_or_else(|| "localhost".to_string()),
-                port.map(|p| p as u32),
-            ) {
-                unit.see(Fact::Network(target), at);
-            }
-        } else if matches_any(NETWORK_MOCKS, &path) {
-            unit.see(Fact::NetworkMock, at);
-        } else if matches_any(SERVERS, &path) {
-            unit.see(Fact::StartsServer, at);
-        } else if matches_any(FAKE_CLOCKS, &path) {
-            unit.see(Fact::FakeClock, at);
-        } else if matches_any(&["vi.stubEnv", "*.stubEnv"], &path) {
-            unit.see(Fact::SetsEnv, at);
+        let site = JsCall {
+            file: self,
+            call,
+            function,
+            args: &args,
+        };
+        if let Some(fact) = classify(javascript::CALLS, &path, &site) {
+            unit.see(fact, at);
         }
-
-        if matches_any(MOCKERS, &path) {
+        if matches_any(javascript::MOCKERS, &path) {
             let arguments = args
                 .iter()
                 .map(|a| self.text(*a))
                 .collect::<Vec<_>>()
                 .join(",");
-            if [
-                "fetch",
-                "axios",
-                "node-fetch",
-                "got",
-                "undici",
-                "http",
-                "request",
-                "superagent",
-                "ky",
-            ]
-            .iter()
-            .any(|l| arguments.contains(l))
-            {
-                unit.see(Fact::NetworkMock, at);
-            }
-            if [
-                "'pg'",
-                "\"pg\"",
-                "ioredis",
-                "'redis'",
-                "\"redis\"",
-                "mongodb",
-                "mysql",
-                "mongoose",
-            ]
-            .iter()
-            .any(|l| arguments.contains(l))
-            {
-                unit.see(Fact::DatabaseMock, at);
-            }
-            if arguments.contains("setTimeout")
-                || arguments.contains("sleep")
-                || arguments.contains("delay")
-            {
-                unit.see(Fact::FakeClock, at);
+            for fact in patched(&arguments, javascript::PATCHES) {
+                unit.see(fact, at);
             }
         }
 
@@ -881,16 +613,6 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         false
     }
 
-    fn object_field(&self, object: Node<'_>, key: &str) -> Option<String> {
-        self.object_value(object, key)
-            .and_then(|v| self.string(v, 0))
-    }
-
-    fn object_number(&self, object: Node<'_>, key: &str) -> Option<f64> {
-        self.object_value(object, key)
-            .and_then(|v| self.number(v, 0))
-    }
-
     fn object_value<'n>(&self, object: Node<'n>, key: &str) -> Option<Node<'n>> {
         if object.node_kind() != "object" {
             return None;
@@ -917,10 +639,10 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             return Some(false);
         }
         let chain = self.text(function);
-        if (path.starts_with("expect.")
-            || chain.starts_with("expect(")
-            || path.starts_with("@jest/globals.expect.")
-            || path.starts_with("vitest.expect."))
+        if (javascript::EXPECT_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+            || chain.starts_with("expect("))
             && function.node_kind() == "member_expression"
         {
             return Some(self.is_weak_expect(call, last, args));
@@ -929,30 +651,12 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             return Some(false);
         }
         let is_assert_module = path == "assert"
-            || path.starts_with("assert.")
-            || path.starts_with("assert/strict")
-            || path.starts_with("chai.")
-            || path.starts_with("sinon.assert.")
+            || javascript::ASSERT_MODULE_PREFIXES
+                .iter()
+                .any(|prefix| path.starts_with(prefix))
             || path.contains(".should.")
             || chain.starts_with("t.assert")
-            || matches_any(
-                &[
-                    "t.equal",
-                    "t.deepEqual",
-                    "t.strictEqual",
-                    "t.ok",
-                    "t.is",
-                    "t.true",
-                    "t.throws",
-                    "t.rejects",
-                    "t.same",
-                    "t.match",
-                    "*.expectTypeOf",
-                    "expectTypeOf",
-                    "assertType",
-                ],
-                chain,
-            );
+            || matches_any(javascript::TAP_ASSERTIONS, chain);
         if is_assert_module {
             let weak = matches!(last, "ok" | "assert" | "true" | "equal" | "strictEqual")
                 && args.first().is_some_and(|a| a.node_kind() == "true")

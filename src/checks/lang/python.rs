@@ -1,291 +1,19 @@
 //! Python front end: pytest and unittest test files.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use tree_sitter::Node;
 
 use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
+use super::super::knowledge::calls::{Arg, CallSite, Connects, classify, first_value, patched};
 use super::super::knowledge::{
-    is_database_connection_string, is_existence_assertion, is_service_env,
-    looks_like_assertion_helper, postgres_rejects_before_connecting, spawned_program, target_of,
-    target_of_host_port,
+    is_existence_assertion, is_service_env, looks_like_assertion_helper,
+    postgres_rejects_before_connecting, python,
 };
 use super::super::syntax::{NodeExt, descendants, line, matches_any, text};
 use super::Context;
+use super::resolve::{Names, Resolve, Shapes, plain_number};
 use super::scope::Bindings;
-
-const SLEEPS: &[&str] = &[
-    "time.sleep",
-    "asyncio.sleep",
-    "trio.sleep",
-    "anyio.sleep",
-    "gevent.sleep",
-    "eventlet.sleep",
-];
-const DOCKER: &[&str] = &[
-    "docker.from_env",
-    "docker.DockerClient*",
-    "docker.APIClient*",
-    "docker.client.*",
-    "testcontainers.*",
-    "python_on_whales.*",
-];
-/// Libraries that start a real server process for the test, and the program they run.
-const SERVICE_LAUNCHERS: &[(&str, &str)] = &[
-    ("testing.postgresql.Postgresql", "postgres"),
-    ("testing.postgresql.PostgresqlFactory", "postgres"),
-    ("testing.mysqld.Mysqld", "mysqld"),
-    ("testing.mysqld.MysqldFactory", "mysqld"),
-    ("testing.redis.RedisServer", "redis-server"),
-    ("testing.memcached.Memcached", "memcached"),
-    ("testing.elasticsearch.Elasticsearch", "elasticsearch"),
-];
-const REAL_DB: &[&str] = &[
-    "psycopg2.connect",
-    "psycopg.connect",
-    "psycopg.AsyncConnection.connect",
-    "psycopg_pool.*Pool",
-    "asyncpg.connect",
-    "asyncpg.create_pool",
-    "pg8000.connect",
-    "pg8000.dbapi.connect",
-    "pg8000.native.Connection",
-    "pymysql.connect",
-    "MySQLdb.connect",
-    "mysql.connector.connect",
-    "aiomysql.connect",
-    "aiomysql.create_pool",
-    "aiomysql.sa.create_engine",
-    "aiopg.sa.create_engine",
-    "redis.Redis",
-    "redis.StrictRedis",
-    "redis.from_url",
-    "redis.Redis.from_url",
-    "redis.client.Redis",
-    "redis.asyncio.Redis",
-    "redis.asyncio.from_url",
-    "redis.asyncio.Redis.from_url",
-    "redis.asyncio.client.Redis",
-    "redis.ConnectionPool*",
-    "redis.cluster.RedisCluster",
-    "aioredis.*",
-    "pymongo.MongoClient",
-    "motor.*MotorClient",
-    "cassandra.cluster.Cluster",
-    "elasticsearch.Elasticsearch",
-    "elasticsearch.AsyncElasticsearch",
-    "pika.BlockingConnection",
-    "kafka.KafkaProducer",
-    "kafka.KafkaConsumer",
-    "aiokafka.AIOKafka*",
-    "pymemcache.client.*Client",
-    "clickhouse_driver.Client",
-    "neo4j.GraphDatabase.driver",
-    "peewee.PostgresqlDatabase",
-    "peewee.MySQLDatabase",
-];
-/// Calls that open a connection to the server their first argument names.
-const CONNECTORS: &[&str] = &["connect", "from_url", "create_pool", "create_connection"];
-/// Engines that are only real when their URL names a server database.
-const ENGINES: &[&str] = &[
-    "sqlalchemy.create_engine",
-    "sqlalchemy.ext.asyncio.create_async_engine",
-    "databases.Database",
-];
-/// Roots of database and cache client modules: patching or reassigning them stubs the server.
-const DATABASE_MODULES: &[&str] = &[
-    "psycopg2",
-    "psycopg",
-    "asyncpg",
-    "pymysql",
-    "MySQLdb",
-    "mysql",
-    "aiomysql",
-    "redis",
-    "aioredis",
-    "pymongo",
-    "motor",
-    "cassandra",
-    "elasticsearch",
-    "pika",
-    "kafka",
-    "pymemcache",
-];
-const SUBPROCESS: &[&str] = &[
-    "subprocess.run",
-    "subprocess.call",
-    "subprocess.check_call",
-    "subprocess.check_output",
-    "subprocess.Popen",
-    "os.system",
-    "os.popen",
-    "asyncio.create_subprocess_exec",
-    "asyncio.create_subprocess_shell",
-    "pexpect.spawn",
-];
-const HTTP_FUNCTIONS: &[&str] = &[
-    "requests.get",
-    "requests.post",
-    "requests.put",
-    "requests.patch",
-    "requests.delete",
-    "requests.head",
-    "requests.options",
-    "requests.request",
-    "httpx.get",
-    "httpx.post",
-    "httpx.put",
-    "httpx.patch",
-    "httpx.delete",
-    "httpx.head",
-    "httpx.options",
-    "httpx.request",
-    "httpx.stream",
-    "urllib.request.urlopen",
-    "urllib.request.urlretrieve",
-    "urllib3.request",
-    "aiohttp.request",
-    "websockets.connect",
-    "websockets.client.connect",
-    "websocket.create_connection",
-    "websocket.*.connect",
-    "websocket.*.create_connection",
-    "urllib2.urlopen",
-];
-/// Client objects whose HTTP-verb methods reach the network.
-const HTTP_CLIENTS: &[&str] = &[
-    "requests.Session",
-    "requests.session",
-    "requests.sessions.Session",
-    "httpx.Client",
-    "httpx.AsyncClient",
-    "aiohttp.ClientSession",
-    "urllib3.PoolManager",
-    "urllib3.*ConnectionPool",
-    "websocket.WebSocket",
-    "websocket.WebSocketApp",
-];
-const HTTP_VERBS: &[&str] = &[
-    "get",
-    "post",
-    "put",
-    "patch",
-    "delete",
-    "head",
-    "options",
-    "request",
-    "stream",
-    "urlopen",
-    "ws_connect",
-    "connect",
-];
-const HOST_CONNECTIONS: &[&str] = &[
-    "http.client.HTTPConnection",
-    "http.client.HTTPSConnection",
-    "ftplib.FTP",
-    "smtplib.SMTP",
-    "smtplib.SMTP_SSL",
-    "telnetlib.Telnet",
-    "poplib.POP3",
-    "imaplib.IMAP4",
-];
-const SOCKET_CONNECTS: &[&str] = &[
-    "socket.create_connection",
-    "socket.socket.connect",
-    "socket.socket.connect_ex",
-    "asyncio.open_connection",
-];
-const NETWORK_MOCKS: &[&str] = &[
-    "responses.*",
-    "respx.*",
-    "httpretty.*",
-    "requests_mock.*",
-    "aioresponses.*",
-    "vcr.*",
-    "betamax.*",
-    "pytest_httpx.*",
-    "httpx.MockTransport",
-    "pytest.mark.vcr",
-    "pytest.mark.block_network",
-    "pook.*",
-];
-const SERVERS: &[&str] = &[
-    "http.server.*",
-    "socketserver.*",
-    "pytest_httpserver.*",
-    "aiohttp.test_utils.*",
-    "werkzeug.serving.make_server",
-    "uvicorn.*",
-    "socket.socket.bind",
-    "socket.socket.listen",
-    "asyncio.start_server",
-    "*.create_server",
-    "aiohttp.web.TCPSite",
-    "threading.Thread",
-];
-const PATCHERS: &[&str] = &[
-    "unittest.mock.patch*",
-    "mock.patch*",
-    "*.patch",
-    "*.patch.object",
-    "*.patch.dict",
-    "*.setattr",
-    "*.patch.multiple",
-];
-const ENV_SETTERS: &[&str] = &[
-    "*.setenv",
-    "os.environ.update",
-    "os.environ.setdefault",
-    "os.putenv",
-];
-const ENV_READS: &[&str] = &[
-    "os.environ.get",
-    "os.getenv",
-    "os.environ.__getitem__",
-    "environ.get",
-];
-const MOCK_FIXTURES: &[&str] = &[
-    "httpx_mock",
-    "respx_mock",
-    "requests_mock",
-    "aioresponses",
-    "mock_aioresponse",
-    "responses_mock",
-    "vcr",
-    "vcr_cassette",
-];
-const SERVER_FIXTURES: &[&str] = &[
-    "httpserver",
-    "aiohttp_server",
-    "aiohttp_raw_server",
-    "aiohttp_client",
-    "live_server",
-    "unused_tcp_port",
-    "unused_tcp_port_factory",
-    "aiohttp_unused_port",
-    "free_port",
-    "httpbin",
-];
-const DOCKER_FIXTURES: &[&str] = &[
-    "docker_services",
-    "docker_ip",
-    "docker_compose",
-    "docker_client",
-];
-const SETUP_METHODS: &[&str] = &[
-    "setUp",
-    "setUpClass",
-    "asyncSetUp",
-    "setup_method",
-    "setup_class",
-    "setup_module",
-    "setup_function",
-    "tearDown",
-    "tearDownClass",
-    "teardown_method",
-    "teardown_class",
-    "teardown_module",
-];
 
 /// Nodes that hold statements (or the `with ... as` targets) rather than expressions.
 const STATEMENT_CONTAINERS: &[&str] = &[
@@ -314,10 +42,9 @@ const STATEMENT_CONTAINERS: &[&str] = &[
 /// Reads a parsed Python test file into facts.
 pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> FileFacts {
     let mut file = PythonFile {
-        source,
-        context,
-        imports: HashMap::new(),
+        names: Names::new(source, &SHAPES),
         bindings: Bindings::new(Vec::new()),
+        context,
         classes: HashSet::new(),
     };
     // Imports and bindings are statements: expressions need not be entered to find them.
@@ -379,26 +106,115 @@ fn is_definition(node: Node<'_>) -> bool {
 }
 
 fn is_integration_mark(mark: &str) -> bool {
-    [
-        "mark.integration",
-        "mark.e2e",
-        "mark.functional",
-        "mark.end_to_end",
-        "mark.docker",
-    ]
-    .iter()
-    .any(|m| mark.contains(m))
+    python::INTEGRATION_MARKS.iter().any(|m| mark.contains(m))
 }
 
 struct PythonFile<'s, 't, 'c> {
-    source: &'s str,
-    context: &'c Context<'c>,
-    /// Local name → dotted import path.
-    imports: HashMap<String, String>,
+    /// Source and imports.
+    names: Names<'s>,
     /// Assigned names (and `self.attr`) and their values, per function.
     bindings: Bindings<'t>,
+    context: &'c Context<'c>,
     /// Names of the classes defined in the file, nested ones included.
     classes: HashSet<&'s str>,
+}
+
+/// Python's node kinds, for the shared resolvers.
+static SHAPES: Shapes = Shapes {
+    path_depth: 8,
+    names: &["identifier"],
+    followed_values: &["call", "attribute", "await"],
+    members: &[("attribute", "object", "attribute")],
+    followed_members: &["call"],
+    through_fields: &[("call", "function")],
+    path_wrappers: &["await", "parenthesized_expression"],
+    self_names: &[],
+    strings: &["string"],
+    string_parts: &["string_content"],
+    string_holes: &["interpolation"],
+    concatenations: &["concatenated_string"],
+    string_binary: &["binary_operator"],
+    string_wrappers: &["parenthesized_expression"],
+    numbers: &["integer", "float"],
+    parse_number: plain_number,
+    number_binary: &["binary_operator"],
+    signs: &["unary_operator"],
+    number_wrappers: &["parenthesized_expression"],
+};
+
+impl<'t> Resolve<'t> for PythonFile<'_, 't, '_> {
+    fn names(&self) -> &Names<'_> {
+        &self.names
+    }
+
+    fn bound(&self, name: &str, at: usize) -> Option<Node<'t>> {
+        self.bindings.lookup(name, at)
+    }
+}
+
+/// A call being classified, with its arguments split as Python passes them.
+struct PythonCall<'f, 's, 't, 'c> {
+    file: &'f PythonFile<'s, 't, 'c>,
+    call: Node<'t>,
+    positional: &'f [Node<'t>],
+    keywords: &'f [(&'s str, Node<'t>)],
+}
+
+impl<'s, 't, 'c> CallSite<'t> for PythonCall<'_, 's, 't, 'c> {
+    type File = PythonFile<'s, 't, 'c>;
+
+    fn file(&self) -> &Self::File {
+        self.file
+    }
+
+    fn argument(&self, arg: Arg) -> Option<Node<'t>> {
+        match arg {
+            Arg::At(index) => self.positional.get(index).copied(),
+            Arg::Named(name) => self
+                .keywords
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| *v),
+            Arg::Element(index, element) => self
+                .positional
+                .get(index)
+                .filter(|a| a.node_kind() == "tuple")
+                .and_then(|a| a.named_child(element)),
+        }
+    }
+
+    fn seconds(&self, node: Node<'t>) -> Option<f64> {
+        let seconds = self.file.number(node, 0)?;
+        let bound = self
+            .file
+            .enclosing_timeout(self.call)
+            .unwrap_or(f64::INFINITY);
+        Some(seconds.min(bound))
+    }
+
+    /// `subprocess.run(["redis-server", …])` runs the list's first element.
+    fn command(&self, node: Node<'t>) -> Option<String> {
+        match node.node_kind() {
+            "list" | "tuple" => node.named_child(0).and_then(|c| self.file.string(c, 0)),
+            _ => self.file.string(node, 0),
+        }
+    }
+
+    fn reaches_server(&self, connects: &Connects, path: &str) -> bool {
+        let refused = matches!(connects, Connects::Always)
+            && path.contains(python::LIBPQ_CLIENTS)
+            && first_value(self, python::DSN, |node| self.file.string(node, 0))
+                .is_some_and(|dsn| postgres_rejects_before_connecting(&dsn, false));
+        !refused
+    }
+
+    /// `create_connection(url, class_=DummySocket)`: a class of this file stands in for the
+    /// socket, so nothing leaves the process.
+    fn sends(&self) -> bool {
+        !self.keywords.iter().any(|(_, value)| {
+            value.node_kind() == "identifier" && self.file.classes.contains(self.file.text(*value))
+        })
+    }
 }
 
 /// The class a definition sits in, as far as test discovery cares.
@@ -409,7 +225,7 @@ struct ClassInfo {
 
 impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
     fn text(&self, node: Node<'_>) -> &'s str {
-        text(node, self.source)
+        text(node, self.names.source)
     }
 
     fn bind(&mut self, name: &str, value: Node<'t>) {
@@ -449,138 +265,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 }
                 _ => full,
             };
-            self.imports.insert(alias, path);
-        }
-    }
-
-    /// The dotted path an expression names after resolving imports and simple bindings.
-    fn path(&self, node: Node<'_>, depth: usize) -> Option<String> {
-        let mut out = String::new();
-        self.path_into(node, depth, &mut out).then_some(out)
-    }
-
-    /// Appends the dotted path of `node` to `out`; false (with `out` in any state) when the
-    /// expression names nothing.
-    fn path_into(&self, node: Node<'_>, depth: usize, out: &mut String) -> bool {
-        if depth > 8 {
-            return false;
-        }
-        match node.node_kind() {
-            "identifier" => {
-                let name = self.text(node);
-                if let Some(path) = self.imports.get(name) {
-                    out.push_str(path);
-                    return true;
-                }
-                if let Some(value) = self.binding(name, node)
-                    && matches!(value.node_kind(), "call" | "attribute" | "await")
-                {
-                    return self.path_into(value, depth + 1, out);
-                }
-                out.push_str(name);
-                true
-            }
-            "attribute" => {
-                if let Some(value) = self.binding(self.text(node), node)
-                    && value.node_kind() == "call"
-                {
-                    return self.path_into(value, depth + 1, out);
-                }
-                let (Some(object), Some(attribute)) =
-                    (node.field("object"), node.field("attribute"))
-                else {
-                    return false;
-                };
-                let mark = out.len();
-                if !self.path_into(object, depth + 1, out) {
-                    out.truncate(mark);
-                    out.push('?');
-                }
-                out.push('.');
-                out.push_str(self.text(attribute));
-                true
-            }
-            "call" => node
-                .field("function")
-                .is_some_and(|f| self.path_into(f, depth + 1, out)),
-            "await" | "parenthesized_expression" => node
-                .named_child(0)
-                .is_some_and(|c| self.path_into(c, depth + 1, out)),
-            _ => false,
-        }
-    }
-
-    /// The static value of a string expression (literal, f-string prefix, bound name).
-    fn string(&self, node: Node<'_>, depth: usize) -> Option<String> {
-        if depth > 8 {
-            return None;
-        }
-        match node.node_kind() {
-            "string" => {
-                let mut cursor = node.walk();
-                let mut out = String::new();
-                for child in node.named_children(&mut cursor) {
-                    match child.node_kind() {
-                        "string_content" => out.push_str(self.text(child)),
-                        "interpolation" => {
-                            match child.named_child(0).and_then(|e| self.string(e, depth + 1)) {
-                                Some(value) => out.push_str(&value),
-                                None => {
-                                    out.push('{');
-                                    break;
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Some(out)
-            }
-            "concatenated_string" => {
-                let mut cursor = node.walk();
-                let parts: Vec<String> = node
-                    .named_children(&mut cursor)
-                    .filter_map(|c| self.string(c, depth + 1))
-                    .collect();
-                Some(parts.concat())
-            }
-            "binary_operator" => self.string(node.field("left")?, depth + 1),
-            "identifier" => self.string(self.binding(self.text(node), node)?, depth + 1),
-            "parenthesized_expression" => self.string(node.named_child(0)?, depth + 1),
-            _ => None,
-        }
-    }
-
-    /// The static value of a numeric expression, in its own unit.
-    fn number(&self, node: Node<'_>, depth: usize) -> Option<f64> {
-        if depth > 8 {
-            return None;
-        }
-        match node.node_kind() {
-            "integer" => self.text(node).replace('_', "").parse().ok(),
-            "float" => self.text(node).replace('_', "").parse().ok(),
-            "parenthesized_expression" => self.number(node.named_child(0)?, depth + 1),
-            "unary_operator" => {
-                let value = self.number(node.field("argument")?, depth + 1)?;
-                Some(if self.text(node).starts_with('-') {
-                    -value
-                } else {
-                    value
-                })
-            }
-            "binary_operator" => {
-                let left = self.number(node.field("left")?, depth + 1)?;
-                let right = self.number(node.field("right")?, depth + 1)?;
-                match self.text(node.field("operator")?) {
-                    "*" => Some(left * right),
-                    "/" if right != 0.0 => Some(left / right),
-                    "+" => Some(left + right),
-                    "-" => Some(left - right),
-                    _ => None,
-                }
-            }
-            "identifier" => self.number(self.binding(self.text(node), node)?, depth + 1),
-            _ => None,
+            self.names.imports.insert(alias, path);
         }
     }
 
@@ -683,7 +368,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         let decorator_text: String = decorators.iter().map(|d| self.text(*d)).collect();
         let is_fixture = decorator_text.contains("fixture");
         let in_test_scope = class.is_none_or(|c| c.is_test_class);
-        let kind = if is_fixture || SETUP_METHODS.contains(&name) {
+        let kind = if is_fixture || python::SETUP_METHODS.contains(&name) {
             UnitKind::Setup
         } else if name.starts_with("test") && in_test_scope {
             UnitKind::Test
@@ -704,11 +389,12 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 let Some(name_node) = name_node else { continue };
                 let parameter_name = self.text(name_node);
                 let at = line(parameter);
-                if MOCK_FIXTURES.contains(&parameter_name) {
-                    unit.see(Fact::NetworkMock, at);
-                } else if SERVER_FIXTURES.contains(&parameter_name) {
-                    unit.see(Fact::StartsServer, at);
-                } else if DOCKER_FIXTURES.contains(&parameter_name) {
+                if let Some((_, fact)) = python::PLUGIN_FIXTURES
+                    .iter()
+                    .find(|(names, _)| names.contains(&parameter_name))
+                {
+                    unit.see(fact.clone(), at);
+                } else if python::DOCKER_FIXTURES.contains(&parameter_name) {
                     unit.see(Fact::Docker(format!("{parameter_name} fixture")), at);
                 }
             }
@@ -741,16 +427,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             return false;
         }
         let path = self.path(expression, 0).unwrap_or_default();
-        matches_any(
-            &[
-                "pytest.skip",
-                "*.skipTest",
-                "unittest.SkipTest",
-                "SkipTest",
-                "unittest.case.SkipTest",
-            ],
-            &path,
-        )
+        matches_any(python::SKIP_CALLS, &path)
     }
 
     fn decorator(&self, decorator: Node<'t>, unit: &mut Unit) {
@@ -765,25 +442,18 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         } else {
             (Vec::new(), Vec::new())
         };
-        if matches_any(
-            &[
-                "pytest.mark.skip",
-                "unittest.skip",
-                "unittest.case.skip",
-                "skip",
-            ],
-            &path,
-        ) || (matches_any(&["pytest.mark.skipif", "unittest.skipIf"], &path)
-            && positional
-                .first()
-                .is_some_and(|c| matches!(c.node_kind(), "true" | "integer")))
+        if matches_any(python::SKIP_DECORATORS, &path)
+            || (matches_any(python::SKIP_IF_DECORATORS, &path)
+                && positional
+                    .first()
+                    .is_some_and(|c| matches!(c.node_kind(), "true" | "integer")))
         {
             unit.disabled = Some((Disabled::Skip, at));
         }
         if is_integration_mark(&path) {
             unit.see(Fact::IntegrationMarker, at);
         }
-        if matches_any(&["*.skipIf", "*.skipUnless", "pytest.mark.skipif"], &path) {
+        if matches_any(python::SERVICE_CONDITIONS, &path) {
             // `@skipUnless(HAVE_SERVER, ...)` where HAVE_SERVER comes from a service variable.
             for variable in self.environment_behind(expression, 0) {
                 if is_service_env(&variable) {
@@ -791,11 +461,10 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 }
             }
         }
-        if matches_any(NETWORK_MOCKS, &path) {
+        if matches_any(python::NETWORK_MOCKS, &path) {
             unit.see(Fact::NetworkMock, at);
         }
-        if matches_any(&["freezegun.freeze_time", "time_machine.travel"], &path)
-            && self.text(decorator).contains("tick=False")
+        if matches_any(python::CLOCK_FREEZERS, &path) && self.text(decorator).contains("tick=False")
         {
             unit.see(Fact::FakeClock, at);
         }
@@ -817,7 +486,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                         .field("function")
                         .and_then(|f| self.path(f, 0))
                         .unwrap_or_default();
-                    if matches_any(ENV_READS, &path)
+                    if matches_any(python::ENV_READS, &path)
                         && let Some(variable) = node
                             .field("arguments")
                             .and_then(|a| a.named_child(0))
@@ -888,7 +557,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                     .and_then(|t| t.field("object"))
                     .and_then(|o| self.path(o, 0));
                 if root.is_some_and(|root| {
-                    DATABASE_MODULES.iter().any(|m| {
+                    python::DATABASE_MODULES.iter().any(|m| {
                         root.strip_prefix(m)
                             .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
                     })
@@ -909,10 +578,8 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             return;
         };
         // `self.assertRaises(Error, client.get, url)` calls `client.get(url)`.
-        if matches_any(
-            &["*.assertRaises", "*.assertRaisesRegex", "pytest.raises"],
-            &path,
-        ) && let Some(callee) = positional.get(1)
+        if matches_any(python::CALLS_ITS_ARGUMENT, &path)
+            && let Some(callee) = positional.get(1)
             && let Some(callee_path) = self.path(*callee, 0)
         {
             self.classify(
@@ -990,8 +657,6 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         unit: &mut Unit,
     ) {
         let at = line(call);
-        let keyword = |name: &str| keywords.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-        let first = positional.first().copied();
 
         // Same-file helpers: `helper()` and `self.helper()`.
         match function.node_kind() {
@@ -1007,157 +672,19 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             _ => {}
         }
         let last = path.rsplit('.').next().unwrap_or(path);
-
-        if matches_any(SLEEPS, path) {
-            if let Some(seconds) = first
-                .or(keyword("seconds"))
-                .or(keyword("delay"))
-                .and_then(|a| self.number(a, 0))
-            {
-                let bound = self.enclosing_timeout(call).unwrap_or(f64::INFINITY);
-                unit.see(Fact::Sleep(seconds.min(bound)), at);
-            }
-        } else if matches_any(DOCKER, path) {
-            unit.see(Fact::Docker(path.to_string()), at);
-        } else if matches_any(REAL_DB, path) {
-            // libpq refuses some key/value strings before connecting (`host=a port=1,2`): such a
-            // test checks the driver's configuration, not a server.
-            let refused = path.contains("psycopg")
-                && first
-                    .or(keyword("dsn"))
-                    .and_then(|a| self.string(a, 0))
-                    .is_some_and(|s| postgres_rejects_before_connecting(&s, false));
-            if !refused {
-                unit.see(Fact::RealDb(path.to_string()), at);
-            }
-        } else if CONNECTORS.contains(&last)
-            && first
-                .or(keyword("url"))
-                .or(keyword("dsn"))
-                .and_then(|a| self.string(a, 0))
-                .is_some_and(|s| {
-                    is_database_connection_string(&s)
-                        && !postgres_rejects_before_connecting(&s, false)
-                })
-        {
-            // `Client.from_url("redis://...")` whatever `Client` is.
-            unit.see(Fact::RealDb(path.to_string()), at);
-        } else if matches_any(ENGINES, path) {
-            let url = first.or(keyword("url")).and_then(|a| self.string(a, 0));
-            if url.is_some_and(|url| {
-                !url.is_empty() && !url.starts_with("sqlite") && url.contains("://")
-            }) {
-                unit.see(Fact::RealDb(path.to_string()), at);
-            }
-        } else if let Some((_, program)) = SERVICE_LAUNCHERS
-            .iter()
-            .find(|(pattern, _)| matches_any(&[pattern], path))
-        {
-            // `Postgresql(auto_start=0)` only describes the server it could start.
-            let started = keyword("auto_start")
-                .is_none_or(|value| !matches!(self.text(value), "0" | "False"));
-            if started {
-                unit.see(Fact::ServiceSubprocess((*program).to_string()), at);
-            }
-        } else if matches_any(SUBPROCESS, path) {
-            let command = first.or(keyword("args")).and_then(|a| match a.node_kind() {
-                "list" | "tuple" => a.named_child(0).and_then(|c| self.string(c, 0)),
-                _ => self.string(a, 0),
-            });
-            if let Some(fact) = command.as_deref().and_then(spawned_program) {
-                unit.see(fact, at);
-            }
-        } else if matches_any(HTTP_FUNCTIONS, path)
-            || (HTTP_VERBS.contains(&last)
-                && path
-                    .strip_suffix(last)
-                    .and_then(|client| client.strip_suffix('.'))
-                    .is_some_and(|client| matches_any(HTTP_CLIENTS, client)))
-        {
-            let url = if last == "request" && positional.len() > 1 {
-                positional.get(1).copied()
-            } else {
-                first
-            };
-            // `create_connection(url, class_=DummySocket)`: a class of this file stands in for
-            // the socket, so nothing leaves the process.
-            let injected = keywords.iter().any(|(_, value)| {
-                value.node_kind() == "identifier" && self.classes.contains(self.text(*value))
-            });
-            if let Some(target) = url
-                .or(keyword("url"))
-                .and_then(|a| self.string(a, 0))
-                .and_then(|u| target_of(&u))
-                .filter(|_| !injected)
-            {
-                unit.see(Fact::Network(target), at);
-            }
-        } else if matches_any(HOST_CONNECTIONS, path) {
-            let host = first.or(keyword("host")).and_then(|a| self.string(a, 0));
-            let port = positional
-                .get(1)
-                .copied()
-                .or(keyword("port"))
-                .and_then(|p| self.number(p, 0));
-            if let Some(target) = host.and_then(|h| target_of_host_port(&h, port.map(|p| p as u32)))
-            {
-                unit.see(Fact::Network(target), at);
-            }
-        } else if matches_any(SOCKET_CONNECTS, path) {
-            let address = first.filter(|a| a.node_kind() == "tuple");
-            let host = address
-                .and_then(|a| a.named_child(0))
-                .and_then(|h| self.string(h, 0));
-            let port = address
-                .and_then(|a| a.named_child(1))
-                .and_then(|p| self.number(p, 0));
-            let host = host.or_else(|| first.and_then(|h| self.string(h, 0)));
-            let port = port.or_else(|| positional.get(1).and_then(|p| self.number(*p, 0)));
-            if let Some(target) = host.and_then(|h| target_of_host_port(&h, port.map(|p| p as u32)))
-            {
-                unit.see(Fact::Network(target), at);
-            }
-        } else if matches_any(NETWORK_MOCKS, path) {
-            unit.see(Fact::NetworkMock, at);
-        } else if matches_any(SERVERS, path) {
-            unit.see(Fact::StartsServer, at);
-        } else if matches_any(ENV_SETTERS, path) {
-            unit.see(Fact::SetsEnv, at);
-        } else if matches_any(ENV_READS, path)
-            && let Some(variable) = first.or(keyword("key")).and_then(|a| self.string(a, 0))
-            && is_service_env(&variable)
-        {
-            unit.see(Fact::ServiceFromEnv(variable), at);
+        let site = PythonCall {
+            file: self,
+            call,
+            positional: &positional,
+            keywords: &keywords,
+        };
+        if let Some(fact) = classify(python::CALLS, path, &site) {
+            unit.see(fact, at);
         }
-
-        if matches_any(PATCHERS, path) {
+        if matches_any(python::PATCHERS, path) {
             let arguments = call.field("arguments").map(|a| self.text(a)).unwrap_or("");
-            if arguments.contains("sleep") {
-                unit.see(Fact::FakeClock, at);
-            }
-            if [
-                "requests",
-                "httpx",
-                "urlopen",
-                "urllib",
-                "aiohttp",
-                "socket",
-                "http.client",
-                "HTTPConnection",
-            ]
-            .iter()
-            .any(|lib| arguments.contains(lib))
-            {
-                unit.see(Fact::NetworkMock, at);
-            }
-            if arguments.contains("environ") {
-                unit.see(Fact::SetsEnv, at);
-            }
-            if DATABASE_MODULES.iter().any(|module| {
-                arguments.contains(&format!("\"{module}."))
-                    || arguments.contains(&format!("'{module}."))
-            }) {
-                unit.see(Fact::DatabaseMock, at);
+            for fact in patched(arguments, python::PATCHES) {
+                unit.see(fact, at);
             }
         }
 
@@ -1177,17 +704,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         if self.context.is_configured_helper(path, last) {
             return Some(false);
         }
-        if matches_any(
-            &[
-                "pytest.raises",
-                "pytest.warns",
-                "pytest.fail",
-                "pytest.approx",
-                "*.fail",
-                "pytest.deprecated_call",
-            ],
-            path,
-        ) {
+        if matches_any(python::ASSERTION_CALLS, path) {
             return Some(false);
         }
         if last.starts_with("assert") || last.starts_with("Assert") {

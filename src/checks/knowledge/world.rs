@@ -1,7 +1,8 @@
 //! Facts about the outside world that do not depend on the language: which programs are
-//! services, which hosts are local, which environment variables carry service addresses.
+//! services, which hosts are local, which environment variables carry service addresses, which
+//! names read as assertions.
 
-use super::facts::{Fact, Target};
+use super::super::facts::{Fact, Target};
 
 /// Container runtimes and their compose front ends.
 const CONTAINER_PROGRAMS: &[&str] = &[
