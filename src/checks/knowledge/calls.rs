@@ -286,6 +286,11 @@ pub(crate) trait CallSite<'t> {
     fn names_dialect(&self, _dialects: &[&str]) -> bool {
         false
     }
+    /// The name of another file's constant that starts the URL given in `args`, when the file
+    /// does not know its value (`httpx.get(API + "/x")` with `API` imported).
+    fn constant_name(&self, _args: Args) -> Option<String> {
+        None
+    }
     /// False when the request is built but never sent, or goes through a socket of the test.
     fn sends(&self) -> bool {
         true
@@ -373,15 +378,20 @@ fn decide<'t>(meaning: &Meaning, path: &str, site: &(impl CallSite<'t> + ?Sized)
             });
             (!switched_off).then(|| Fact::ServiceSubprocess((*program).to_string()))
         }
-        Meaning::Request { url, host, port } => site
-            .sends()
-            .then(|| string(url).and_then(|u| target_of(&u)))
-            .flatten()
-            .or_else(|| {
+        Meaning::Request { url, host, port } => {
+            if !site.sends() {
+                None
+            } else if let Some(target) = string(url).and_then(|u| target_of(&u)) {
+                Some(Fact::Network(target))
+            } else if let Some(name) = site.constant_name(url) {
+                Some(Fact::RequestToConstant(name))
+            } else {
                 let port = number(port);
-                string(host).and_then(|h| target_of_host_port(&h, port.map(|p| p as u32)))
-            })
-            .map(Fact::Network),
+                string(host)
+                    .and_then(|h| target_of_host_port(&h, port.map(|p| p as u32)))
+                    .map(Fact::Network)
+            }
+        }
         Meaning::Dial(args) => string(args)
             .and_then(|address| target_of(&address))
             .map(Fact::Network),

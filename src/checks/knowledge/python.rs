@@ -473,3 +473,21 @@ pub(crate) const INTEGRATION_MARKS: &[&str] = &[
 ];
 /// Clock freezers; with `tick=False` time does not pass at all.
 pub(crate) const CLOCK_FREEZERS: &[&str] = &["freezegun.freeze_time", "time_machine.travel"];
+
+/// Decorators that make a function a fixture (`@pytest.fixture`, `@pytest.fixture(autouse=True)`).
+pub(crate) const FIXTURE_DECORATORS: &[&str] = &[
+    "pytest.fixture",
+    "fixture",
+    "pytest_asyncio.fixture",
+    "*.fixture",
+];
+/// Marks that request fixtures by name for a test, a class or a module.
+pub(crate) const USEFIXTURES: &[&str] = &[
+    "pytest.mark.usefixtures",
+    "*.mark.usefixtures",
+    "usefixtures",
+];
+/// `request.getfixturevalue("name")`: a fixture requested from inside a test or fixture.
+pub(crate) const FIXTURE_BY_NAME: &[&str] = &["*.getfixturevalue"];
+/// Parameters that are not fixture requests.
+pub(crate) const NOT_FIXTURES: &[&str] = &["self", "cls"];

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
-use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
+use super::super::facts::{Constant, Disabled, Fact, FileFacts, Serves, Unit, UnitKind};
 use super::super::knowledge::calls::{Arg, CallSite, Connects, classify};
 use super::super::knowledge::{go, is_existence_assertion, looks_like_assertion_helper};
 use super::super::syntax::{NodeExt, call_arguments, descendants, line, text};
@@ -62,6 +62,7 @@ fn pattern_package(pattern: &str) -> Option<(String, String)> {
 /// Reads a parsed Go test file into facts.
 pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> FileFacts {
     let mut file = GoFile {
+        package: None,
         names: Names::new(source, &values::SHAPES),
         bindings: Bindings::new(Vec::new()),
         context,
@@ -83,6 +84,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         .and_then(|clause| clause.named_child(0))
     {
         let package = file.text(package);
+        file.package = Some(package.to_string());
         let package = package.strip_suffix("_test").unwrap_or(package);
         for pattern in go::CALLS
             .iter()
@@ -184,10 +186,17 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         }
     }
     units.push(module);
-    FileFacts { units }
+    FileFacts {
+        units,
+        constants: file.constants(root),
+        package: file.package.clone(),
+        ..FileFacts::default()
+    }
 }
 
 struct GoFile<'s, 't, 'c> {
+    /// The package clause.
+    package: Option<String>,
     /// Source and imports by local name.
     names: Names<'s>,
     /// Every value bound to a name, with the function it is bound in.
@@ -377,6 +386,9 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             .map(|n| self.text(n))
             .unwrap_or("t");
         let mut unit = Unit::new(name, kind, line(function));
+        if kind == UnitKind::Setup {
+            unit.serves = Serves::Package;
+        }
         if let Some(body) = function.field("body") {
             // Comments before the first statement sit beside the statement list.
             let statements = body
@@ -434,24 +446,75 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         };
         let args: Vec<Node<'t>> = call_arguments(call);
         let last = path.rsplit('.').next().unwrap_or(&path);
-        let local_function =
-            function.node_kind() == "identifier" && self.functions.contains(self.text(function));
-        if local_function {
-            unit.calls.push(self.text(function).to_string());
-        }
 
         let site = GoCall {
             file: self,
             call,
             args: &args,
+            helper: unit.kind == UnitKind::Helper,
         };
         if let Some(fact) = classify(go::CALLS, &path, &site) {
             unit.see(fact, at);
         }
 
-        if let Some(weak) = self.assertion(&path, last, function, &args, local_function, t_name) {
+        // A bare function of the file or the package is judged by its definition; by its name
+        // (an assertion helper's, one handed `t`) only where none is found.
+        let verdict = self.assertion(&path, last, function, &args, t_name);
+        if function.node_kind() == "identifier" && !self.context.is_configured_helper(&path, last) {
+            unit.call(self.text(function), None, at, verdict);
+        } else if let Some(weak) = verdict {
             unit.see(Fact::Assertion { weak }, at);
         }
+    }
+
+    /// True when `node` sits in a function literal that serves HTTP requests.
+    fn in_handler(&self, node: Node<'_>) -> bool {
+        let mut current = node.parent();
+        while let Some(parent) = current {
+            match parent.node_kind() {
+                "func_literal"
+                    if parent
+                        .field("parameters")
+                        .is_some_and(|p| self.text(p).contains("ResponseWriter")) =>
+                {
+                    return true;
+                }
+                "function_declaration" | "method_declaration" => return false,
+                _ => {}
+            }
+            current = parent.parent();
+        }
+        false
+    }
+
+    /// Package-level `const` and `var` names bound to a string with a known start.
+    fn constants(&self, root: Node<'t>) -> Vec<Constant> {
+        let mut out = Vec::new();
+        let mut cursor = root.walk();
+        for declaration in root.named_children(&mut cursor) {
+            if !matches!(
+                declaration.node_kind(),
+                "const_declaration" | "var_declaration"
+            ) {
+                continue;
+            }
+            for spec in descendants(declaration, |_| false) {
+                if !matches!(spec.node_kind(), "const_spec" | "var_spec") {
+                    continue;
+                }
+                if let (Some(name), Some(value)) = (spec.field("name"), spec.field("value"))
+                    && let Some(first) = value.named_child(0).or(Some(value))
+                    && let Some(text) = self.string(first, 0).filter(|t| !t.is_empty())
+                {
+                    out.push(Constant {
+                        name: self.text(name).to_string(),
+                        value: text,
+                        line: line(spec),
+                    });
+                }
+            }
+        }
+        out
     }
 
     fn assertion(
@@ -460,7 +523,6 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         last: &str,
         function: Node<'_>,
         args: &[Node<'_>],
-        local_function: bool,
         t_name: &str,
     ) -> Option<bool> {
         if self.context.is_configured_helper(path, last) {
@@ -489,13 +551,10 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             }
         }
         let passes_t = args.first().is_some_and(|a| self.text(*a) == t_name);
-        if passes_t && !local_function && !go::NOT_CHECKS.contains(&last) {
+        if passes_t && !go::NOT_CHECKS.contains(&last) {
             return Some(is_existence_assertion(last));
         }
-        if function.node_kind() == "identifier"
-            && !local_function
-            && looks_like_assertion_helper(last)
-        {
+        if function.node_kind() == "identifier" && looks_like_assertion_helper(last) {
             return Some(is_existence_assertion(last));
         }
         None
@@ -508,9 +567,24 @@ struct GoCall<'f, 's, 't, 'c> {
     file: &'f GoFile<'s, 't, 'c>,
     call: Node<'t>,
     args: &'f [Node<'t>],
+    /// The call is in a helper, followed into whichever test calls it.
+    helper: bool,
 }
 
 impl<'s, 't, 'c> CallSite<'t> for GoCall<'_, 's, 't, 'c> {
+    /// `http.Get(apiURL + "/x")` with `apiURL` a constant of another file of the package.
+    fn constant_name(&self, args: crate::checks::knowledge::calls::Args) -> Option<String> {
+        let argument = args.iter().find_map(|arg| self.argument(*arg))?;
+        let start = match argument.node_kind() {
+            "binary_expression" => argument.field("left")?,
+            "call_expression" => argument.field("arguments")?.named_child(0)?,
+            _ => argument,
+        };
+        let name = self.file.text(start);
+        (start.node_kind() == "identifier" && self.file.bound(name, start.start_byte()).is_none())
+            .then(|| name.to_string())
+    }
+
     type File = GoFile<'s, 't, 'c>;
 
     fn file(&self) -> &Self::File {
@@ -524,7 +598,13 @@ impl<'s, 't, 'c> CallSite<'t> for GoCall<'_, 's, 't, 'c> {
         }
     }
 
+    /// A sleep in a server handler (`func(w http.ResponseWriter, r *http.Request)`) that a
+    /// helper sets up holds up the reply to the one path it serves, which most tests of the
+    /// helper never request; a handler the test writes itself is there for the test to call.
     fn seconds(&self, node: Node<'t>) -> Option<f64> {
+        if self.helper && self.file.in_handler(self.call) {
+            return None;
+        }
         self.file.duration(node, 0)
     }
 

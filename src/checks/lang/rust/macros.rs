@@ -76,7 +76,7 @@ impl RustFile<'_, '_, '_> {
                     if is_assertion_macro || is_unwrap {
                         unit.see(Fact::Assertion { weak: false }, line(*token));
                     } else if next != Some("!") && previous != Some(".") {
-                        unit.calls.push(name.to_string());
+                        unit.call(name, None, line(*token), None);
                     }
                     // `rt_exec!(Docker::connect_with_defaults().unwrap().version(), …)`: a
                     // client's constructor called inside a macro's arguments.

@@ -66,6 +66,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         static_checks: HashSet::new(),
         crate_glob: false,
         test_types: HashSet::new(),
+        mods: std::collections::BTreeSet::new(),
     };
     let all = descendants(root, |_| false);
     file.bindings = Bindings::new(
@@ -115,6 +116,12 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                     && let Some(name) = node.field("name")
                 {
                     file.static_checks.insert(file.text(name));
+                }
+            }
+            "mod_item" if node.field("body").is_none() => {
+                // `mod common;`: a module file beside the test, part of its package view.
+                if let Some(name) = node.field("name") {
+                    file.mods.insert(file.text(name));
                 }
             }
             "const_item" | "static_item" => {
@@ -173,7 +180,11 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         }
     }
     units.push(module);
-    FileFacts { units }
+    FileFacts {
+        units,
+        imports: file.mods.iter().map(|m| m.to_string()).collect(),
+        ..FileFacts::default()
+    }
 }
 
 fn is_integration_cfg(attribute: &str) -> bool {
@@ -198,6 +209,8 @@ struct RustFile<'s, 't, 'c> {
     /// `use super::*` or `use crate::…::*`: names the file does not define or import come from
     /// its own crate.
     crate_glob: bool,
+    /// Modules the file declares without a body (`mod common;`), kept in other files.
+    mods: std::collections::BTreeSet<&'s str>,
     /// Types whose `impl` is test support: inside a `#[cfg(test)]` module, or anywhere in a file
     /// that is all tests (no `#[cfg(test)]`, as under `tests/`).
     test_types: HashSet<&'s str>,
@@ -357,23 +370,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             })
             .unwrap_or_default();
         let last = path.rsplit('.').next().unwrap_or(&path);
-        if function.node_kind() == "identifier" {
-            unit.calls.push(self.text(function).to_string());
-        } else if function.node_kind() == "scoped_identifier"
-            && let (Some(owner), Some(method)) = (function.field("path"), function.field("name"))
-            && (self.text(owner) == "Self" || self.test_types.contains(self.text(owner)))
-        {
-            // `RedisEnv::new()` on a test-support type of this file, or `Self::open()` inside
-            // one. Production types in the same file are not followed: a test that calls
-            // `Config::from_env()` checks it, it does not run what it reads.
-            unit.calls.push(self.text(method).to_string());
-        } else if function.node_kind() == "field_expression"
-            && function
-                .field("value")
-                .is_some_and(|v| self.text(v) == "self")
-        {
-            unit.calls.push(last.to_string());
-        }
+        let followed = self.followed(function, &path, last);
 
         let static_check = match function.node_kind() {
             "generic_function" => function.field("function"),
@@ -403,15 +400,59 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
             unit.see(Fact::Network(target), at);
         }
         let is_method = function.node_kind() == "field_expression";
-        if (is_method && rust::ASSERTION_METHODS.contains(&last))
+        let configured = self.context.is_configured_helper(&path, last);
+        let verdict = ((is_method && rust::ASSERTION_METHODS.contains(&last))
             || last.starts_with("assert")
-            || self.context.is_configured_helper(&path, last)
-            || (function.node_kind() == "identifier" && looks_like_assertion_helper(last))
-        {
-            let weak = function.node_kind() == "identifier"
-                && !self.context.is_configured_helper(&path, last)
-                && is_existence_assertion(last);
-            unit.see(Fact::Assertion { weak }, at);
+            || configured
+            || (function.node_kind() == "identifier" && looks_like_assertion_helper(last)))
+        .then(|| {
+            function.node_kind() == "identifier" && !configured && is_existence_assertion(last)
+        });
+        // A function of the file, a test-support type or a `mod` of the test crate is judged by
+        // its definition; by its name only where none is found.
+        match followed {
+            Some((name, import)) if !configured => unit.call(name, import, at, verdict),
+            _ => {
+                if let Some(weak) = verdict {
+                    unit.see(Fact::Assertion { weak }, at);
+                }
+            }
+        }
+    }
+
+    /// How a call names a function the file or its test crate may define: `helper()` (with
+    /// its `use` path), `Self::open()` or `RedisEnv::new()` on a test-support type of the file,
+    /// `self.method()`, `common::connect()` of a `mod` the file declares.
+    fn followed(
+        &self,
+        function: Node<'_>,
+        path: &str,
+        last: &str,
+    ) -> Option<(String, Option<String>)> {
+        match function.node_kind() {
+            "identifier" => {
+                let name = self.text(function);
+                let import = self.names.imports.get(name).cloned();
+                Some((name.to_string(), import))
+            }
+            "scoped_identifier" => {
+                let owner = function.field("path")?;
+                let method = function.field("name")?;
+                // Production types in the same file are not followed: a test that calls
+                // `Config::from_env()` checks it, it does not run what it reads.
+                if self.text(owner) == "Self" || self.test_types.contains(self.text(owner)) {
+                    return Some((self.text(method).to_string(), None));
+                }
+                let root = path.split('.').next().unwrap_or(path);
+                self.mods
+                    .contains(root)
+                    .then(|| (String::new(), Some(path.to_string())))
+            }
+            "field_expression" => function
+                .field("value")
+                .filter(|v| self.text(*v) == "self")
+                .map(|_| (last.to_string(), None)),
+            _ => None,
         }
     }
 }

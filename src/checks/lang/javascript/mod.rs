@@ -4,13 +4,14 @@ use std::collections::HashSet;
 
 use tree_sitter::Node;
 
-use super::super::facts::{Disabled, Fact, FileFacts, Unit, UnitKind};
-use super::super::knowledge::calls::{Arg, CallSite, classify, patched};
-use super::super::knowledge::{
-    is_existence_assertion, is_service_env, javascript, looks_like_assertion_helper,
-};
+use super::super::facts::{Constant, Fact, FileFacts, Serves, Unit, UnitKind};
+use super::super::knowledge::calls::{Arg, Args, CallSite, classify, patched};
+use super::super::knowledge::{is_service_env, javascript};
 use super::super::syntax::{NodeExt, call_arguments, descendants, line, matches_any, text};
 use super::Context;
+
+mod assertions;
+mod frameworks;
 use super::resolve::{Names, Resolve, Shapes, plain_number};
 use super::scope::Bindings;
 
@@ -20,6 +21,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         names: Names::new(source, &SHAPES),
         bindings: Bindings::file_wide(),
         context,
+        imports: Vec::new(),
     };
     let all = descendants(root, |_| false);
     for node in &all {
@@ -37,7 +39,16 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
             if kind != Framework::Suite {
                 boundaries.insert(node.id());
             }
-            if let Some(unit) = file.framework_unit(*node, kind) {
+            if let Some(mut unit) = file.framework_unit(*node, kind) {
+                unit.owner = file.suite_path(*node);
+                if unit.kind == UnitKind::Setup {
+                    // A hook runs for the tests of its suite, or of the file at top level.
+                    unit.serves = if unit.owner.is_some() {
+                        Serves::Owner
+                    } else {
+                        Serves::File
+                    };
+                }
                 units.push(unit);
             }
         } else if let Some((name, body)) = file.helper(*node) {
@@ -45,6 +56,10 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
             let mut unit = Unit::new(name, UnitKind::Helper, line(*node));
             for inner in descendants(body, |n| file.framework_call(n).is_some()) {
                 file.observe(inner, &mut unit);
+                // A helper that throws when a condition fails is a check.
+                if inner.node_kind() == "throw_statement" && within_if(inner, body) {
+                    unit.see(Fact::Assertion { weak: false }, line(inner));
+                }
             }
             units.push(unit);
         }
@@ -56,7 +71,27 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         }
     }
     units.push(module);
-    FileFacts { units }
+    FileFacts {
+        units,
+        imports: std::mem::take(&mut file.imports),
+        constants: file.constants(root),
+        ..FileFacts::default()
+    }
+}
+
+/// True when `node` sits in an `if` inside `body`.
+fn within_if(node: Node<'_>, body: Node<'_>) -> bool {
+    let mut current = node.parent();
+    while let Some(parent) = current {
+        if parent == body {
+            return false;
+        }
+        if matches!(parent.node_kind(), "if_statement" | "else_clause") {
+            return true;
+        }
+        current = parent.parent();
+    }
+    false
 }
 
 /// JavaScript's and TypeScript's node kinds, for the shared resolvers.
@@ -146,6 +181,25 @@ impl<'s, 't, 'c> CallSite<'t> for JsCall<'_, 's, 't, 'c> {
         self.call.node_kind() == "call_expression" && self.file.inside_promise(self.call)
     }
 
+    /// `fetch(API + '/x')` or `` fetch(`${API}/x`) `` with `API` imported.
+    fn constant_name(&self, args: Args) -> Option<String> {
+        let argument = args.iter().find_map(|arg| self.argument(*arg))?;
+        let start = match argument.node_kind() {
+            "binary_expression" => argument.field("left")?,
+            "template_string" => argument
+                .named_children(&mut argument.walk())
+                .next()
+                .filter(|part| part.node_kind() == "template_substitution")?
+                .named_child(0)?,
+            _ => argument,
+        };
+        match start.node_kind() {
+            "identifier" => self.file.imported(self.file.text(start)).map(String::from),
+            "member_expression" => self.file.path(start, 0),
+            _ => None,
+        }
+    }
+
     fn names_dialect(&self, dialects: &[&str]) -> bool {
         let config = self
             .args
@@ -173,6 +227,8 @@ struct JsFile<'s, 't, 'c> {
     /// Each name's first value anywhere in the file (see [`Bindings::file_wide`]).
     bindings: Bindings<'t>,
     context: &'c Context<'c>,
+    /// Relative modules the file imports or requires (`./helpers`).
+    imports: Vec<String>,
 }
 
 impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
@@ -199,6 +255,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         let Some(module) = node.field("source").and_then(|s| self.module_name(s)) else {
             return;
         };
+        self.note_import(&module);
         for inner in descendants(node, |_| false) {
             match inner.node_kind() {
                 "import_clause" => {
@@ -235,6 +292,11 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             return;
         };
         let required = self.required_module(value);
+        if required.is_some()
+            && let Some(spec) = self.required_spec(value)
+        {
+            self.note_import(&spec);
+        }
         match (name.node_kind(), required) {
             ("identifier", Some(module)) => {
                 self.names
@@ -273,6 +335,16 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         }
     }
 
+    /// The specifier of `require("m")`, `await import("m")`, `require("m").x`, as written.
+    fn required_spec(&self, value: Node<'_>) -> Option<String> {
+        match value.node_kind() {
+            "call_expression" => self.string(value.field("arguments")?.named_child(0)?, 0),
+            "await_expression" => self.required_spec(value.named_child(0)?),
+            "member_expression" => self.required_spec(value.field("object")?),
+            _ => None,
+        }
+    }
+
     /// `require("m")`, `await import("m")`, `require("m").x`.
     fn required_module(&self, value: Node<'_>) -> Option<String> {
         match value.node_kind() {
@@ -293,204 +365,26 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         }
     }
 
-    /// The base name of a framework call (`it`, `test.only`, `describe.each(...)`).
-    fn framework_call(&self, node: Node<'_>) -> Option<Framework> {
-        if node.node_kind() != "call_expression" {
-            return None;
-        }
-        let callee = self.callee_chain(node)?;
-        let base = callee.split('.').next()?;
-        if javascript::TEST_FUNCTIONS.contains(&base)
-            || (base == "t" && callee.starts_with("t.test"))
-        {
-            Some(Framework::Test)
-        } else if javascript::SUITE_FUNCTIONS.contains(&base) {
-            Some(Framework::Suite)
-        } else if javascript::HOOKS.contains(&base) {
-            Some(Framework::Hook)
-        } else {
-            None
-        }
-    }
-
-    /// `it.only`, `test.each`, `describe.skip`: the callee with call arguments removed.
-    fn callee_chain(&self, call: Node<'_>) -> Option<String> {
-        let mut function = call.field("function")?;
-        while function.node_kind() == "call_expression" {
-            function = function.field("function")?;
-        }
-        let text = self.text(function);
-        if text
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '.' || c == '_' || c == '$')
-        {
-            Some(text.to_string())
-        } else {
-            None
-        }
-    }
-
-    fn framework_unit(&self, call: Node<'t>, kind: Framework) -> Option<Unit> {
-        let callee = self.callee_chain(call)?;
-        let arguments = call.field("arguments")?;
-        let mut cursor = arguments.walk();
-        let args: Vec<Node<'t>> = arguments.named_children(&mut cursor).collect();
-        let name = args
-            .first()
-            .and_then(|a| self.string(*a, 0))
-            .unwrap_or_else(|| callee.clone());
-        let options = args
-            .iter()
-            .find(|a| a.node_kind() == "object")
-            .map(|o| self.text(*o))
-            .unwrap_or("");
-        let has_body = args.iter().any(|a| {
-            matches!(
-                a.node_kind(),
-                "arrow_function" | "function_expression" | "function"
-            )
-        });
-        let parts: Vec<&str> = callee.split('.').collect();
-        let disabled = if parts.contains(&"only")
-            || callee.starts_with('f') && (callee == "fit" || callee == "fdescribe")
-            || has_flag(options, "only")
-        {
-            Some(Disabled::Only)
-        } else if parts.contains(&"skip") || callee.starts_with('x') || has_flag(options, "skip") {
-            Some(Disabled::Skip)
-        } else {
-            None
-        };
-        if self.inside_skipped_suite(call) {
-            return None;
-        }
-        let unit_kind = match kind {
-            Framework::Test if has_body && !parts.contains(&"todo") => UnitKind::Test,
-            Framework::Test | Framework::Suite => {
-                // A suite only reports how it is disabled; its body belongs to the module.
-                let disabled = disabled?;
-                let mut unit = Unit::new(name, UnitKind::Test, line(call));
-                unit.disabled = Some((disabled, line(call)));
-                unit.checks_assertions = false;
-                return Some(unit);
-            }
-            Framework::Hook => UnitKind::Setup,
-        };
-        let mut unit = Unit::new(name, unit_kind, line(call));
-        if let Some(disabled) = disabled {
-            unit.disabled = Some((disabled, line(call)));
-        }
-        // A callback test (`function (done) {...}`) that calls `done` from inside another
-        // callback passes only when that code path is reached: the call is its check.
-        let callback = args.iter().rev().find(|a| {
-            matches!(
-                a.node_kind(),
-                "arrow_function" | "function_expression" | "function"
-            )
-        });
-        let done_name = callback
-            .and_then(|f| f.field("parameters").or_else(|| f.field("parameter")))
-            .and_then(|p| {
-                // `done`, `(done)`, `(done: DoneCallback)`: the first identifier is the name.
-                descendants(p, |_| false)
-                    .into_iter()
-                    .find(|n| n.node_kind() == "identifier")
-            })
-            .map(|p| self.text(p));
-        for node in descendants(call, |n| n != call && self.framework_call(n).is_some()) {
-            if node != call && self.framework_call(node).is_some() {
-                continue;
-            }
-            let completes_test = |done: &str, callback: Node<'_>| match node.node_kind() {
-                "call_expression" => {
-                    node.field("function").is_some_and(|f| self.text(f) == done)
-                        && self.nested_function_between(node, callback)
-                }
-                // `promise.then(done, done)`: done runs when the promise settles.
-                "identifier" => {
-                    self.text(node) == done
-                        && node.parent().is_some_and(|p| p.node_kind() == "arguments")
-                }
-                _ => false,
-            };
-            if let (Some(done), Some(callback)) = (done_name, callback)
-                && completes_test(done, *callback)
-            {
-                unit.see(Fact::Assertion { weak: false }, line(node));
-            }
-            self.observe(node, &mut unit);
-        }
-        Some(unit)
-    }
-
-    /// True when a function other than `outer` encloses `node` below `outer`.
-    fn nested_function_between(&self, node: Node<'_>, outer: Node<'_>) -> bool {
-        let mut current = node.parent();
-        while let Some(ancestor) = current {
-            if ancestor == outer {
-                return false;
-            }
-            if matches!(
-                ancestor.node_kind(),
-                "arrow_function" | "function_expression" | "function"
-            ) {
-                return true;
-            }
-            current = ancestor.parent();
-        }
-        false
-    }
-
-    /// `expect(x).to.be.true;` and other property assertions of chai and its plugins. Not in
-    /// expect.js, where unknown properties such as `.to.be.truthy` are silently undefined.
-    fn property_assertion(&self, statement: Node<'_>) -> bool {
-        let Some(mut node) = statement
-            .named_child(0)
-            .filter(|n| n.node_kind() == "member_expression")
-        else {
-            return false;
-        };
-        loop {
-            match node.node_kind() {
-                "member_expression" => match node.field("object") {
-                    Some(object) => node = object,
-                    None => return false,
-                },
-                "call_expression" => {
-                    let Some(function) = node.field("function") else {
-                        return false;
-                    };
-                    if function.node_kind() == "identifier"
-                        && matches!(self.text(function), "expect" | "should")
-                    {
-                        return self
-                            .path(function, 0)
-                            .is_none_or(|path| path != "expect.js");
-                    }
-                    node = function;
-                }
-                _ => return false,
-            }
-        }
-    }
-
-    fn inside_skipped_suite(&self, node: Node<'_>) -> bool {
-        let mut current = node.parent();
-        while let Some(ancestor) = current {
-            if self.framework_call(ancestor) == Some(Framework::Suite)
-                && let Some(callee) = self.callee_chain(ancestor)
-                && (callee.split('.').any(|p| p == "skip") || callee.starts_with('x'))
-            {
-                return true;
-            }
-            current = ancestor.parent();
-        }
-        false
-    }
-
     /// A named same-file function: `function f() {}` or `const f = () => {}`.
     fn helper(&self, node: Node<'t>) -> Option<(String, Node<'t>)> {
         match node.node_kind() {
+            // `exports.connect = function () {…}`, `module.exports.connect = async () => {…}`.
+            "assignment_expression" => {
+                let left = node.field("left")?;
+                let value = node.field("right")?;
+                let target = self.text(left);
+                let name = target
+                    .strip_prefix("exports.")
+                    .or_else(|| target.strip_prefix("module.exports."))?;
+                if !matches!(
+                    value.node_kind(),
+                    "arrow_function" | "function_expression" | "function"
+                ) || name.contains('.')
+                {
+                    return None;
+                }
+                Some((name.to_string(), value.field("body")?))
+            }
             "function_declaration" => Some((
                 self.text(node.field("name")?).to_string(),
                 node.field("body")?,
@@ -564,9 +458,6 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         };
         let args: Vec<Node<'t>> = call_arguments(call);
         let last = path.rsplit('.').next().unwrap_or(&path);
-        if function.node_kind() == "identifier" {
-            unit.calls.push(self.text(function).to_string());
-        }
 
         let site = JsCall {
             file: self,
@@ -588,9 +479,93 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
             }
         }
 
-        if let Some(weak) = self.assertion(call, &path, last, function, &args) {
-            unit.see(Fact::Assertion { weak }, at);
+        // A function the file or its package may define is judged by its definition; by its
+        // name (an assertion helper's) only where none is found.
+        let verdict = self.assertion(call, &path, last, function, &args);
+        let followed = match function.node_kind() {
+            "identifier" => {
+                let name = self.text(function);
+                Some((name, self.imported(name).map(String::from)))
+            }
+            "member_expression" => function
+                .field("object")
+                .filter(|object| object.node_kind() == "identifier")
+                .filter(|object| self.imported(self.text(*object)).is_some())
+                .map(|_| ("", Some(path.clone()))),
+            _ => None,
+        };
+        match followed {
+            Some((name, import)) if !self.context.is_configured_helper(&path, last) => {
+                unit.call(name, import, at, verdict)
+            }
+            _ => {
+                if let Some(weak) = verdict {
+                    unit.see(Fact::Assertion { weak }, at);
+                }
+            }
         }
+    }
+
+    /// Records a relative module the file imports.
+    fn note_import(&mut self, module: &str) {
+        if module.starts_with("./") || module.starts_with("../") {
+            self.imports.push(module.to_string());
+        }
+    }
+
+    /// The suites around `node`, outermost first, as `/start/start` byte positions: a hook of
+    /// a suite runs for the tests of that suite and of the suites inside it.
+    fn suite_path(&self, node: Node<'_>) -> Option<String> {
+        let mut starts = Vec::new();
+        let mut current = node.parent();
+        while let Some(ancestor) = current {
+            if self.framework_call(ancestor) == Some(Framework::Suite) {
+                starts.push(ancestor.start_byte());
+            }
+            current = ancestor.parent();
+        }
+        (!starts.is_empty()).then(|| {
+            starts
+                .iter()
+                .rev()
+                .map(|start| format!("/{start}"))
+                .collect()
+        })
+    }
+
+    /// Top-level `const NAME = "…"` (exported or not) with a known start.
+    fn constants(&self, root: Node<'t>) -> Vec<Constant> {
+        let mut out = Vec::new();
+        let mut cursor = root.walk();
+        for statement in root.named_children(&mut cursor) {
+            let declaration = match statement.node_kind() {
+                "export_statement" => statement.field("declaration"),
+                _ => Some(statement),
+            };
+            let Some(declaration) = declaration.filter(|d| {
+                matches!(
+                    d.node_kind(),
+                    "lexical_declaration" | "variable_declaration"
+                )
+            }) else {
+                continue;
+            };
+            let mut inner = declaration.walk();
+            for declarator in declaration.named_children(&mut inner) {
+                if let (Some(name), Some(value)) =
+                    (declarator.field("name"), declarator.field("value"))
+                    && name.node_kind() == "identifier"
+                    && let Some(text) = self.string(value, 0).filter(|t| !t.is_empty())
+                {
+                    out.push(Constant {
+                        name: self.text(name).to_string(),
+                        value: text,
+                        line: line(declarator),
+                    });
+                }
+            }
+        }
+        out
     }
 
     fn inside_promise(&self, node: Node<'_>) -> bool {
@@ -626,99 +601,4 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
                 .flatten()
         })
     }
-
-    fn assertion(
-        &self,
-        call: Node<'_>,
-        path: &str,
-        last: &str,
-        function: Node<'_>,
-        args: &[Node<'_>],
-    ) -> Option<bool> {
-        if self.context.is_configured_helper(path, last) {
-            return Some(false);
-        }
-        let chain = self.text(function);
-        if (javascript::EXPECT_PREFIXES
-            .iter()
-            .any(|prefix| path.starts_with(prefix))
-            || chain.starts_with("expect("))
-            && function.node_kind() == "member_expression"
-        {
-            return Some(self.is_weak_expect(call, last, args));
-        }
-        if path.starts_with("expect.") && matches!(last, "assertions" | "hasAssertions") {
-            return Some(false);
-        }
-        let is_assert_module = path == "assert"
-            || javascript::ASSERT_MODULE_PREFIXES
-                .iter()
-                .any(|prefix| path.starts_with(prefix))
-            || path.contains(".should.")
-            || chain.starts_with("t.assert")
-            || matches_any(javascript::TAP_ASSERTIONS, chain);
-        if is_assert_module {
-            let weak = matches!(last, "ok" | "assert" | "true" | "equal" | "strictEqual")
-                && args.first().is_some_and(|a| a.node_kind() == "true")
-                && args.len() <= 2
-                && (matches!(last, "ok" | "assert" | "true")
-                    || args.get(1).is_some_and(|b| b.node_kind() == "true"))
-                || path == "assert" && args.first().is_some_and(|a| a.node_kind() == "true");
-            return Some(weak);
-        }
-        // A bare `expect(x)` asserts nothing until a matcher is called on it.
-        if function.node_kind() == "identifier"
-            && last != "expect"
-            && looks_like_assertion_helper(last)
-        {
-            return Some(is_existence_assertion(last));
-        }
-        None
-    }
-
-    /// `expect(x).toBeDefined()`, `expect(true).toBe(true)`, `expect(a).toEqual(a)`.
-    fn is_weak_expect(&self, call: Node<'_>, matcher: &str, args: &[Node<'_>]) -> bool {
-        let function = call.field("function");
-        let negated = function.is_some_and(|f| self.text(f).contains(".not."));
-        let mut subject = function.and_then(|f| f.field("object"));
-        while let Some(node) = subject {
-            if node.node_kind() == "call_expression"
-                && node
-                    .field("function")
-                    .is_some_and(|f| self.text(f) == "expect")
-            {
-                break;
-            }
-            subject = match node.node_kind() {
-                "member_expression" => node.field("object"),
-                "call_expression" => node.field("function"),
-                _ => None,
-            };
-        }
-        let subject = subject
-            .and_then(|s| s.field("arguments"))
-            .and_then(|a| a.named_child(0));
-        match (matcher, negated) {
-            ("toBeDefined", false) | ("toBeUndefined", true) | ("toBeNull", true) => true,
-            ("toBe" | "toEqual" | "toStrictEqual", false) => match (subject, args.first()) {
-                (Some(s), Some(e)) => {
-                    (self.text(s) == self.text(*e)
-                        && !descendants(s, |_| false)
-                            .iter()
-                            .any(|n| matches!(n.node_kind(), "call_expression" | "new_expression")))
-                        || (s.node_kind() == "true" && e.node_kind() == "true")
-                }
-                _ => false,
-            },
-            ("toBeTruthy", false) => subject.is_some_and(|s| s.node_kind() == "true"),
-            _ => false,
-        }
-    }
-}
-
-fn has_flag(options: &str, flag: &str) -> bool {
-    let compact: String = options.chars().filter(|c| !c.is_whitespace()).collect();
-    compact.contains(&format!("{flag}:true"))
-        || compact.contains(&format!("{flag}:'"))
-        || compact.contains(&format!("{flag}:\""))
 }
