@@ -15,6 +15,7 @@ Usage: python3 scripts/accuracy/run.py [--manifest FILE] [--binary PATH] [--no-b
 import argparse
 import io
 import json
+import re
 import resource
 import statistics
 import shutil
@@ -90,7 +91,7 @@ def deb_data_tarball(deb: bytes) -> bytes:
 
 
 # Bumped whenever the choice of extracted files changes, so old caches are extracted again.
-EXTRACTION_VERSION = "2"
+EXTRACTION_VERSION = "3"
 # Folder names that hold a project's tests: everything under the highest one is extracted.
 TEST_FOLDERS = {"test", "tests", "testing", "__tests__", "spec", "t"}
 PYTHON_ROOT_MARKERS = {"pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "setup.py", "conftest.py"}
@@ -137,6 +138,34 @@ def view_wanted(inner: str, labelled: set) -> bool:
     return False
 
 
+IMPORT_LINE = re.compile(rb"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", re.M)
+
+
+def imported_support(contents: dict, chosen: set) -> set:
+    """Python test-support modules (named for tests) that extracted files import from elsewhere
+    in the archive (`from pylibmc.test import make_test_client` in tests/__init__.py)."""
+    by_module = {}
+    for inner in contents:
+        if inner.endswith(".py"):
+            module = inner[:-3].replace("/", ".")
+            for prefix in ("src.", "lib.", ""):
+                if module.startswith(prefix):
+                    stripped = module[len(prefix):]
+                    by_module.setdefault(stripped.removesuffix(".__init__"), inner)
+    found, pending = set(), [inner for inner in chosen if inner.endswith(".py")]
+    while pending:
+        inner = pending.pop()
+        for match in IMPORT_LINE.finditer(contents.get(inner, b"")):
+            name = (match.group(1) or match.group(2)).decode()
+            for candidate in (name, name.rsplit(".", 1)[0]):
+                path = by_module.get(candidate)
+                stem = path.rsplit("/", 1)[-1][:-3] if path else ""
+                if path and path not in chosen and path not in found and "test" in stem.lower():
+                    found.add(path)
+                    pending.append(path)
+    return found
+
+
 def extract(package: dict) -> Path:
     """Downloads the package once and extracts its labelled files and their package view
     under .cache/."""
@@ -155,16 +184,21 @@ def extract(package: dict) -> Path:
     if package["registry"] == "debian":
         data = deb_data_tarball(data)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+        contents = {}
         for member in archive.getmembers():
             # Archives hold one top folder (name-version/, package/ or Debian's ./); paths are
             # below it.
             inner = member.name.split("/", 1)[1] if "/" in member.name else ""
-            if member.isfile() and (inner in wanted or view_wanted(inner, labelled)):
-                destination = target / inner
-                destination.parent.mkdir(parents=True, exist_ok=True)
+            if member.isfile():
                 source = archive.extractfile(member)
                 if source is not None:
-                    destination.write_bytes(source.read())
+                    contents[inner] = source.read()
+    chosen = {inner for inner in contents if inner in wanted or view_wanted(inner, labelled)}
+    chosen |= imported_support(contents, chosen)
+    for inner in chosen:
+        destination = target / inner
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(contents[inner])
     missing = [path for path in wanted if not (target / path).is_file()]
     if missing:
         raise SystemExit(f"{package['name']} {package['version']}: not in the archive: {missing}")

@@ -91,6 +91,9 @@ pub(crate) struct Call {
     /// Where no definition is found: `Some(weak)` when the call reads as an assertion by its
     /// name alone (`assert_valid(x)`, a Go helper handed `t`).
     pub(crate) asserts_by_name: Option<bool>,
+    /// Called on the instance (`self.helper()`): the most derived class of the test that runs
+    /// it decides which definition runs, as for any method.
+    pub(crate) on_self: bool,
 }
 
 /// Which tests a piece of set-up runs for.
@@ -176,7 +179,21 @@ impl Unit {
             path,
             line,
             asserts_by_name,
+            on_self: false,
         });
+    }
+
+    /// Records a call of a method on the instance (`self.helper()`, `self.conn`).
+    pub(crate) fn call_on_self(
+        &mut self,
+        name: impl Into<String>,
+        line: usize,
+        asserts_by_name: Option<bool>,
+    ) {
+        self.call(name, None, line, asserts_by_name);
+        if let Some(call) = self.calls.last_mut() {
+            call.on_self = true;
+        }
     }
 }
 

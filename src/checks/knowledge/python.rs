@@ -65,6 +65,10 @@ pub(crate) const ENV_READS: &[&str] = &[
     "environ.get",
 ];
 
+/// Modules whose functions every network client goes through: replacing one of them
+/// (`socket.socket = FakeSocket`) stubs every server and host at once.
+pub(crate) const TRANSPORT_MODULES: &[&str] = &["socket"];
+
 /// Roots of database and cache client modules: patching or reassigning them stubs the server.
 pub(crate) const DATABASE_MODULES: &[&str] = &[
     "psycopg2",
@@ -83,6 +87,8 @@ pub(crate) const DATABASE_MODULES: &[&str] = &[
     "pika",
     "kafka",
     "pymemcache",
+    "memcache",
+    "pylibmc",
 ];
 
 /// Clients that hand their DSN to libpq, which refuses some key/value strings before it
@@ -155,6 +161,16 @@ pub(crate) const CALLS: &[Entry] = &[
             "kafka.KafkaConsumer",
             "aiokafka.AIOKafka*",
             "pymemcache.client.*Client",
+            // python-memcached and pylibmc: the servers a client is given.
+            "memcache.Client",
+            "pylibmc.Client",
+            // huey's task queues over Redis and PostgreSQL.
+            "huey.RedisHuey",
+            "huey.PriorityRedisHuey",
+            "huey.RedisExpireHuey",
+            "huey.api.RedisHuey",
+            "huey.api.PostgresHuey",
+            "huey.PostgresHuey",
             "clickhouse_driver.Client",
             "neo4j.GraphDatabase.driver",
             "peewee.PostgresqlDatabase",
@@ -232,6 +248,8 @@ pub(crate) const CALLS: &[Entry] = &[
             "asyncio.create_subprocess_exec",
             "asyncio.create_subprocess_shell",
             "pexpect.spawn",
+            // process-tests' `TestProcess("redis-server", …)` runs its first argument.
+            "process_tests.TestProcess",
         ]),
         Spawn(&[At(0), Named("args")]),
     ),

@@ -122,9 +122,15 @@ fn python(run: &Run<'_>, file: &Parsed, dir: &Path, support: &mut Vec<Support>) 
     }
 }
 
-/// True when a module is test support (a test file, a `conftest.py`, a file under `tests/`).
+/// True when a module is test support: a test file, a `conftest.py`, a file under `tests/`, or
+/// a module named for tests (`testutils.py`, `pylibmc/test.py`).
 fn is_support(parsed: &Parsed) -> bool {
     is_test_file(&parsed.key)
+        || parsed
+            .key
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .is_some_and(|stem| stem.to_ascii_lowercase().contains("test"))
 }
 
 /// The file a Python module name stands for: relative to the file's package for leading

@@ -97,10 +97,12 @@ pub(crate) fn link(run: &Run<'_>, home: &Arc<Parsed>) -> Linked {
             let mut walk = Walk {
                 run,
                 home,
+                receiver: Vec::new(),
                 out: Vec::new(),
                 visited: HashSet::new(),
                 serving: &mut serving,
             };
+            walk.receiver = walk.class_chain(home, unit.owner.as_deref());
             walk.unit(home, index, None, Give::Everything, 0);
             if unit.kind == UnitKind::Test {
                 walk.fixtures_for_test(unit);
@@ -115,6 +117,9 @@ pub(crate) fn link(run: &Run<'_>, home: &Arc<Parsed>) -> Linked {
 struct Walk<'w, 'r, 'c> {
     run: &'r Run<'c>,
     home: &'r Arc<Parsed>,
+    /// The classes of the unit being gathered, most derived first: `self.method()` anywhere in
+    /// its set-up or helpers runs the definition these give first.
+    receiver: Vec<(Arc<Parsed>, String)>,
     out: Vec<Reached>,
     /// Units already gathered for this test.
     visited: HashSet<(usize, usize)>,
@@ -245,6 +250,14 @@ impl Walk<'_, '_, '_> {
                 .map(|index| (parsed.clone(), *index))
                 .collect()
         };
+        if call.on_self {
+            for (class_file, class) in &self.receiver {
+                let found = named(class_file, &call.name, Some(class));
+                if !found.is_empty() {
+                    return found;
+                }
+            }
+        }
         if !call.name.is_empty() {
             let local = named(file, &call.name, None);
             if !local.is_empty() {

@@ -28,9 +28,16 @@ impl PythonFile<'_, '_, '_> {
                     .first()
                     .is_some_and(|c| self.is_weak_condition(*c)),
                 _ if is_existence_assertion(last) => true,
+                // Two calls or subscripts with the same text can make different objects
+                // (`conn[db] == conn[db]` tests `__eq__`).
                 "assertEqual" | "assertEquals" | "assertIs" => {
                     match (positional.first(), positional.get(1)) {
-                        (Some(a), Some(b)) => self.text(*a) == self.text(*b),
+                        (Some(a), Some(b)) => {
+                            self.text(*a) == self.text(*b)
+                                && !descendants(*a, |_| false)
+                                    .iter()
+                                    .any(|n| matches!(n.node_kind(), "call" | "subscript"))
+                        }
                         _ => false,
                     }
                 }

@@ -21,6 +21,8 @@ pub(super) struct ClassInfo {
 pub(super) struct Definitions {
     pub(super) units: Vec<Unit>,
     pub(super) classes: Vec<Class>,
+    /// Paths of the classes found to be test classes so far.
+    pub(super) test_classes: Vec<String>,
 }
 
 impl<'t> PythonFile<'_, 't, '_> {
@@ -58,14 +60,7 @@ impl<'t> PythonFile<'_, 't, '_> {
                     let superclasses = definition.field("superclasses");
                     let bases_text = superclasses.map(|b| self.text(b)).unwrap_or("");
                     // `test_*` classes are collected by projects that set `python_classes = test_*` (kombu, celery).
-                    let is_test_class = name.starts_with("Test")
-                        || name.starts_with("test_")
-                        || bases_text.contains("TestCase");
-                    let path = match class {
-                        Some(outer) => format!("{}.{name}", outer.path),
-                        None => name.to_string(),
-                    };
-                    let bases = superclasses
+                    let bases: Vec<String> = superclasses
                         .map(|list| {
                             let mut cursor = list.walk();
                             list.named_children(&mut cursor)
@@ -74,6 +69,19 @@ impl<'t> PythonFile<'_, 't, '_> {
                                 .collect()
                         })
                         .unwrap_or_default();
+                    // A class deriving from a test class of the file is one too
+                    // (`class EqualityTest(_ComparisonTest)`).
+                    let is_test_class = name.starts_with("Test")
+                        || name.starts_with("test_")
+                        || bases_text.contains("TestCase")
+                        || bases.iter().any(|base| out.test_classes.contains(base));
+                    let path = match class {
+                        Some(outer) => format!("{}.{name}", outer.path),
+                        None => name.to_string(),
+                    };
+                    if is_test_class {
+                        out.test_classes.push(path.clone());
+                    }
                     out.classes.push(Class {
                         name: path.clone(),
                         bases,
@@ -113,6 +121,11 @@ impl<'t> PythonFile<'_, 't, '_> {
                 "function_definition" => {
                     out.units
                         .push(self.function_unit(definition, &decorators, class));
+                }
+                "expression_statement" => {
+                    if let Some(unit) = class.and_then(|c| self.property_alias(definition, c)) {
+                        out.units.push(unit);
+                    }
                 }
                 _ => {}
             }
@@ -209,6 +222,32 @@ impl<'t> PythonFile<'_, 't, '_> {
             }
         }
         unit
+    }
+
+    /// `conn = property(_get_conn, _set_conn)` in a class: reading `self.conn` calls the getter.
+    fn property_alias(&self, statement: Node<'t>, class: &ClassInfo) -> Option<Unit> {
+        let assignment = statement
+            .named_child(0)
+            .filter(|a| a.node_kind() == "assignment")?;
+        let name = assignment
+            .field("left")
+            .filter(|n| n.node_kind() == "identifier")?;
+        let value = assignment
+            .field("right")
+            .filter(|v| v.node_kind() == "call")?;
+        if value.field("function").map(|f| self.text(f)) != Some("property") {
+            return None;
+        }
+        let (positional, keywords) = self.arguments(value);
+        let getter = positional
+            .first()
+            .copied()
+            .or_else(|| keywords.iter().find(|(k, _)| *k == "fget").map(|(_, v)| *v))
+            .filter(|g| g.node_kind() == "identifier")?;
+        let mut unit = Unit::new(self.text(name), UnitKind::Helper, line(assignment));
+        unit.owner = Some(class.path.clone());
+        unit.call(self.text(getter), None, line(getter), None);
+        Some(unit)
     }
 
     fn is_unconditional_skip(&self, statement: Node<'_>) -> bool {

@@ -80,6 +80,26 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                     file.bind(text(alias, source), value);
                 }
             }
+            // A parameter holds its default unless a caller passes another:
+            // `def make_client(cls=pylibmc.Client)` then `cls([server])`.
+            "function_definition" => {
+                let mut cursor = node.walk();
+                for parameter in node
+                    .field("parameters")
+                    .map(|p| p.named_children(&mut cursor).collect::<Vec<_>>())
+                    .unwrap_or_default()
+                {
+                    if matches!(
+                        parameter.node_kind(),
+                        "default_parameter" | "typed_default_parameter"
+                    ) && let (Some(name), Some(value)) =
+                        (parameter.field("name"), parameter.field("value"))
+                        && value.node_kind() != "none"
+                    {
+                        file.bind(text(name, source), value);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -115,7 +135,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     units.push(module);
     let mut definitions = Definitions {
         units,
-        classes: Vec::new(),
+        ..Definitions::default()
     };
     file.collect_definitions(root, None, &mut definitions);
     FileFacts {
@@ -333,6 +353,14 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
     fn observe(&self, node: Node<'t>, unit: &mut Unit) {
         let at = line(node);
         match node.node_kind() {
+            // `self.conn` may be a property of the class or of a base class: followed like a
+            // call (`conn = property(_get_conn)`, `@property def conn`).
+            "attribute" if self.is_self_property(node) => {
+                let name = node.field("attribute").map(|a| self.text(a)).unwrap_or("");
+                if !unit.calls.iter().any(|c| c.on_self && c.name == name) {
+                    unit.call_on_self(name, at, None);
+                }
+            }
             "assert_statement" => {
                 let weak = node
                     .named_child(0)
@@ -376,16 +404,32 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 let target = node
                     .field("left")
                     .filter(|l| l.node_kind() == "attribute" && !constant);
-                let root = target
-                    .and_then(|t| t.field("object"))
-                    .and_then(|o| self.path(o, 0));
-                if root.is_some_and(|root| {
-                    python::DATABASE_MODULES.iter().any(|m| {
-                        root.strip_prefix(m)
-                            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+                // Only a module itself (`psycopg2._connect`, `socket.socket`), not a client made
+                // from it (`client.behaviors = {…}` after `client = pylibmc.Client(…)`).
+                let module = target.and_then(|t| t.field("object")).filter(|object| {
+                    descendants(*object, |_| false)
+                        .into_iter()
+                        .find(|n| n.node_kind() == "identifier")
+                        .is_some_and(|first| {
+                            self.imported(self.text(first)).is_some()
+                                && self.binding(self.text(first), first).is_none()
+                        })
+                });
+                let root = module.and_then(|o| self.path(o, 0));
+                let within = |modules: &[&str]| {
+                    root.as_deref().is_some_and(|root| {
+                        modules.iter().any(|m| {
+                            root.strip_prefix(m)
+                                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+                        })
                     })
-                }) {
+                };
+                if within(python::DATABASE_MODULES) {
                     unit.see(Fact::DatabaseMock, at);
+                }
+                if within(python::TRANSPORT_MODULES) {
+                    unit.see(Fact::DatabaseMock, at);
+                    unit.see(Fact::NetworkMock, at);
                 }
             }
             _ => {}
@@ -443,6 +487,17 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             for fact in patched(arguments, python::PATCHES) {
                 unit.see(fact, at);
             }
+            // `mock.patch.object(_Host, "send_cmd")` with `_Host` from a client module.
+            let target = positional.first().and_then(|t| self.path(*t, 0));
+            if target.is_some_and(|target| {
+                python::DATABASE_MODULES.iter().any(|m| {
+                    target
+                        .strip_prefix(m)
+                        .is_some_and(|rest| rest.starts_with('.'))
+                })
+            }) {
+                unit.see(Fact::DatabaseMock, at);
+            }
         }
 
         if matches_any(python::FIXTURE_BY_NAME, path)
@@ -454,7 +509,14 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         // A call the file or its package may define is judged by that definition; by its name
         // (an assertion helper's) only where none is found.
         let verdict = self.assertion_call(path, last, function, &positional);
+        let on_self = function.node_kind() == "attribute"
+            && function
+                .field("object")
+                .is_some_and(|o| matches!(self.text(o), "self" | "cls"));
         match self.followed(function) {
+            Some((name, _)) if on_self && !self.context.is_configured_helper(path, last) => {
+                unit.call_on_self(name, at, verdict)
+            }
             Some((name, import)) if !self.context.is_configured_helper(path, last) => {
                 unit.call(name, import, at, verdict)
             }
@@ -464,6 +526,21 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 }
             }
         }
+    }
+
+    /// True for `self.x` read (not called, not assigned): what a property returns.
+    fn is_self_property(&self, node: Node<'_>) -> bool {
+        let Some(object) = node.field("object") else {
+            return false;
+        };
+        if !matches!(self.text(object), "self" | "cls") {
+            return false;
+        }
+        node.parent().is_none_or(|parent| match parent.node_kind() {
+            "call" => parent.field("function") != Some(node),
+            "assignment" | "augmented_assignment" => parent.field("left") != Some(node),
+            _ => true,
+        })
     }
 
     /// How a call names a function that may be defined in the file or its package view:
