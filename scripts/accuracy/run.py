@@ -91,7 +91,7 @@ def deb_data_tarball(deb: bytes) -> bytes:
 
 
 # Bumped whenever the choice of extracted files changes, so old caches are extracted again.
-EXTRACTION_VERSION = "3"
+EXTRACTION_VERSION = "4"
 # Folder names that hold a project's tests: everything under the highest one is extracted.
 TEST_FOLDERS = {"test", "tests", "testing", "__tests__", "spec", "t"}
 PYTHON_ROOT_MARKERS = {"pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "setup.py", "conftest.py"}
@@ -126,6 +126,9 @@ def view_wanted(inner: str, labelled: set) -> bool:
                 return True
         elif path.endswith(".go"):
             if folder == own and name.endswith("_test.go"):
+                return True
+            # Test-support packages of the module (`redistest/`), imported by the tests.
+            if inner.endswith(".go") and folder.startswith(own + "/") and "test" in folder.rsplit("/", 1)[-1].lower():
                 return True
         elif path.endswith(SCRIPT_SUFFIXES):
             if folder in ancestors and name.startswith(SCRIPT_CONFIGS):

@@ -118,6 +118,9 @@ pub(crate) struct Fixture {
     pub(crate) name: String,
     /// `autouse=True`: every test in its scope requests it.
     pub(crate) autouse: bool,
+    /// Its string parameters (`params=["redis_cache", "memory_cache"]`), which
+    /// `request.getfixturevalue(request.param)` requests in turn.
+    pub(crate) params: Vec<String>,
 }
 
 /// A test, fixture, helper or the module itself.

@@ -136,6 +136,8 @@ pub(crate) enum Meaning {
     /// Builds a mail transport to the host its argument names, on this port unless the
     /// builder chain sets one; it connects only when the function sends.
     Smtp { host: Args, port: u32 },
+    /// Always talks to this outside service, whatever its arguments (a WHOIS client).
+    Contacts(&'static str),
     /// Mocks the network.
     NetworkMock,
     /// Starts a server inside the test.
@@ -412,6 +414,9 @@ fn decide<'t>(meaning: &Meaning, path: &str, site: &(impl CallSite<'t> + ?Sized)
                 target_of_host_port(&host, Some(port as u32))
             })
             .map(Fact::Network),
+        Meaning::Contacts(service) => Some(Fact::Network(super::super::facts::Target::Remote(
+            (*service).to_string(),
+        ))),
         Meaning::NetworkMock => Some(Fact::NetworkMock),
         Meaning::StartsServer => Some(Fact::StartsServer),
         Meaning::FakeClock => Some(Fact::FakeClock),

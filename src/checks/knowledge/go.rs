@@ -47,6 +47,10 @@ pub(crate) const REAL_DB: &[&str] = &[
     "*go-sql-driver/mysql.NewConnector",
     "*go-sql-driver/mysql.MySQLDriver.Open",
     "*segmentio/kafka-go.Dial*",
+    // mymysql's connections: `New(…)` makes one, `Connect()` opens it.
+    "*ziutek/mymysql/native.New",
+    "*ziutek/mymysql/thrsafe.New",
+    "*ziutek/mymysql/autorc.New",
     "*amqp*.Dial",
     "*olivere/elastic*.NewClient",
     "*elastic/go-elasticsearch*.NewClient",

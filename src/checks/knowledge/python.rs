@@ -4,7 +4,8 @@ use super::super::facts::Fact;
 use super::calls::Arg::{At, Element, Named};
 use super::calls::Callee::{ClientMethod, Method, Path};
 use super::calls::Meaning::{
-    Database, Docker, HostPort, Launch, NetworkMock, ReadsEnv, SetsEnv, Sleep, Spawn, StartsServer,
+    Contacts, Database, Docker, HostPort, Launch, NetworkMock, ReadsEnv, SetsEnv, Sleep, Spawn,
+    StartsServer,
 };
 use super::calls::{Args, Connects, Entry, Mentions, Patch, request, row};
 
@@ -171,6 +172,18 @@ pub(crate) const CALLS: &[Entry] = &[
             "huey.api.RedisHuey",
             "huey.api.PostgresHuey",
             "huey.PostgresHuey",
+            // arq's Redis pool, aiocache's and flask-caching's server backends.
+            "arq.connections.ArqRedis",
+            "arq.connections.create_pool",
+            "arq.create_pool",
+            "aiocache.RedisCache",
+            "aiocache.MemcachedCache",
+            "aiocache.backends.redis.RedisCache",
+            "aiocache.backends.memcached.MemcachedCache",
+            "flask_caching.backends.*RedisCache",
+            "flask_caching.backends.*RedisClusterCache",
+            "flask_caching.backends.*MemcachedCache",
+            "flask_caching.backends.*SASLMemcachedCache",
             "clickhouse_driver.Client",
             "neo4j.GraphDatabase.driver",
             "peewee.PostgresqlDatabase",
@@ -185,6 +198,17 @@ pub(crate) const CALLS: &[Entry] = &[
             At(0),
             Named("url"),
             Named("dsn"),
+        ])),
+    ),
+    // Caches configured by name: `Cache(Cache.REDIS)`, `Cache(config={"CACHE_TYPE": "RedisCache"})`.
+    row(
+        Path(&["aiocache.Cache", "flask_caching.Cache"]),
+        Database(Connects::Dialect(&[
+            "REDIS",
+            "MEMCACHED",
+            "RedisCache",
+            "MemcachedCache",
+            "RedisClusterCache",
         ])),
     ),
     // Engines are only real when their URL names a server database.
@@ -325,6 +349,11 @@ pub(crate) const CALLS: &[Entry] = &[
             port: &[Element(0, 1), At(1)],
             default_host: None,
         },
+    ),
+    // python-whois asks the registries' WHOIS servers whatever domain it is given.
+    row(
+        Path(&["whois.whois", "whois.query"]),
+        Contacts("WHOIS servers"),
     ),
     row(Path(NETWORK_MOCKS), NetworkMock),
     row(

@@ -64,7 +64,10 @@ pub(crate) const REAL_DB: &[&str] = &[
     "r2d2_redis.RedisConnectionManager.new",
     "bb8_postgres.PostgresConnectionManager.new*",
     "bb8_redis.RedisConnectionManager.new",
-    "rdkafka.*",
+    // rdkafka connects when a configuration creates a client; building or inspecting a
+    // configuration or a partition list connects nothing.
+    "rdkafka.*ClientConfig*.create",
+    "rdkafka.*ClientConfig*.create_with_context",
 ];
 
 /// Types of connected clients: a helper taking or returning one works against the service.

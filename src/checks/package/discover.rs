@@ -172,6 +172,43 @@ fn go(run: &Run<'_>, file: &Parsed, dir: &Path, support: &mut Vec<Support>) {
             push(support, Role::Sibling, sibling, file);
         }
     }
+    for import in &file.facts.imports {
+        let Some(folder) = go_package_dir(run, dir, import) else {
+            continue;
+        };
+        for path in run.listing(&folder).iter() {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.ends_with(".go")
+                && !name.ends_with("_test.go")
+                && let Some(found) = run.support(path)
+            {
+                push(support, Role::Import(import.clone()), found, file);
+            }
+        }
+    }
+}
+
+/// The folder of an imported package of the same repository: `github.com/mna/redisc/redistest`
+/// from `…/github.com/mna/redisc` is `…/github.com/mna/redisc/redistest`. Tried against the
+/// file's folder and those above it, joined with the import path's last segments.
+fn go_package_dir(run: &Run<'_>, dir: &Path, import: &str) -> Option<PathBuf> {
+    let segments: Vec<&str> = import.split('/').collect();
+    for base in ancestors(dir).take(6) {
+        for take in 1..=segments.len().min(4) {
+            let candidate = segments[segments.len() - take..]
+                .iter()
+                .fold(base.to_path_buf(), |path, segment| path.join(segment));
+            if candidate != dir
+                && run
+                    .listing(&candidate)
+                    .iter()
+                    .any(|f| f.extension().is_some_and(|e| e == "go"))
+            {
+                return Some(candidate);
+            }
+        }
+    }
+    None
 }
 
 fn script(run: &Run<'_>, file: &Parsed, dir: &Path, support: &mut Vec<Support>) {

@@ -286,19 +286,21 @@ impl Walk<'_, '_, '_> {
         let Some(path) = &call.path else {
             return Vec::new();
         };
-        match self.imported(file, path) {
-            Some((module, member)) => match member.rsplit_once('.') {
+        self.imported_all(file, path)
+            .into_iter()
+            .flat_map(|(module, member)| match member.rsplit_once('.') {
                 Some((owner, name)) => named(&module, name, Some(owner)),
                 None => named(&module, &member, None),
-            },
-            None => Vec::new(),
-        }
+            })
+            .collect()
     }
 
-    /// The imported support file a dotted path goes into, and the rest of the path there.
-    fn imported(&self, file: &Arc<Parsed>, path: &str) -> Option<(Arc<Parsed>, String)> {
+    /// The imported support files a dotted path goes into (a Go package has several), and the
+    /// rest of the path there.
+    fn imported_all(&self, file: &Arc<Parsed>, path: &str) -> Vec<(Arc<Parsed>, String)> {
         let view = self.run.view(file);
-        view.support
+        let matches: Vec<(usize, Arc<Parsed>, String)> = view
+            .support
             .iter()
             .filter_map(|support| match &support.role {
                 Role::Import(name) => path
@@ -308,9 +310,19 @@ impl Walk<'_, '_, '_> {
                     .map(|member| (name.len(), support.parsed.clone(), member.to_string())),
                 _ => None,
             })
-            // The longest import that prefixes the path names the module.
-            .max_by_key(|(length, _, _)| *length)
+            .collect();
+        // The longest import that prefixes the path names the module.
+        let longest = matches.iter().map(|(length, _, _)| *length).max();
+        matches
+            .into_iter()
+            .filter(|(length, _, _)| Some(*length) == longest)
             .map(|(_, parsed, member)| (parsed, member))
+            .collect()
+    }
+
+    /// The first imported support file a dotted path goes into.
+    fn imported(&self, file: &Arc<Parsed>, path: &str) -> Option<(Arc<Parsed>, String)> {
+        self.imported_all(file, path).into_iter().next()
     }
 
     /// A request to a constant of another file: a network call when it holds a remote URL.
@@ -368,9 +380,10 @@ impl Walk<'_, '_, '_> {
         }
     }
 
-    /// Where pytest finds a fixture requested from `file`: the requester's class, its module,
-    /// the `conftest.py` files from its folder up, then plugins. The requester itself is
-    /// skipped, so a fixture that requests its own name gets the one it overrides.
+    /// Where pytest finds a fixture requested from `file`: the test's classes, the requester's
+    /// class, its module, the `conftest.py` files from its folder up, then plugins. The
+    /// requester itself is skipped, so a fixture that requests its own name gets the one it
+    /// overrides.
     fn find_fixture(
         &self,
         file: &Arc<Parsed>,
@@ -390,6 +403,13 @@ impl Walk<'_, '_, '_> {
                 .find(|index| usable(parsed, index, wanted))
                 .map(|index| (parsed.clone(), *index))
         };
+        // pytest looks a request up from the test: its class, then its base classes, so a
+        // base class's fixture requesting `make_cache` gets the test class's override.
+        for (parsed, class) in &self.receiver {
+            if let Some(found) = pick(parsed, Some(class)) {
+                return Some(found);
+            }
+        }
         if let Some(owner) = owner
             && let Some(found) = pick(file, Some(owner))
         {

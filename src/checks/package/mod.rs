@@ -25,7 +25,7 @@ pub(crate) struct Parsed {
     pub(crate) key: PathBuf,
     pub(crate) language: Language,
     pub(crate) facts: FileFacts,
-    /// Helper units by name.
+    /// Units a call can run by name: helpers, and tests called like helpers.
     helpers: HashMap<String, Vec<usize>>,
     /// Fixture units by the name they are requested by.
     fixtures: HashMap<String, Vec<usize>>,
@@ -38,7 +38,11 @@ impl Parsed {
         let mut helpers: HashMap<String, Vec<usize>> = HashMap::new();
         let mut fixtures: HashMap<String, Vec<usize>> = HashMap::new();
         for (index, unit) in facts.units.iter().enumerate() {
-            if unit.kind == UnitKind::Helper {
+            // A pytest test called by name from another test (`await test_enqueue_job(…)`) is
+            // a helper there. Rust and Go tests take no arguments but `t`, and a Rust macro's
+            // tokens (`select! { recv(r) -> … }`) look like calls, so only Python follows them.
+            let called_test = unit.kind == UnitKind::Test && language == Language::Python;
+            if unit.kind == UnitKind::Helper || called_test {
                 helpers.entry(unit.name.clone()).or_default().push(index);
             }
             if let Some(fixture) = &unit.fixture {
@@ -229,10 +233,11 @@ impl<'c> Run<'c> {
         is_file
     }
 
-    /// `key` as findings show it: relative to the working directory when inside it.
+    /// `key` as findings show it: relative to the working directory when inside it. Support
+    /// files are found from absolute roots (a Python rootdir, a crate's folder), so only the
+    /// place decides, not how the path was spelled.
     fn shown(&self, key: &Path, given: &Path) -> PathBuf {
-        if given.is_relative()
-            && let Some(cwd) = &self.cwd
+        if let Some(cwd) = &self.cwd
             && let Ok(relative) = key.strip_prefix(cwd)
         {
             return relative.to_path_buf();

@@ -190,8 +190,25 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         units,
         constants: file.constants(root),
         package: file.package.clone(),
+        imports: support_imports(&file.names),
         ..FileFacts::default()
     }
+}
+
+/// Packages of the repository the tests import for support (`…/redistest`): their code is
+/// followed like the package's own test files.
+fn support_imports(names: &Names<'_>) -> Vec<String> {
+    names
+        .imports
+        .values()
+        .filter(|path| {
+            path.rsplit('/')
+                .next()
+                .is_some_and(|last| last.to_ascii_lowercase().contains("test"))
+                && path.contains('.')
+        })
+        .cloned()
+        .collect()
 }
 
 struct GoFile<'s, 't, 'c> {
@@ -460,8 +477,20 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         // A bare function of the file or the package is judged by its definition; by its name
         // (an assertion helper's, one handed `t`) only where none is found.
         let verdict = self.assertion(&path, last, function, &args, t_name);
-        if function.node_kind() == "identifier" && !self.context.is_configured_helper(&path, last) {
+        // `redistest.StartServer(t)`: a function of an imported package, followed where the
+        // package is test support of the repository.
+        let of_package = function.node_kind() == "selector_expression"
+            && function
+                .field("operand")
+                .is_some_and(|o| self.names.imports.contains_key(self.text(o)));
+        if self.context.is_configured_helper(&path, last) {
+            if let Some(weak) = verdict {
+                unit.see(Fact::Assertion { weak }, at);
+            }
+        } else if function.node_kind() == "identifier" {
             unit.call(self.text(function), None, at, verdict);
+        } else if of_package {
+            unit.call("", Some(path.clone()), at, verdict);
         } else if let Some(weak) = verdict {
             unit.see(Fact::Assertion { weak }, at);
         }

@@ -1,6 +1,6 @@
 //! JavaScript and TypeScript front end: jest, vitest, mocha and node:test files.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
@@ -24,11 +24,27 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         imports: Vec::new(),
     };
     let all = descendants(root, |_| false);
+    let mut assigned: HashMap<&str, Vec<Node<'_>>> = HashMap::new();
     for node in &all {
         match node.node_kind() {
             "import_statement" => file.import(*node),
             "variable_declarator" => file.declarator(*node),
+            "assignment_expression" => {
+                if let Some(name) = node.field("left").filter(|n| n.node_kind() == "identifier") {
+                    assigned.entry(file.text(name)).or_default().push(*node);
+                }
+            }
             _ => {}
+        }
+    }
+    // `url = 'http://…'` in a `before` hook, for a `let url;` of the suite, is the value its
+    // tests read; a name assigned in several places (one per suite) has no one value.
+    for nodes in assigned.values() {
+        if let [node] = nodes.as_slice()
+            && let (Some(name), Some(value)) = (node.field("left"), node.field("right"))
+        {
+            file.bindings
+                .bind(file.text(name), name.start_byte(), value);
         }
     }
     let mut units = Vec::new();
@@ -178,7 +194,8 @@ impl<'s, 't, 'c> CallSite<'t> for JsCall<'_, 's, 't, 'c> {
     }
 
     fn timer_waits(&self) -> bool {
-        self.call.node_kind() == "call_expression" && self.file.inside_promise(self.call)
+        self.call.node_kind() == "call_expression"
+            && (self.file.inside_promise(self.call) || self.file.completes_test(self.call))
     }
 
     /// `fetch(API + '/x')` or `` fetch(`${API}/x`) `` with `API` imported.
@@ -504,6 +521,43 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
                 }
             }
         }
+    }
+
+    /// True when a timer's callback finishes the callback test around it (`done()` inside
+    /// `setTimeout(function () { …; done(); }, 1100)`): the test lasts as long as the timer.
+    fn completes_test(&self, timer: Node<'_>) -> bool {
+        let Some(callback) = timer.field("arguments").and_then(|a| a.named_child(0)) else {
+            return false;
+        };
+        let mut current = timer.parent();
+        while let Some(ancestor) = current {
+            if self.framework_call(ancestor) == Some(Framework::Test) {
+                let done = call_arguments(ancestor)
+                    .into_iter()
+                    .rev()
+                    .find(|a| {
+                        matches!(
+                            a.node_kind(),
+                            "arrow_function" | "function_expression" | "function"
+                        )
+                    })
+                    .and_then(|f| f.field("parameters").or_else(|| f.field("parameter")))
+                    .and_then(|p| {
+                        descendants(p, |_| false)
+                            .into_iter()
+                            .find(|n| n.node_kind() == "identifier")
+                    })
+                    .map(|n| self.text(n));
+                return done.is_some_and(|done| {
+                    descendants(callback, |_| false).into_iter().any(|n| {
+                        n.node_kind() == "call_expression"
+                            && n.field("function").is_some_and(|f| self.text(f) == done)
+                    })
+                });
+            }
+            current = ancestor.parent();
+        }
+        false
     }
 
     /// Records a relative module the file imports.

@@ -9,6 +9,10 @@ use super::super::super::syntax::{NodeExt, descendants, line, matches_any};
 use super::super::resolve::Resolve;
 use super::{PythonFile, is_integration_mark};
 
+/// What a fixture requests when it calls `request.getfixturevalue(request.param)`: each of its
+/// parameters, resolved once the decorator has been read.
+pub(super) const PARAM_FIXTURE: &str = "request.param";
+
 /// The class a definition sits in, as far as test discovery and set-up care.
 pub(super) struct ClassInfo {
     is_test_class: bool,
@@ -160,6 +164,7 @@ impl<'t> PythonFile<'_, 't, '_> {
             unit.fixture = Some(Fixture {
                 name: name.to_string(),
                 autouse: false,
+                params: Vec::new(),
             });
         } else if kind == UnitKind::Setup {
             // `setUp` serves its class; `setup_module` and `setup_function` the whole file.
@@ -220,6 +225,18 @@ impl<'t> PythonFile<'_, 't, '_> {
                     unit.see(Fact::Assertion { weak: false }, line(node));
                 }
             }
+        }
+        // `request.getfixturevalue(request.param)` fetches each fixture named in `params`.
+        if let Some(fixture) = &unit.fixture
+            && let Some(at) = unit
+                .requests
+                .iter()
+                .position(|(name, _)| name == PARAM_FIXTURE)
+        {
+            let (_, line) = unit.requests.remove(at);
+            let params = fixture.params.clone();
+            unit.requests
+                .extend(params.into_iter().map(|param| (param, line)));
         }
         unit
     }
@@ -294,6 +311,19 @@ impl<'t> PythonFile<'_, 't, '_> {
                     "name" => {
                         if let Some(name) = self.string(*value, 0) {
                             fixture.name = name;
+                        }
+                    }
+                    // `params=["a", pytest.param("b", marks=…)]`.
+                    "params" => {
+                        let mut cursor = value.walk();
+                        for item in value.named_children(&mut cursor) {
+                            let item = match item.node_kind() {
+                                "call" => self.arguments(item).0.first().copied(),
+                                _ => Some(item),
+                            };
+                            if let Some(param) = item.and_then(|i| self.string(i, 0)) {
+                                fixture.params.push(param);
+                            }
                         }
                     }
                     _ => {}

@@ -501,9 +501,14 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         }
 
         if matches_any(python::FIXTURE_BY_NAME, path)
-            && let Some(name) = positional.first().and_then(|n| self.string(*n, 0))
+            && let Some(argument) = positional.first()
         {
-            unit.requests.push((name, at));
+            if let Some(name) = self.string(*argument, 0) {
+                unit.requests.push((name, at));
+            } else if self.text(*argument) == definitions::PARAM_FIXTURE {
+                unit.requests
+                    .push((definitions::PARAM_FIXTURE.to_string(), at));
+            }
         }
 
         // A call the file or its package may define is judged by that definition; by its name

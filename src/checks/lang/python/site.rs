@@ -65,6 +65,19 @@ impl<'s, 't, 'c> CallSite<'t> for PythonCall<'_, 's, 't, 'c> {
         !refused
     }
 
+    /// `Cache(Cache.REDIS)`, `Cache(config={"CACHE_TYPE": "RedisCache"})`: the arguments name a
+    /// server backend (a whole word of them, so `SimpleCache` names none).
+    fn names_dialect(&self, dialects: &[&str]) -> bool {
+        let arguments = self
+            .call
+            .field("arguments")
+            .map(|a| self.file.text(a))
+            .unwrap_or("");
+        arguments
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .any(|word| dialects.contains(&word))
+    }
+
     /// `httpx.get(API + "/repos")` with `API` imported: the name, as its import spells it.
     fn constant_name(&self, args: Args) -> Option<String> {
         let argument = args.iter().find_map(|arg| self.argument(*arg))?;

@@ -67,6 +67,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         crate_glob: false,
         test_types: HashSet::new(),
         mods: std::collections::BTreeSet::new(),
+        mod_globs: Vec::new(),
     };
     let all = descendants(root, |_| false);
     file.bindings = Bindings::new(
@@ -211,6 +212,8 @@ struct RustFile<'s, 't, 'c> {
     crate_glob: bool,
     /// Modules the file declares without a body (`mod common;`), kept in other files.
     mods: std::collections::BTreeSet<&'s str>,
+    /// Modules whose items the file imports with a glob (`use support::*;`).
+    mod_globs: Vec<String>,
     /// Types whose `impl` is test support: inside a `#[cfg(test)]` module, or anywhere in a file
     /// that is all tests (no `#[cfg(test)]`, as under `tests/`).
     test_types: HashSet<&'s str>,
@@ -261,10 +264,18 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                 unit.see(Fact::IntegrationMarker, at);
             }
         }
-        let in_impl = function
+        let impl_owner = function
             .parent()
             .and_then(|list| list.parent())
-            .is_some_and(|owner| matches!(owner.node_kind(), "impl_item" | "trait_item"));
+            .filter(|owner| matches!(owner.node_kind(), "impl_item" | "trait_item"));
+        let in_impl = impl_owner.is_some();
+        // `impl TestContext { fn new() … }`: called as `TestContext::new()` from other files.
+        unit.owner = impl_owner
+            .and_then(|owner| owner.field("type").or_else(|| owner.field("name")))
+            .map(|kind| {
+                let name = self.text(kind);
+                name.split('<').next().unwrap_or(name).trim().to_string()
+            });
         if !is_test && !in_impl {
             self.client_signature(function, &mut unit);
         }
@@ -429,10 +440,23 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
         path: &str,
         last: &str,
     ) -> Option<(String, Option<String>)> {
+        // An item the file neither defines nor imports may come from a glob-imported module
+        // of the test crate (`use support::*;` then `TestContext::new()`).
+        let from_glob = |path: &str| {
+            self.mod_globs
+                .iter()
+                .find(|module| self.mods.contains(module.as_str()))
+                .map(|module| format!("{module}.{path}"))
+        };
         match function.node_kind() {
             "identifier" => {
                 let name = self.text(function);
-                let import = self.names.imports.get(name).cloned();
+                let import = self
+                    .names
+                    .imports
+                    .get(name)
+                    .cloned()
+                    .or_else(|| from_glob(name));
                 Some((name.to_string(), import))
             }
             "scoped_identifier" => {
@@ -444,9 +468,14 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
                     return Some((self.text(method).to_string(), None));
                 }
                 let root = path.split('.').next().unwrap_or(path);
-                self.mods
-                    .contains(root)
-                    .then(|| (String::new(), Some(path.to_string())))
+                if self.mods.contains(root) {
+                    return Some((String::new(), Some(path.to_string())));
+                }
+                let unknown = owner.node_kind() == "identifier"
+                    && !self.names.imports.contains_key(self.text(owner));
+                unknown
+                    .then(|| from_glob(path).map(|p| (String::new(), Some(p))))
+                    .flatten()
             }
             "field_expression" => function
                 .field("value")

@@ -278,6 +278,19 @@ impl RustFile<'_, '_, '_> {
                 {
                     self.crate_glob = true;
                 }
+                // `use support::*;` (or `use crate::support::*;` in a test crate): names the
+                // file does not define may come from that module.
+                let module = if prefix.is_empty() {
+                    first.as_str()
+                } else {
+                    prefix
+                };
+                let module = module
+                    .trim_start_matches("crate.")
+                    .trim_start_matches("self.");
+                if !module.is_empty() && !module.contains('.') {
+                    self.mod_globs.push(module.to_string());
+                }
             }
             "use_list" => {
                 let mut cursor = node.walk();
