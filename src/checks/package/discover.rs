@@ -108,13 +108,16 @@ fn python(run: &Run<'_>, file: &Parsed, dir: &Path, support: &mut Vec<Support>) 
         .iter()
         .chain(conftests.iter().flat_map(|c| c.facts.plugins.iter()));
     for plugin in plugins {
-        if let Some(found) = python_module(run, dir, &roots, plugin) {
+        if let Some(found) = python_module(run, dir, &roots, plugin).and_then(|p| run.support(&p)) {
             push(support, Role::Plugin, found, file);
         }
     }
     for import in &file.facts.imports {
+        // Decided by the path before anything is read: a test suite importing its library
+        // (`from redis.commands import …`) must not cost a parse of the library.
         if let Some(found) = python_module(run, dir, &roots, import)
-            && is_support(&found)
+            .filter(|path| is_support(path))
+            .and_then(|path| run.support(&path))
         {
             let name = import.trim_start_matches('.').to_string();
             push(support, Role::Import(name), found, file);
@@ -124,10 +127,9 @@ fn python(run: &Run<'_>, file: &Parsed, dir: &Path, support: &mut Vec<Support>) 
 
 /// True when a module is test support: a test file, a `conftest.py`, a file under `tests/`, or
 /// a module named for tests (`testutils.py`, `pylibmc/test.py`).
-fn is_support(parsed: &Parsed) -> bool {
-    is_test_file(&parsed.key)
-        || parsed
-            .key
+fn is_support(path: &Path) -> bool {
+    is_test_file(path)
+        || path
             .file_stem()
             .and_then(|stem| stem.to_str())
             .is_some_and(|stem| stem.to_ascii_lowercase().contains("test"))
@@ -135,12 +137,7 @@ fn is_support(parsed: &Parsed) -> bool {
 
 /// The file a Python module name stands for: relative to the file's package for leading
 /// dots, else under one of `roots` (the file's folder and those above it, `src/`).
-fn python_module(
-    run: &Run<'_>,
-    dir: &Path,
-    roots: &[PathBuf],
-    module: &str,
-) -> Option<Arc<Parsed>> {
+fn python_module(run: &Run<'_>, dir: &Path, roots: &[PathBuf], module: &str) -> Option<PathBuf> {
     let level = module.chars().take_while(|c| *c == '.').count();
     let name = &module[level..];
     if name.is_empty() {
@@ -155,12 +152,12 @@ fn python_module(
     };
     if level > 0 {
         let base = dir.ancestors().nth(level - 1)?;
-        return candidates(base).iter().find_map(|path| run.support(path));
+        return candidates(base).into_iter().find(|path| run.is_file(path));
     }
     roots
         .iter()
         .flat_map(|root| candidates(root))
-        .find_map(|path| run.support(&path))
+        .find(|path| run.is_file(path))
 }
 
 fn go(run: &Run<'_>, file: &Parsed, dir: &Path, support: &mut Vec<Support>) {
@@ -214,7 +211,8 @@ fn go_package_dir(run: &Run<'_>, dir: &Path, import: &str) -> Option<PathBuf> {
 fn script(run: &Run<'_>, file: &Parsed, dir: &Path, support: &mut Vec<Support>) {
     for import in &file.facts.imports {
         if let Some(found) = script_module(run, &dir.join(import))
-            && is_support(&found)
+            .filter(|path| is_support(path))
+            .and_then(|path| run.support(&path))
         {
             push(support, Role::Import(import.clone()), found, file);
         }
@@ -228,11 +226,9 @@ fn script(run: &Run<'_>, file: &Parsed, dir: &Path, support: &mut Vec<Support>) 
 
 /// The file an import specifier resolves to, as Node and the TypeScript bundlers resolve it:
 /// the path itself, with an extension added, or its `index` file.
-fn script_module(run: &Run<'_>, target: &Path) -> Option<Arc<Parsed>> {
-    if Language::of(target).is_some()
-        && let Some(found) = run.support(target)
-    {
-        return Some(found);
+fn script_module(run: &Run<'_>, target: &Path) -> Option<PathBuf> {
+    if Language::of(target).is_some() && run.is_file(target) {
+        return Some(target.to_path_buf());
     }
     let with_extension = SCRIPT_EXTENSIONS.iter().map(|extension| {
         let mut name = target.as_os_str().to_os_string();
@@ -245,7 +241,7 @@ fn script_module(run: &Run<'_>, target: &Path) -> Option<Arc<Parsed>> {
         .map(|extension| target.join(format!("index.{extension}")));
     with_extension
         .chain(index)
-        .find_map(|path| run.support(&path))
+        .find(|path| Language::of(path).is_some() && run.is_file(path))
 }
 
 /// The setup files of the jest or vitest configuration that covers `dir`: the nearest
