@@ -147,7 +147,9 @@ pub(crate) struct Run<'c> {
     cwd: Option<PathBuf>,
     packages: PackageNames,
     parsed: Mutex<HashMap<PathBuf, Slot<Read>>>,
-    views: Mutex<HashMap<PathBuf, Slot<Arc<View>>>>,
+    /// Keyed by the address of the `Parsed` (which lives as long as the run): hashing a path
+    /// for every lookup the linker makes showed in profiles.
+    views: Mutex<HashMap<usize, Slot<Arc<View>>>>,
     /// Whether a path is a file, asked once.
     files: Mutex<HashMap<PathBuf, bool>>,
     /// The files of a folder, listed once.
@@ -216,7 +218,7 @@ impl<'c> Run<'c> {
 
     /// The support files of `file`, found once per run.
     pub(crate) fn view(&self, file: &Arc<Parsed>) -> Arc<View> {
-        let slot = slot(&self.views, &file.key);
+        let slot = slot(&self.views, &(Arc::as_ptr(file) as usize));
         slot.get_or_init(|| Arc::new(discover::view(self, file)))
             .clone()
     }
@@ -294,9 +296,16 @@ fn once<T>(map: &Mutex<HashMap<PathBuf, Arc<T>>>, key: &Path, make: impl FnOnce(
 }
 
 /// The slot for `key`, made empty on first use.
-fn slot<T>(map: &Mutex<HashMap<PathBuf, Slot<T>>>, key: &Path) -> Slot<T> {
+fn slot<K, Q, T>(map: &Mutex<HashMap<K, Slot<T>>>, key: &Q) -> Slot<T>
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: ToOwned<Owned = K> + std::hash::Hash + Eq + ?Sized,
+{
     let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    map.entry(key.to_path_buf()).or_default().clone()
+    if let Some(known) = map.get(key) {
+        return known.clone();
+    }
+    map.entry(key.to_owned()).or_default().clone()
 }
 
 /// `path` made absolute, with `.` and `..` resolved by their names (no symlinks followed), so
