@@ -222,10 +222,11 @@ impl Walk<'_, '_, '_> {
     ) {
         let targets = self.resolve_call(file, unit, call);
         if targets.is_empty() {
-            if give != Give::Services
-                && let Some(weak) = call.asserts_by_name
+            // A check known by its name counts as the unit's own would, weakened likewise.
+            if let Some(weak) = call.asserts_by_name
+                && let Some(fact) = give.give(&Fact::Assertion { weak })
             {
-                self.push(Fact::Assertion { weak }, call.line, file, entry, &unit.name);
+                self.push(fact, call.line, file, entry, &unit.name);
             }
             return;
         }

@@ -396,12 +396,30 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
         } else {
             UnitKind::Helper
         };
-        // The name the test's *testing.T goes by, to recognise helpers that take it.
-        let t_name = parameters
-            .and_then(|p| p.named_child(0))
-            .and_then(|d| d.field("name"))
-            .map(|n| self.text(n))
-            .unwrap_or("t");
+        // The name the test's *testing.T goes by, to recognise helpers that take it: the
+        // parameter typed from `testing`, or a first one named like it. A helper's other first
+        // parameters (`isNil(v interface{})`) hand nothing to check with.
+        let declarations: Vec<Node<'t>> = parameters
+            .map(|p| {
+                let mut cursor = p.walk();
+                p.named_children(&mut cursor).collect()
+            })
+            .unwrap_or_default();
+        let name_of = |d: &Node<'t>| d.field("name").map(|n| self.text(n));
+        let t_name = declarations
+            .iter()
+            .find(|d| {
+                d.field("type")
+                    .is_some_and(|t| self.text(t).contains("testing."))
+            })
+            .and_then(name_of)
+            .or_else(|| {
+                declarations
+                    .first()
+                    .and_then(name_of)
+                    .filter(|n| matches!(*n, "t" | "tb"))
+            })
+            .unwrap_or("");
         let mut unit = Unit::new(name, kind, line(function));
         if kind == UnitKind::Setup {
             unit.serves = Serves::Package;
