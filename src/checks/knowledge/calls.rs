@@ -233,8 +233,15 @@ pub(crate) trait CallSite<'t> {
     /// The file the call is in.
     type File: Resolve<'t>;
     fn file(&self) -> &Self::File;
-    /// The node an argument place holds.
-    fn argument(&self, arg: Arg) -> Option<Node<'t>>;
+    /// The call's arguments in order.
+    fn positional(&self) -> &[Node<'t>];
+    /// The node an argument place holds; languages without named arguments have only places.
+    fn argument(&self, arg: Arg) -> Option<Node<'t>> {
+        match arg {
+            Arg::At(index) => self.positional().get(index).copied(),
+            Arg::Named(_) | Arg::Element(..) => None,
+        }
+    }
     /// Seconds a sleep given this argument waits, in the language's units, after whatever
     /// around the call cuts it short (an enclosing timeout).
     fn seconds(&self, node: Node<'t>) -> Option<f64>;

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
 
 use super::super::facts::{Constant, Disabled, Fact, FileFacts, Serves, Unit, UnitKind};
-use super::super::knowledge::calls::{Arg, CallSite, Connects, classify};
+use super::super::knowledge::calls::{CallSite, Connects, classify};
 use super::super::knowledge::{go, is_existence_assertion, looks_like_assertion_helper};
 use super::super::syntax::{NodeExt, call_arguments, descendants, line, text};
 use super::Context;
@@ -638,11 +638,8 @@ impl<'s, 't, 'c> CallSite<'t> for GoCall<'_, 's, 't, 'c> {
         self.file
     }
 
-    fn argument(&self, arg: Arg) -> Option<Node<'t>> {
-        match arg {
-            Arg::At(index) => self.args.get(index).copied(),
-            Arg::Named(_) | Arg::Element(..) => None,
-        }
+    fn positional(&self) -> &[Node<'t>] {
+        self.args
     }
 
     /// A sleep in a server handler (`func(w http.ResponseWriter, r *http.Request)`) that a

@@ -170,6 +170,10 @@ impl<'s, 't, 'c> CallSite<'t> for JsCall<'_, 's, 't, 'c> {
         self.file
     }
 
+    fn positional(&self) -> &[Node<'t>] {
+        self.args
+    }
+
     fn argument(&self, arg: Arg) -> Option<Node<'t>> {
         match arg {
             Arg::At(index) => self.args.get(index).copied(),

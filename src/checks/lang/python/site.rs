@@ -24,6 +24,10 @@ impl<'s, 't, 'c> CallSite<'t> for PythonCall<'_, 's, 't, 'c> {
         self.file
     }
 
+    fn positional(&self) -> &[Node<'t>] {
+        self.positional
+    }
+
     fn argument(&self, arg: Arg) -> Option<Node<'t>> {
         match arg {
             Arg::At(index) => self.positional.get(index).copied(),

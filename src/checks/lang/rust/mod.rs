@@ -502,11 +502,8 @@ impl<'s, 't, 'c> CallSite<'t> for RustCall<'_, 's, 't, 'c> {
         self.file
     }
 
-    fn argument(&self, arg: Arg) -> Option<Node<'t>> {
-        match arg {
-            Arg::At(index) => self.args.get(index).copied(),
-            Arg::Named(_) | Arg::Element(..) => None,
-        }
+    fn positional(&self) -> &[Node<'t>] {
+        self.args
     }
 
     fn seconds(&self, node: Node<'t>) -> Option<f64> {
