@@ -2,9 +2,12 @@
 """Measure the unit-test quality check on real test files from published packages.
 
 Downloads every package named in manifest.json from its registry (PyPI sdists, crates.io
-.crate files, npm tarballs), extracts the labelled files, runs `kmilestone check-tests --json`
-(release build) on them, and prints precision and recall per rule family, then the speed of the
-check and of `ruff check --select PT` on the same Python files.
+.crate files, npm tarballs, Debian .deb files), extracts the labelled files and the files of
+their package view (conftest.py chain and the test tree a Python test can import from, the other
+_test.go files of a Go package, a JavaScript test tree with its jest/vitest configuration, a
+crate's src/ and tests/), runs `kmilestone check-tests --json` (release build) on the labelled
+files only, and prints precision and recall per rule family, then the speed of the check and of
+`ruff check --select PT` on the same Python files.
 
 Usage: python3 scripts/accuracy/run.py [--manifest FILE] [--binary PATH] [--no-build] [--repeat N] [--show]
 """
@@ -12,6 +15,7 @@ Usage: python3 scripts/accuracy/run.py [--manifest FILE] [--binary PATH] [--no-b
 import argparse
 import io
 import json
+import re
 import resource
 import statistics
 import shutil
@@ -86,32 +90,122 @@ def deb_data_tarball(deb: bytes) -> bytes:
     raise SystemExit("Debian package without data.tar")
 
 
+# Bumped whenever the choice of extracted files changes, so old caches are extracted again.
+EXTRACTION_VERSION = "4"
+# Folder names that hold a project's tests: everything under the highest one is extracted.
+TEST_FOLDERS = {"test", "tests", "testing", "__tests__", "spec", "t"}
+PYTHON_ROOT_MARKERS = {"pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "setup.py", "conftest.py"}
+SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts")
+SCRIPT_CONFIGS = ("package.json", "jest.config.", "vitest.config.", "vite.config.")
+
+
+def test_root(path: str) -> str:
+    """The highest folder of `path` named like a test folder, else the file's own folder."""
+    parts = path.split("/")[:-1]
+    for index, part in enumerate(parts):
+        if part in TEST_FOLDERS:
+            return "/".join(parts[: index + 1])
+    return "/".join(parts)
+
+
+def view_wanted(inner: str, labelled: set) -> bool:
+    """True when an archive member belongs to the package view of a labelled file."""
+    if inner in labelled:
+        return True
+    name = inner.rsplit("/", 1)[-1]
+    folder = inner.rsplit("/", 1)[0] if "/" in inner else ""
+    for path in labelled:
+        own = path.rsplit("/", 1)[0] if "/" in path else ""
+        ancestors = {"/".join(own.split("/")[:i]) for i in range(len(own.split("/")) + 1)} if own else {""}
+        root = test_root(path)
+        under_root = inner.startswith(root + "/") if root else True
+        if path.endswith(".py"):
+            if name in PYTHON_ROOT_MARKERS and folder in ancestors:
+                return True
+            if inner.endswith(".py") and under_root:
+                return True
+        elif path.endswith(".go"):
+            if folder == own and name.endswith("_test.go"):
+                return True
+            # Test-support packages of the module (`redistest/`), imported by the tests.
+            if inner.endswith(".go") and folder.startswith(own + "/") and "test" in folder.rsplit("/", 1)[-1].lower():
+                return True
+        elif path.endswith(SCRIPT_SUFFIXES):
+            if folder in ancestors and name.startswith(SCRIPT_CONFIGS):
+                return True
+            if inner.endswith(SCRIPT_SUFFIXES) and under_root:
+                return True
+        elif path.endswith(".rs"):
+            if inner.endswith(".rs") and (inner.startswith("tests/") or inner.startswith("src/")):
+                return True
+    return False
+
+
+IMPORT_LINE = re.compile(rb"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", re.M)
+
+
+def imported_support(contents: dict, chosen: set) -> set:
+    """Python test-support modules (named for tests) that extracted files import from elsewhere
+    in the archive (`from pylibmc.test import make_test_client` in tests/__init__.py)."""
+    by_module = {}
+    for inner in contents:
+        if inner.endswith(".py"):
+            module = inner[:-3].replace("/", ".")
+            for prefix in ("src.", "lib.", ""):
+                if module.startswith(prefix):
+                    stripped = module[len(prefix):]
+                    by_module.setdefault(stripped.removesuffix(".__init__"), inner)
+    found, pending = set(), [inner for inner in chosen if inner.endswith(".py")]
+    while pending:
+        inner = pending.pop()
+        for match in IMPORT_LINE.finditer(contents.get(inner, b"")):
+            name = (match.group(1) or match.group(2)).decode()
+            for candidate in (name, name.rsplit(".", 1)[0]):
+                path = by_module.get(candidate)
+                stem = path.rsplit("/", 1)[-1][:-3] if path else ""
+                if path and path not in chosen and path not in found and "test" in stem.lower():
+                    found.add(path)
+                    pending.append(path)
+    return found
+
+
 def extract(package: dict) -> Path:
-    """Downloads the package once and extracts its labelled files under .cache/."""
+    """Downloads the package once and extracts its labelled files and their package view
+    under .cache/."""
     target = CACHE / package["registry"] / f"{package['name']}-{package['version']}"
-    wanted = {f["path"] for f in package["files"]}
+    labelled = {f["path"] for f in package["files"]}
+    wanted = set(labelled)
     if package["registry"] in ("crates", "npm"):
         # The check reads the package's name from its manifest, as in a checkout.
         wanted.add("Cargo.toml" if package["registry"] == "crates" else "package.json")
-    if all((target / path).is_file() for path in wanted):
+    marker = target / ".extracted"
+    if marker.is_file() and marker.read_text() == EXTRACTION_VERSION and all(
+        (target / path).is_file() for path in wanted
+    ):
         return target
     data = fetch(archive_url(package))
     if package["registry"] == "debian":
         data = deb_data_tarball(data)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+        contents = {}
         for member in archive.getmembers():
             # Archives hold one top folder (name-version/, package/ or Debian's ./); paths are
             # below it.
             inner = member.name.split("/", 1)[1] if "/" in member.name else ""
-            if inner in wanted and member.isfile():
-                destination = target / inner
-                destination.parent.mkdir(parents=True, exist_ok=True)
+            if member.isfile():
                 source = archive.extractfile(member)
                 if source is not None:
-                    destination.write_bytes(source.read())
+                    contents[inner] = source.read()
+    chosen = {inner for inner in contents if inner in wanted or view_wanted(inner, labelled)}
+    chosen |= imported_support(contents, chosen)
+    for inner in chosen:
+        destination = target / inner
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(contents[inner])
     missing = [path for path in wanted if not (target / path).is_file()]
     if missing:
         raise SystemExit(f"{package['name']} {package['version']}: not in the archive: {missing}")
+    marker.write_text(EXTRACTION_VERSION)
     return target
 
 
@@ -223,14 +317,20 @@ def main() -> int:
         ("labelled_blind", "Labelled blind (labels written before the check's answers were read)"),
         ("held_out", "Held-out packages (labelled blind; their first score, before the fixes it prompted, is in BENCHMARKS-checks.md)"),
     ]
+    rounds = sorted({p["round"] for p in manifest["packages"] if p.get("round", 0) >= 5})
+    subsets += [(f"round={r}", f"Round {r} (labelled blind from the test code, before the check ran on it)") for r in rounds]
     for field, title in subsets:
-        chosen = [p for p in manifest["packages"] if p.get(field)]
+        if field.startswith("round="):
+            wanted_round = int(field.split("=", 1)[1])
+            chosen = [p for p in manifest["packages"] if p.get("round") == wanted_round]
+        else:
+            chosen = [p for p in manifest["packages"] if p.get(field)]
         if not chosen:
             continue
         roots = tuple(str(CACHE / p["registry"] / f"{p['name']}-{p['version']}") + "/" for p in chosen)
         subset = {key: rules for key, rules in labels.items() if key[0].startswith(roots)}
         print()
-        print_scores(title, subset, predicted, len(chosen), len({key[0] for key in subset}), False)
+        print_scores(title, subset, predicted, len(chosen), len({key[0] for key in subset}), args.show and field.startswith("round="))
 
     print()
     command = [str(args.binary), "check-tests", "--json"]

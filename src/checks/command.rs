@@ -4,8 +4,10 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
-use super::lang::{self, Context, Language};
+use super::lang::Language;
 use super::model::{CheckError, CheckReport, ChecksConfig, Finding};
+use super::package::Run;
+use super::package::link::link;
 use super::rules::{self, Treatment};
 
 /// Folders never searched for tests when a directory is given.
@@ -67,8 +69,9 @@ pub fn is_test_file(path: &Path) -> bool {
 
 /// Checks every file in `paths` (directories are searched for test files).
 ///
-/// Files are independent, so they are spread over the available cores; the report keeps the
-/// order of the input.
+/// Files are spread over the available cores; the report keeps the order of the input. Every
+/// file a test reaches through its package view (a `conftest.py`, a helper module, another
+/// `_test.go` file) is read once per run, by whichever worker needs it first.
 pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckReport, CheckError> {
     let files = expand(paths)?;
     let workers = std::thread::available_parallelism()
@@ -78,13 +81,13 @@ pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckRepo
     // Workers take the next unchecked file as they finish one, so a few large files do not
     // leave the other cores idle.
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let packages = PackageNames::default();
+    let run = Run::new(config);
     let mut results: Vec<Option<Result<Vec<Finding>, CheckError>>> =
         (0..files.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let (files, next, packages) = (&files, &next, &packages);
+                let (files, next, run) = (&files, &next, &run);
                 scope.spawn(move || {
                     let mut done = Vec::new();
                     loop {
@@ -94,7 +97,7 @@ pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckRepo
                         };
                         // One bad file must not take the whole report down with it.
                         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            check_file(path, config, packages)
+                            check_file(path, run)
                         }))
                         .unwrap_or_else(|_| Err(CheckError::Crashed { path: path.clone() }));
                         done.push((index, result));
@@ -120,84 +123,15 @@ pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckRepo
     Ok(report)
 }
 
-/// The package each folder belongs to, read once per folder from the nearest manifest above
-/// it: `Cargo.toml` for Rust, `package.json` for JavaScript and TypeScript.
-#[derive(Default)]
-struct PackageNames {
-    by_folder: std::sync::Mutex<std::collections::HashMap<(PathBuf, &'static str), Option<String>>>,
-}
-
-impl PackageNames {
-    fn of(&self, file: &Path, manifest: &'static str) -> Option<String> {
-        // Relative to where the check runs, so `mod.rs` finds the same manifest as
-        // `src/conn/mod.rs` does.
-        let folder = std::path::absolute(file).ok()?.parent()?.to_path_buf();
-        let key = (folder, manifest);
-        if let Some(known) = self.by_folder.lock().ok()?.get(&key) {
-            return known.clone();
-        }
-        let name = key
-            .0
-            .ancestors()
-            .map(|dir| dir.join(manifest))
-            .find(|path| path.is_file())
-            .and_then(|path| std::fs::read_to_string(path).ok())
-            .and_then(|text| match manifest {
-                "Cargo.toml" => crate_name_in(&text),
-                _ => npm_name_in(&text),
-            });
-        self.by_folder.lock().ok()?.insert(key, name.clone());
-        name
-    }
-}
-
-/// `[package] name` of a Cargo manifest, as Rust code spells it (`mysql-async` is `mysql_async`).
-/// A workspace manifest without a package names no crate.
-fn crate_name_in(manifest: &str) -> Option<String> {
-    let value: toml::Table = manifest.parse().ok()?;
-    let name = value.get("package")?.get("name")?.as_str()?;
-    Some(name.replace('-', "_"))
-}
-
-/// `name` of a `package.json`.
-fn npm_name_in(manifest: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(manifest).ok()?;
-    Some(value.get("name")?.as_str()?.to_string())
-}
-
-/// Checks one file.
-fn check_file(
-    path: &Path,
-    config: &ChecksConfig,
-    packages: &PackageNames,
-) -> Result<Vec<Finding>, CheckError> {
-    let language = Language::of(path).ok_or_else(|| CheckError::UnsupportedLanguage {
-        path: path.to_path_buf(),
-    })?;
-    let package_name = match language {
-        Language::Rust => packages.of(path, "Cargo.toml"),
-        Language::JavaScript | Language::TypeScript | Language::Tsx => {
-            packages.of(path, "package.json")
-        }
-        Language::Python | Language::Go => None,
-    };
-    let context = Context {
-        assertion_helpers: &config.assertion_helpers,
-        package_name: package_name.as_deref(),
-    };
-    let bytes = std::fs::read(path).map_err(|source| CheckError::Unreadable {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let source = String::from_utf8(bytes).map_err(|_| CheckError::NotUtf8 {
-        path: path.to_path_buf(),
-    })?;
-    let facts = lang::facts(path, language, &source, &context)?;
+/// Checks one file, with the facts its package view gives its tests.
+fn check_file(path: &Path, run: &Run<'_>) -> Result<Vec<Finding>, CheckError> {
+    let parsed = run.parse(path)?;
+    let linked = link(run, &parsed);
     let treatment = Treatment {
-        integration_path: is_integration_path(path, config),
-        policy: config.integration,
+        integration_path: is_integration_path(path, run.config()),
+        policy: run.config().integration,
     };
-    Ok(rules::findings(path, &facts, treatment))
+    Ok(rules::findings(path, &parsed.facts, &linked, treatment))
 }
 
 fn is_integration_path(path: &Path, config: &ChecksConfig) -> bool {

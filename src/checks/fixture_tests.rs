@@ -30,6 +30,18 @@ fn fixtures() -> Vec<PathBuf> {
 
 /// `(line, rule)` pairs from `# expect: rule[, rule]` or `// expect: ...` comments.
 fn expectations(path: &Path) -> BTreeSet<(usize, String)> {
+    expected_places(path)
+        .into_iter()
+        .map(|(line, rule, _)| (line, rule))
+        .collect()
+}
+
+/// An expected finding: its line, its rule, and the other file and line it comes from.
+type Expected = (usize, String, Option<(String, usize)>);
+
+/// Expectations with the other file they name, if any: `# expect: real-db (via
+/// tests/conftest.py:11)` says the finding comes from line 11 of a file whose path ends so.
+fn expected_places(path: &Path) -> BTreeSet<Expected> {
     let source = std::fs::read_to_string(path).expect("fixture is UTF-8");
     let mut out = BTreeSet::new();
     for (index, line) in source.lines().enumerate() {
@@ -37,15 +49,23 @@ fn expectations(path: &Path) -> BTreeSet<(usize, String)> {
             .split_once("# expect: ")
             .or_else(|| line.split_once("// expect: "));
         if let Some((_, rules)) = marker {
-            for rule in rules.split(',') {
-                let rule = rule.trim();
+            for expected in rules.split(',') {
+                let (rule, via) = match expected.split_once("(via ") {
+                    Some((rule, place)) => {
+                        let place = place.trim().trim_end_matches(')');
+                        let (file, at) = place.rsplit_once(':').expect("via FILE:LINE");
+                        let at = at.parse().expect("via line is a number");
+                        (rule.trim(), Some((file.to_string(), at)))
+                    }
+                    None => (expected.trim(), None),
+                };
                 assert!(
                     Rule::from_id(rule).is_some(),
                     "{}:{}: unknown rule {rule}",
                     path.display(),
                     index + 1
                 );
-                out.insert((index + 1, rule.to_string()));
+                out.insert((index + 1, rule.to_string(), via));
             }
         }
     }
@@ -78,6 +98,29 @@ fn every_fixture_yields_exactly_its_expected_findings() {
                 "{}\n  missing: {missing:?}\n  extra:   {extra:?}",
                 path.display()
             ));
+        }
+        // A finding that comes from another file names it, as the expectation says.
+        for (line, rule, via) in expected_places(&path) {
+            let Some((file, at)) = via else { continue };
+            let named = report.findings.iter().any(|f| {
+                f.line == line
+                    && f.rule.id() == rule
+                    && f.via
+                        .as_ref()
+                        .is_some_and(|v| v.file.ends_with(&file) && v.line == at)
+            });
+            if !named {
+                let vias: Vec<_> = report
+                    .findings
+                    .iter()
+                    .filter(|f| f.line == line && f.rule.id() == rule)
+                    .map(|f| &f.via)
+                    .collect();
+                failures.push(format!(
+                    "{}:{line}: {rule} should come from {file}:{at}, comes from {vias:?}",
+                    path.display()
+                ));
+            }
         }
     }
     assert!(
@@ -317,13 +360,9 @@ fn configured_assertion_helpers_count_as_assertions() {
 }
 
 mod no_panic {
-    use std::path::Path;
-
     use proptest::prelude::*;
 
-    use super::super::lang::{self, Context, Language};
-    use super::super::model::IntegrationPolicy;
-    use super::super::rules::{self, Treatment};
+    use super::super::model::ChecksConfig;
 
     /// Fragments of real test code, so random mixes reach deep into the front ends.
     const FRAGMENTS: &[&str] = &[
@@ -369,17 +408,11 @@ mod no_panic {
             language in 0usize..5,
         ) {
             let source: String = picks.iter().map(|&i| FRAGMENTS[i]).collect();
-            let (language, name) = [
-                (Language::Python, "test_x.py"),
-                (Language::TypeScript, "x.test.ts"),
-                (Language::JavaScript, "x.test.js"),
-                (Language::Rust, "x.rs"),
-                (Language::Go, "x_test.go"),
-            ][language];
-            let context = Context { assertion_helpers: &[], package_name: None };
-            let facts = lang::facts(Path::new(name), language, &source, &context).expect("parses");
-            let treatment = Treatment { integration_path: false, policy: IntegrationPolicy::Skip };
-            let _ = rules::findings(Path::new(name), &facts, treatment);
+            let name = ["test_x.py", "x.test.ts", "x.test.js", "x.rs", "x_test.go"][language];
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join(name);
+            std::fs::write(&path, &source).expect("write");
+            super::super::check_paths(&[path], &ChecksConfig::default()).expect("checks");
         }
     }
 }

@@ -8,6 +8,7 @@ mod facts;
 mod knowledge;
 mod lang;
 mod model;
+mod package;
 mod rules;
 mod syntax;
 
@@ -17,5 +18,5 @@ mod fixture_tests;
 pub use allocator::use_fast_parser_allocator;
 pub use command::{check_paths, is_test_file, render_text, run_command, test_files_since};
 pub use model::{
-    CheckError, CheckReport, ChecksConfig, Finding, IntegrationPolicy, Rule, Severity,
+    CheckError, CheckReport, ChecksConfig, Finding, IntegrationPolicy, Rule, Severity, Via,
 };

@@ -124,6 +124,18 @@ pub struct Finding {
     /// The test (or fixture, hook, `<module>`) the problem belongs to.
     pub test: String,
     pub message: String,
+    /// Where the problem is when it is in another file than the test (a `conftest.py` fixture,
+    /// a helper module, a setup file); `line` is then where the test uses it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
+}
+
+/// A place in another file that a finding comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Via {
+    pub file: PathBuf,
+    /// 1-based line of the call, statement or declaration at fault there.
+    pub line: usize,
 }
 
 impl Finding {
@@ -216,4 +228,30 @@ pub enum CheckError {
     Git { rev: String, detail: String },
     #[error("cannot write the report: {0}")]
     Output(#[source] std::io::Error),
+}
+
+impl CheckError {
+    /// The same error again, for a file whose failed read is shared by everything that asked
+    /// for it (I/O errors cannot be cloned; their kind and text are kept).
+    pub(crate) fn duplicate(&self) -> CheckError {
+        match self {
+            CheckError::Unreadable { path, source } => CheckError::Unreadable {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            CheckError::NotUtf8 { path } => CheckError::NotUtf8 { path: path.clone() },
+            CheckError::UnsupportedLanguage { path } => {
+                CheckError::UnsupportedLanguage { path: path.clone() }
+            }
+            CheckError::ParseFailed { path } => CheckError::ParseFailed { path: path.clone() },
+            CheckError::Crashed { path } => CheckError::Crashed { path: path.clone() },
+            CheckError::Git { rev, detail } => CheckError::Git {
+                rev: rev.clone(),
+                detail: detail.clone(),
+            },
+            CheckError::Output(source) => {
+                CheckError::Output(std::io::Error::new(source.kind(), source.to_string()))
+            }
+        }
+    }
 }

@@ -1,10 +1,13 @@
-//! The rules: turn a file's facts into findings, the same way for every language.
+//! The rules: turn the facts that reach each test into findings, the same way for every
+//! language. Which facts reach a test (its own, its helpers', its fixtures', its set-up's, in
+//! its file or its package view) is the linker's answer; the rules only read facts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
-use super::facts::{Disabled, Fact, FileFacts, Seen, Target, Unit, UnitKind};
-use super::model::{Finding, IntegrationPolicy, Rule, Severity};
+use super::facts::{Disabled, Fact, FileFacts, Target, Unit, UnitKind};
+use super::model::{Finding, IntegrationPolicy, Rule, Severity, Via};
+use super::package::link::{Linked, Reached};
 
 /// Sleeps longer than this many seconds slow the suite down for nothing.
 const SLOW_SLEEP_SECONDS: f64 = 1.0;
@@ -21,8 +24,8 @@ const ONCE_PER_UNIT: &[Rule] = &[
 /// How the file's tests count: unit tests, or integration tests by path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Treatment {
-    pub integration_path: bool,
-    pub policy: IntegrationPolicy,
+    pub(crate) integration_path: bool,
+    pub(crate) policy: IntegrationPolicy,
 }
 
 /// Flags that hold for the whole file because some unit in it sets them up.
@@ -67,31 +70,28 @@ impl FileScope {
     }
 }
 
-/// Applies every rule to one file's facts.
-pub(crate) fn findings(path: &Path, facts: &FileFacts, treatment: Treatment) -> Vec<Finding> {
+/// Applies every rule to one file's units, each with the facts that reach it.
+pub(crate) fn findings(
+    path: &Path,
+    facts: &FileFacts,
+    linked: &Linked,
+    treatment: Treatment,
+) -> Vec<Finding> {
     let scope = FileScope::of(facts);
     let file_is_integration = treatment.integration_path || scope.integration;
     if file_is_integration && treatment.policy == IntegrationPolicy::Skip {
         return Vec::new();
     }
-    let helpers: HashMap<&str, Vec<&Unit>> = facts
-        .units
-        .iter()
-        .filter(|unit| unit.kind == UnitKind::Helper)
-        .fold(HashMap::new(), |mut by_name, unit| {
-            by_name.entry(unit.name.as_str()).or_default().push(unit);
-            by_name
-        });
 
     let mut out = Vec::new();
     // A helper shared by several tests is reported once per test that reaches it.
     let mut reported: HashSet<(Rule, usize, &str)> = HashSet::new();
-    for unit in facts
-        .units
-        .iter()
-        .filter(|unit| unit.kind != UnitKind::Helper)
-    {
-        let seen = reachable_facts(unit, &helpers);
+    for (index, unit) in facts.units.iter().enumerate() {
+        // Set-up that runs for a test of the file is reported under that test.
+        if unit.kind == UnitKind::Helper || linked.serving.contains(&index) {
+            continue;
+        }
+        let seen: Vec<&Reached> = linked.facts.get(index).into_iter().flatten().collect();
         let unit_is_integration =
             file_is_integration || seen.iter().any(|s| s.fact == Fact::IntegrationMarker);
         if unit_is_integration && treatment.policy == IntegrationPolicy::Skip {
@@ -100,7 +100,7 @@ pub(crate) fn findings(path: &Path, facts: &FileFacts, treatment: Treatment) -> 
         let mut unit_findings = Vec::new();
         rules_for_unit(unit, &seen, &scope, &mut unit_findings);
         let mut unit_rules: HashSet<Rule> = HashSet::new();
-        for (rule, severity, line, message) in unit_findings {
+        for (rule, severity, line, message, via) in unit_findings {
             // One dependency on a service is enough to tell per test; later uses of the same
             // client would only repeat it.
             if ONCE_PER_UNIT.contains(&rule) && !unit_rules.insert(rule) {
@@ -114,6 +114,15 @@ pub(crate) fn findings(path: &Path, facts: &FileFacts, treatment: Treatment) -> 
             } else {
                 severity
             };
+            let message = match &via {
+                Some(place) => format!(
+                    "{message} → {}:{} (in `{}`)",
+                    place.file.display(),
+                    place.line,
+                    place.through
+                ),
+                None => message,
+            };
             out.push(Finding {
                 rule,
                 severity,
@@ -121,6 +130,10 @@ pub(crate) fn findings(path: &Path, facts: &FileFacts, treatment: Treatment) -> 
                 line,
                 test: unit.name.clone(),
                 message,
+                via: via.map(|place| Via {
+                    file: place.file,
+                    line: place.line,
+                }),
             });
         }
     }
@@ -128,26 +141,16 @@ pub(crate) fn findings(path: &Path, facts: &FileFacts, treatment: Treatment) -> 
     out
 }
 
-/// The unit's own facts plus those of every same-file helper it reaches.
-fn reachable_facts<'a>(unit: &'a Unit, helpers: &HashMap<&str, Vec<&'a Unit>>) -> Vec<&'a Seen> {
-    let mut seen: Vec<&Seen> = unit.seen.iter().collect();
-    let mut visited: HashSet<&str> = HashSet::new();
-    let mut pending: Vec<&str> = unit.calls.iter().map(String::as_str).collect();
-    while let Some(name) = pending.pop() {
-        if !visited.insert(name) {
-            continue;
-        }
-        for helper in helpers.get(name).into_iter().flatten() {
-            seen.extend(helper.seen.iter());
-            pending.extend(helper.calls.iter().map(String::as_str));
-        }
-    }
-    seen
-}
+/// A finding before it is attached to its unit: rule, severity, line, message, other place.
+type Raw = (
+    Rule,
+    Severity,
+    usize,
+    String,
+    Option<super::package::link::Place>,
+);
 
-type Raw = (Rule, Severity, usize, String);
-
-fn rules_for_unit(unit: &Unit, seen: &[&Seen], scope: &FileScope, out: &mut Vec<Raw>) {
+fn rules_for_unit(unit: &Unit, seen: &[&Reached], scope: &FileScope, out: &mut Vec<Raw>) {
     if let Some((how, line)) = &unit.disabled {
         match how {
             Disabled::Skip => {
@@ -157,6 +160,7 @@ fn rules_for_unit(unit: &Unit, seen: &[&Seen], scope: &FileScope, out: &mut Vec<
                     Severity::Medium,
                     *line,
                     "test is skipped unconditionally".to_string(),
+                    None,
                 ));
                 return;
             }
@@ -165,6 +169,7 @@ fn rules_for_unit(unit: &Unit, seen: &[&Seen], scope: &FileScope, out: &mut Vec<
                 Severity::High,
                 *line,
                 "test is focused with .only, which skips every other test".to_string(),
+                None,
             )),
         }
     }
@@ -177,59 +182,40 @@ fn rules_for_unit(unit: &Unit, seen: &[&Seen], scope: &FileScope, out: &mut Vec<
     let uses_real_service = has(|f| matches!(f, Fact::RealDb(_) | Fact::Docker(_)));
 
     for s in seen {
-        let line = s.line;
-        match &s.fact {
-            Fact::Docker(what) => out.push((
-                Rule::Docker,
-                Severity::High,
-                line,
-                format!("starts or drives containers ({what})"),
-            )),
-            Fact::RealDb(what) if !database_mock => out.push((
-                Rule::RealDb,
-                Severity::High,
-                line,
-                format!("connects to a real database or cache ({what})"),
-            )),
-            Fact::ServiceSubprocess(program) => out.push((
-                Rule::ServiceSubprocess,
-                Severity::High,
-                line,
-                format!("spawns the service binary `{program}`"),
-            )),
+        let message = match &s.fact {
+            Fact::Docker(what) => format!("starts or drives containers ({what})"),
+            Fact::RealDb(what) if !database_mock => {
+                format!("connects to a real database or cache ({what})")
+            }
+            Fact::ServiceSubprocess(program) => format!("spawns the service binary `{program}`"),
             // The seed's checker treats a sleep over a second as a failing unit test.
-            Fact::Sleep(seconds) if *seconds > SLOW_SLEEP_SECONDS && !fake_clock => out.push((
-                Rule::SlowSleep,
-                Severity::High,
-                line,
-                format!("sleeps {} s", format_seconds(*seconds)),
-            )),
-            Fact::Network(Target::Remote(host)) if !network_mock => out.push((
-                Rule::Network,
-                Severity::High,
-                line,
-                format!("calls the real host {host} with no mock in scope"),
-            )),
+            Fact::Sleep(seconds) if *seconds > SLOW_SLEEP_SECONDS && !fake_clock => {
+                format!("sleeps {} s", format_seconds(*seconds))
+            }
+            Fact::Network(Target::Remote(host)) if !network_mock => {
+                format!("calls the real host {host} with no mock in scope")
+            }
             // A test that already connects a real database or container is reported for that;
             // the local port it also dials is the same missing service.
             Fact::Network(Target::LoopbackPort(address))
                 if !network_mock && !starts_server && !uses_real_service =>
             {
-                out.push((
-                    Rule::NeedsService,
-                    Severity::High,
-                    line,
-                    format!("needs a service already listening on {address}"),
-                ))
+                format!("needs a service already listening on {address}")
             }
-            Fact::ServiceFromEnv(variable) if !sets_env && !uses_real_service => out.push((
-                Rule::NeedsService,
-                Severity::High,
-                line,
-                format!("needs a running service whose address comes from ${variable}"),
-            )),
-            _ => {}
-        }
+            Fact::ServiceFromEnv(variable) if !sets_env && !uses_real_service => {
+                format!("needs a running service whose address comes from ${variable}")
+            }
+            _ => continue,
+        };
+        let rule = match &s.fact {
+            Fact::Docker(_) => Rule::Docker,
+            Fact::RealDb(_) => Rule::RealDb,
+            Fact::ServiceSubprocess(_) => Rule::ServiceSubprocess,
+            Fact::Sleep(_) => Rule::SlowSleep,
+            Fact::Network(Target::Remote(_)) => Rule::Network,
+            _ => Rule::NeedsService,
+        };
+        out.push((rule, Severity::High, s.line, message, s.via.clone()));
     }
 
     if unit.kind == UnitKind::Test && unit.checks_assertions {
@@ -246,6 +232,7 @@ fn rules_for_unit(unit: &Unit, seen: &[&Seen], scope: &FileScope, out: &mut Vec<
                 Severity::High,
                 unit.line,
                 "test makes no assertion".to_string(),
+                None,
             ));
         } else if assertions.iter().all(|(weak, _)| *weak) {
             let line = assertions
@@ -258,6 +245,7 @@ fn rules_for_unit(unit: &Unit, seen: &[&Seen], scope: &FileScope, out: &mut Vec<
                 Severity::Medium,
                 line,
                 "test only makes assertions that cannot fail on a wrong value".to_string(),
+                None,
             ));
         }
     }

@@ -3,6 +3,7 @@
 pub(crate) mod go;
 pub(crate) mod javascript;
 pub(crate) mod python;
+pub(crate) mod resolve;
 pub(crate) mod rust;
 pub(crate) mod scope;
 
@@ -61,11 +62,11 @@ impl Language {
 
 /// What front ends need from the configuration and the file's surroundings.
 pub(crate) struct Context<'c> {
-    pub assertion_helpers: &'c [String],
+    pub(crate) assertion_helpers: &'c [String],
     /// The package the file belongs to, from the nearest manifest: a Rust crate (`Cargo.toml`,
     /// `-` read as `_`; inside a client crate, `crate::Conn` is that client's `Conn`) or an npm
     /// package (`package.json`; inside it, `require('../lib/redis')` is the package itself).
-    pub package_name: Option<&'c str>,
+    pub(crate) package_name: Option<&'c str>,
 }
 
 impl Context<'_> {

@@ -13,6 +13,8 @@ pub(crate) struct Bindings<'t> {
     functions: Vec<Range<usize>>,
     /// Name → (start of the innermost function binding it, or None at file level; value).
     values: HashMap<String, Vec<(Option<usize>, Node<'t>)>>,
+    /// Every use of a name sees its first value, wherever it is bound (see [`Bindings::file_wide`]).
+    file_wide: bool,
 }
 
 impl<'t> Bindings<'t> {
@@ -21,6 +23,17 @@ impl<'t> Bindings<'t> {
         Bindings {
             functions,
             values: HashMap::new(),
+            file_wide: false,
+        }
+    }
+
+    /// Bindings where a name holds the first value bound to it anywhere in the file. JavaScript
+    /// suites declare `let client;` in a `describe` and assign it in a `beforeEach` callback, so
+    /// the value a test sees is bound in a sibling closure.
+    pub(crate) fn file_wide() -> Self {
+        Bindings {
+            file_wide: true,
+            ..Bindings::new(Vec::new())
         }
     }
 
@@ -46,6 +59,9 @@ impl<'t> Bindings<'t> {
     /// function, else the first one there (a closure may run after a later assignment), else
     /// the last file-level one before it, else the first file-level one.
     pub(crate) fn lookup(&self, name: &str, at: usize) -> Option<Node<'t>> {
+        if self.file_wide {
+            return self.first(name);
+        }
         let candidates = self.values.get(name)?;
         let scope = self.scope_of(at);
         let before = |value: &Node<'t>| value.start_byte() < at;

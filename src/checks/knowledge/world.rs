@@ -1,7 +1,8 @@
 //! Facts about the outside world that do not depend on the language: which programs are
-//! services, which hosts are local, which environment variables carry service addresses.
+//! services, which hosts are local, which environment variables carry service addresses, which
+//! names read as assertions.
 
-use super::facts::{Fact, Target};
+use super::super::facts::{Fact, Target};
 
 /// Container runtimes and their compose front ends.
 const CONTAINER_PROGRAMS: &[&str] = &[
@@ -77,7 +78,9 @@ fn is_loopback(host: &str) -> bool {
 /// Hosts reserved by RFC 2606/6761 or used by in-process test clients: no real host answers.
 fn is_placeholder(host: &str) -> bool {
     let host = host.to_ascii_lowercase();
-    !host.contains('.') && !is_loopback(&host)
+    // An IPv6 literal has no dot but is as real a host as any.
+    let is_ip = host.parse::<std::net::IpAddr>().is_ok();
+    !host.contains('.') && !is_loopback(&host) && !is_ip
         || [".test", ".invalid", ".example", ".local", ".internal"]
             .iter()
             .any(|suffix| host.ends_with(suffix))
