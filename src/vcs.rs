@@ -38,6 +38,31 @@ pub(crate) struct History {
     pub linear: bool,
 }
 
+/// A `git config` reading the identity, still running.
+#[derive(Debug)]
+pub(crate) struct PendingIdentity(Option<std::process::Child>);
+
+impl PendingIdentity {
+    /// Its answer: both keys, the last value of each winning as with `--get`.
+    pub(crate) fn finish(self) -> Option<(String, String)> {
+        let output = self.0?.wait_with_output().ok()?;
+        if !output.status.success() {
+            return None;
+        }
+        let (mut name, mut email) = (None, None);
+        for entry in String::from_utf8_lossy(&output.stdout).split('\0') {
+            let (key, value) = entry.split_once('\n').unwrap_or((entry, ""));
+            let value = Some(value.trim().to_string()).filter(|v| !v.is_empty());
+            match key {
+                "user.name" => name = value,
+                "user.email" => email = value,
+                _ => {}
+            }
+        }
+        Some((name?, email?))
+    }
+}
+
 /// A git working tree.
 #[derive(Debug, Clone)]
 pub(crate) struct Repo {
@@ -151,24 +176,46 @@ impl Repo {
         }
     }
 
-    /// The author identity git would commit with here (`user.name`, `user.email`), when both
-    /// are configured.
-    pub(crate) fn identity(&self) -> Option<(String, String)> {
-        // One `git config` for both; as with `--get`, the last value of a key wins.
-        let output = self
-            .git(&["config", "-z", "--get-regexp", r"^user\.(name|email)$"])
-            .ok()?;
-        let (mut name, mut email) = (None, None);
-        for entry in output.split('\0') {
-            let (key, value) = entry.split_once('\n').unwrap_or((entry, ""));
-            let value = Some(value.trim().to_string()).filter(|v| !v.is_empty());
-            match key {
-                "user.name" => name = value,
-                "user.email" => email = value,
-                _ => {}
-            }
+    /// The author identity git would commit with here (`user.name`, `user.email`, when both are
+    /// configured), started: the `git config` runs while the caller goes on.
+    pub(crate) fn start_identity(&self) -> PendingIdentity {
+        let child = git_command(
+            &self.root,
+            &["config", "-z", "--get-regexp", r"^user\.(name|email)$"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+        PendingIdentity(child.ok())
+    }
+
+    /// The repository's git folder: `.git`, or in a worktree the folder its `.git` file names.
+    fn git_dir(&self) -> PathBuf {
+        let dot_git = self.root.join(".git");
+        if let Ok(text) = std::fs::read_to_string(&dot_git)
+            && let Some(dir) = text.strip_prefix("gitdir:")
+        {
+            return self.root.join(dir.trim());
         }
-        Some((name?, email?))
+        dot_git
+    }
+
+    /// Removes `index.lock` when no live process holds it open, and returns its path: a git
+    /// killed in the middle of a commit (an agent kmilestone stopped, or a run killed with it)
+    /// leaves it behind, and every later `git add` or `git commit` fails until it is removed.
+    /// Left alone when another process has it open, or where that cannot be known.
+    pub(crate) fn clear_stale_index_lock(&self) -> Option<PathBuf> {
+        use std::os::unix::fs::MetadataExt;
+        let lock = self.git_dir().join("index.lock");
+        // The git that made it owns it: another user's is left to them.
+        let mine = std::fs::symlink_metadata(&lock)
+            .is_ok_and(|m| m.is_file() && m.uid() == nix::unistd::getuid().as_raw());
+        if !mine || crate::process::held_open(&lock) != Some(false) {
+            return None;
+        }
+        std::fs::remove_file(&lock).ok()?;
+        tracing::debug!(path = %lock.display(), "removed a stale git index lock");
+        Some(lock)
     }
 
     /// Whether `ancestor` is in the history of `commit` (the same commit counts).
@@ -494,8 +541,23 @@ mod tests {
         git(dir.path(), &["config", "user.email", "ada@example.com"]);
         // The repository's values come after the user's global ones, so they win too.
         assert_eq!(
-            repo.identity(),
+            repo.start_identity().finish(),
             Some(("Ada Lovelace".to_string(), "ada@example.com".to_string()))
         );
+    }
+
+    #[test]
+    fn a_git_lock_is_removed_only_when_no_process_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        let repo = Repo::discover(dir.path()).unwrap();
+        assert_eq!(repo.clear_stale_index_lock(), None, "no lock");
+        let lock = dir.path().join(".git/index.lock");
+        let held = std::fs::File::create(&lock).unwrap();
+        assert_eq!(repo.clear_stale_index_lock(), None, "this process holds it");
+        assert!(lock.exists());
+        drop(held);
+        assert_eq!(repo.clear_stale_index_lock(), Some(lock.clone()));
+        assert!(!lock.exists());
     }
 }

@@ -504,8 +504,7 @@ fn file_changes(item: &Value) -> String {
                     let path = c["path"].as_str().unwrap_or_default();
                     let name = Path::new(path)
                         .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| path.to_string());
+                        .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
                     format!("{} {name}", c["kind"].as_str().unwrap_or("change"))
                 })
                 .collect::<Vec<_>>()

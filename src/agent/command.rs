@@ -33,7 +33,7 @@ impl Adapter for CommandAgent {
     fn command(&self, prompt: &str, _session: Option<&str>, _cwd: &Path) -> AgentCommand {
         let mut parts = self.argv.iter();
         AgentCommand {
-            program: PathBuf::from(parts.next().map(String::as_str).unwrap_or("false")),
+            program: PathBuf::from(parts.next().map_or("false", String::as_str)),
             args: parts.map(OsString::from).collect(),
             stdin: prompt.as_bytes().to_vec(),
         }

@@ -42,7 +42,7 @@ pub fn use_fast_parser_allocator() {
                 calloc,
                 realloc,
                 free,
-            }))
+            }));
         }
     });
 }

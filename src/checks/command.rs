@@ -75,8 +75,7 @@ pub fn is_test_file(path: &Path) -> bool {
 pub fn check_paths(paths: &[PathBuf], config: &ChecksConfig) -> Result<CheckReport, CheckError> {
     let files = expand(paths)?;
     let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+        .map_or(1, std::num::NonZero::get)
         .min(files.len().max(1));
     // Workers take the next unchecked file as they finish one, so a few large files do not
     // leave the other cores idle.

@@ -55,12 +55,12 @@ impl FileScope {
                     Fact::NetworkMock => scope.network_mock = true,
                     // A stubbed client only covers the class or test that stubs it.
                     Fact::DatabaseMock if unit.kind == UnitKind::Module => {
-                        scope.database_mock = true
+                        scope.database_mock = true;
                     }
                     Fact::StartsServer => scope.starts_server = true,
                     Fact::SetsEnv => scope.sets_env = true,
                     Fact::IntegrationMarker if unit.kind == UnitKind::Module => {
-                        scope.integration = true
+                        scope.integration = true;
                     }
                     _ => {}
                 }

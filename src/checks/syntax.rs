@@ -66,8 +66,7 @@ impl<'t> NodeExt<'t> for Node<'t> {
     fn node_kind(&self) -> &'t str {
         grammar_of(*self)
             .and_then(|g| g.kinds.get(usize::from(self.kind_id())))
-            .map(|kind| &**kind)
-            .unwrap_or_else(|| self.kind())
+            .map_or_else(|| self.kind(), |kind| &**kind)
     }
 
     fn field(&self, name: &str) -> Option<Node<'t>> {

@@ -54,6 +54,17 @@ pub(crate) fn run(args: RunArgs, global: &GlobalArgs) -> Result<i32, Error> {
         notify: args.notify.clone(),
     };
     let settings = Settings::resolve(&root, global.config.as_deref(), &overrides)?;
+    if !args.dry_run {
+        // What the first task needs, made ready while the repository and the state are read.
+        std::thread::spawn(crate::process::start_watchdog);
+        if settings
+            .gates
+            .iter()
+            .any(|gate| settings.gate_sandbox.is_sandboxed(gate))
+        {
+            crate::process::sandbox::probe_in_background();
+        }
+    }
     super::warn_unknown_keys(&settings);
     let adapter = crate::agent::build(&settings, &root)?;
     let mut stdout = std::io::stdout();

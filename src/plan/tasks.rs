@@ -32,7 +32,7 @@ impl TaskType {
             .trim()
             .trim_matches(['*', '`', '_'])
             .chars()
-            .take_while(|c| c.is_ascii_alphabetic())
+            .take_while(char::is_ascii_alphabetic)
             .collect();
         match word.to_ascii_uppercase().as_str() {
             "CODING" => TaskType::Coding,

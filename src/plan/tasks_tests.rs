@@ -396,7 +396,11 @@ fn errors_no_task_and_duplicates_naming_both_lines() {
         other => panic!("expected DuplicateTask, got {other:?}"),
     }
     let diagnosis = Plan::diagnose(path, source);
-    let lines: Vec<_> = diagnosis.errors.iter().map(|e| e.line()).collect();
+    let lines: Vec<_> = diagnosis
+        .errors
+        .iter()
+        .map(super::PlanError::line)
+        .collect();
     assert_eq!(lines, vec![Some(7), Some(9)]);
     let kept: Vec<_> = diagnosis
         .plan

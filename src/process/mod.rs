@@ -59,6 +59,7 @@ pub use imp::{
     EndedBy, ExitKind, Limits, LineVerdict, Outcome, ProcessSpec, SpawnError, StdinSource, Stream,
     run, run_sandboxed,
 };
-pub use reaper::{Survivor, become_subreaper};
+pub(crate) use procfs::held_open;
+pub use reaper::{Survivor, become_subreaper, start_watchdog};
 pub(crate) use shell_words::plain_words;
 pub use unix::{group_members, is_alive};

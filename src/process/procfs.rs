@@ -57,6 +57,34 @@ pub(crate) fn pids() -> Vec<i32> {
         .collect()
 }
 
+/// Whether some live process of this user holds `path` open, from `/proc/<pid>/fd`; `None` where that cannot be known (no `/proc`, or a process of this
+/// user whose descriptors are not readable).
+pub(crate) fn held_open(path: &std::path::Path) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let pids = pids();
+    if pids.is_empty() {
+        return None;
+    }
+    let me = nix::unistd::getuid().as_raw();
+    for pid in pids {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            match std::fs::metadata(format!("/proc/{pid}")) {
+                // Another user's, which cannot hold this user's file for writing; or gone.
+                Ok(meta) if meta.uid() != me => continue,
+                Err(_) => continue,
+                Ok(_) => return None,
+            }
+        };
+        if fds
+            .filter_map(Result::ok)
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path))
+        {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
 /// Whether the kernel has `/proc/<pid>/task/<tid>/children` (it needs `CONFIG_PROC_CHILDREN`):
 /// 0 not known yet, 1 yes, 2 no.
 static CHILDREN_FILES: AtomicU8 = AtomicU8::new(0);

@@ -72,6 +72,12 @@ pub fn become_subreaper() -> io::Result<bool> {
     result.map_err(io::Error::from_raw_os_error)
 }
 
+/// Starts the watchdog now rather than with the first child (call it from a thread of its own
+/// while the run gets ready: the first agent then starts without waiting for it).
+pub fn start_watchdog() {
+    registry().warden.ensure_started();
+}
+
 fn is_subreaper() -> bool {
     matches!(SUBREAPER.get(), Some(Ok(true)))
 }

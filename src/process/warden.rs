@@ -121,6 +121,13 @@ impl Warden {
         self.send(&target.disarm_line());
     }
 
+    /// Starts the watchdog now if none runs, so that the first child does not wait for it.
+    pub(crate) fn ensure_started(&mut self) {
+        if self.process.is_none() {
+            self.restart();
+        }
+    }
+
     /// Writes one line; a watchdog that is gone (killed by someone) is replaced and told
     /// everything still armed.
     fn send(&mut self, line: &str) {
@@ -130,6 +137,11 @@ impl Warden {
                 return;
             }
         }
+        self.restart();
+    }
+
+    /// Replaces the watchdog (or starts the first) and tells it everything armed.
+    fn restart(&mut self) {
         if let Some((mut child, stdin)) = self.process.take() {
             drop(stdin);
             if let Err(error) = child.wait() {

@@ -242,7 +242,7 @@ impl<W: Write> Terminal<W> {
         if self.options.color {
             text.green().to_string()
         } else {
-            text.to_string()
+            text.clone()
         }
     }
 
@@ -251,7 +251,7 @@ impl<W: Write> Terminal<W> {
         if self.options.color {
             text.red().to_string()
         } else {
-            text.to_string()
+            text.clone()
         }
     }
 
@@ -260,7 +260,7 @@ impl<W: Write> Terminal<W> {
         if self.options.color {
             text.dimmed().to_string()
         } else {
-            text.to_string()
+            text.clone()
         }
     }
 

@@ -122,7 +122,7 @@ pub(crate) struct RunParts<'a> {
 
 impl<'a> Runner<'a> {
     pub(crate) fn new(prepared: Prepared, parts: RunParts<'a>) -> Runner<'a> {
-        let agent_env = identity_env(&prepared.repo);
+        let agent_env = identity_env(prepared.identity.clone());
         let gate_sandbox = GateSandboxing::new(&parts.settings, prepared.repo.root());
         Runner {
             milestone: prepared.milestone,
@@ -389,8 +389,8 @@ impl Runner<'_> {
 /// The identity git commits with in the repository, for the agent: inside Claude Code's
 /// sandbox the home directory, and with it `~/.gitconfig`, is hidden, and a commit without an
 /// identity fails.
-fn identity_env(repo: &Repo) -> Vec<(String, String)> {
-    let Some((name, email)) = repo.identity() else {
+fn identity_env(identity: Option<(String, String)>) -> Vec<(String, String)> {
+    let Some((name, email)) = identity else {
         return Vec::new();
     };
     ["GIT_AUTHOR", "GIT_COMMITTER"]

@@ -36,6 +36,8 @@ pub(crate) struct Prepared {
     pub(crate) run_dir: PathBuf,
     /// The tree as the start found it, when nothing changed it since: the first task's baseline.
     pub(crate) tree: Option<TreeState>,
+    /// The repository's git identity (`user.name`, `user.email`), given to the agent.
+    pub(crate) identity: Option<(String, String)>,
 }
 
 impl Prepared {
@@ -83,6 +85,8 @@ pub(crate) fn prepare(
         });
     }
     state.plan = Some(plan_in_repo);
+    // The agent's git identity is read while the start goes on.
+    let identity = repo.start_identity();
     // One `git status` serves the whole start: HEAD for the trusted supervision, the dirty files
     // for the interrupted attempt and the dirty-tree refusal, and the first task's baseline.
     let mut tree = Some(repo.tree_state()?);
@@ -124,6 +128,11 @@ pub(crate) fn prepare(
     // What an interrupted attempt left is settled before anything is decided from the handoff,
     // and its task is verified again before it counts.
     if let Some(in_progress) = state.in_progress.clone() {
+        if let Some(lock) = repo.clear_stale_index_lock() {
+            notes.push(Note::StaleGitLockRemoved {
+                path: lock.display().to_string(),
+            });
+        }
         let dirty = tree
             .as_ref()
             .map(|t| t.dirty.as_slice())
@@ -185,6 +194,7 @@ pub(crate) fn prepare(
         notes,
         run_dir,
         tree,
+        identity: identity.finish(),
     })
 }
 

@@ -137,6 +137,10 @@ impl Runner<'_> {
         })
         .await?;
         self.report_left_running(id, "agent", &outcome.survivors_killed);
+        if outcome.ended_by != EndedBy::Exited {
+            // Stopped by kmilestone, perhaps in the middle of a `git commit`.
+            self.repo.clear_stale_index_lock();
+        }
         let resumable = self.adapter.can_resume();
         let (end, finished) = attempt_end(&outcome, finished, &last_text, resumable);
         let stderr_tail = tail_lines(&outcome.stderr_tail, 20);

@@ -79,13 +79,11 @@ impl StateDir {
         std::fs::remove_dir_all(old).map_err(io(old))?;
         // The old parent held only kmilestone's folders and its own `.gitignore`.
         if let Some(parent) = old.parent() {
-            let empty = std::fs::read_dir(parent)
-                .map(|entries| {
-                    entries
-                        .filter_map(Result::ok)
-                        .all(|e| e.file_name() == ".gitignore")
-                })
-                .unwrap_or(false);
+            let empty = std::fs::read_dir(parent).is_ok_and(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .all(|e| e.file_name() == ".gitignore")
+            });
             if empty {
                 std::fs::remove_dir_all(parent).ok();
             }

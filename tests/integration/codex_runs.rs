@@ -115,8 +115,10 @@ impl CodexProject {
             .expect("milestone tasks")
             .iter()
             .find(|t| t["id"] == id)
-            .map(|t| t["record"].clone())
-            .unwrap_or_else(|| panic!("no task {id} in {report}"))
+            .map_or_else(
+                || panic!("no task {id} in {report}"),
+                |t| t["record"].clone(),
+            )
     }
 
     /// Every event kmilestone logged of this type, across its runs.

@@ -42,10 +42,10 @@ fn prompt_of(call: &Value) -> &str {
 
 /// The thread id a call started or resumed: fresh threads are numbered by invocation.
 fn thread_of(call: &Value, index: usize) -> String {
-    call["resume"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("0199a000-0000-7000-8000-{:012}", index + 1))
+    call["resume"].as_str().map_or_else(
+        || format!("0199a000-0000-7000-8000-{:012}", index + 1),
+        str::to_string,
+    )
 }
 
 fn run_with(project: &Project, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -77,8 +77,10 @@ fn totals(project: &Project, id: &str) -> Value {
         .expect("tasks")
         .iter()
         .find(|t| t["id"] == id)
-        .map(|t| t["record"]["totals"].clone())
-        .unwrap_or_else(|| panic!("no task {id} in {report}"))
+        .map_or_else(
+            || panic!("no task {id} in {report}"),
+            |t| t["record"]["totals"].clone(),
+        )
 }
 
 #[test]

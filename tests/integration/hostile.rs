@@ -296,3 +296,36 @@ fn killing_the_runner_while_agents_wipe_the_handoff_loses_no_verified_byte() {
     sorted.sort();
     assert_eq!(order, sorted, "agent calls in plan order only");
 }
+
+/// An agent killed with the runner in the middle of its `git commit` leaves `.git/index.lock`;
+/// the next run removes it (no process holds it) and says so, instead of failing every commit.
+#[test]
+fn a_git_lock_left_by_a_killed_attempt_is_removed_and_the_rerun_completes() {
+    let project = Project::new(PLAN_3);
+    project.scenario(json!({
+        "invocations": [{"actions": [
+            {"append": HANDOFF, "text": "\n## Task 1.1 Complete: done\n"},
+            {"sh": "touch .git/index.lock"},
+            {"hang": true}
+        ]}],
+        "default": {"actions": good_actions()}
+    }));
+    let first = Background::start(&project, &["--only", "1.1"]);
+    let lock = project.path(".git/index.lock");
+    wait_for(RUN_BOUND, "the agent's git lock", || {
+        lock.exists().then_some(())
+    });
+    signal(first.pid(), Signal::SIGKILL);
+    first.finish(RUN_BOUND);
+    assert!(lock.exists());
+
+    let rerun = project.kmilestone_run(&["--only", "1.1"]);
+    assert_eq!(rerun.code(), Some(0), "{}", rerun.describe());
+    let note = format!(
+        "Removed {}, which the interrupted attempt's git left behind and no process holds.\n",
+        lock.display()
+    );
+    assert!(rerun.stdout.contains(&note), "{}", rerun.describe());
+    assert!(!lock.exists());
+    assert_eq!(project.log(), vec!["Plan", "Task 1.1"]);
+}

@@ -358,7 +358,7 @@ fn workspace_write_lets_the_repo_and_tmp_be_written_but_not_git_home_or_network(
     // the agent did is judged from the repository, not from the stream.
     let outputs: Vec<String> = mock.requests()[1..]
         .iter()
-        .flat_map(|r| r.last_tool_outputs())
+        .flat_map(crate::support::mock_openai::RecordedRequest::last_tool_outputs)
         .collect();
     assert!(
         outputs[1].contains("Process exited with code 128"),

@@ -201,16 +201,13 @@ fn processes_running(argv: &[&str]) -> usize {
         .iter()
         .flat_map(|a| [a.as_bytes(), b"\0"].concat())
         .collect();
-    std::fs::read_dir("/proc")
-        .map(|entries| {
-            entries
-                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-                .filter(|pid| {
-                    std::fs::read(format!("/proc/{pid}/cmdline")).ok() == Some(wanted.clone())
-                })
-                .count()
-        })
-        .unwrap_or(0)
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok().as_ref() == Some(&wanted))
+        .count()
 }
 
 #[test]

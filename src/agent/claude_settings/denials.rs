@@ -211,10 +211,10 @@ fn read_reason(path: &Path, inputs: &PermissionInputs) -> String {
 }
 
 fn web_fetch_reason(input: &Value, mode: Mode) -> String {
-    let host = input["url"]
-        .as_str()
-        .map(|url| super::domains::api_host(Some(url)))
-        .unwrap_or_else(|| "HOST".to_string());
+    let host = input["url"].as_str().map_or_else(
+        || "HOST".to_string(),
+        |url| super::domains::api_host(Some(url)),
+    );
     let why = match mode {
         Mode::Sandbox => "WebFetch runs outside the sandbox, so sandbox mode refuses it; ",
         _ => "",

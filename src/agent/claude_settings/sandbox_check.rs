@@ -57,12 +57,10 @@ fn unavailable_reason(result: &Value) -> Option<String> {
     if !(by_reason || by_text) {
         return None;
     }
-    Some(
-        errors
-            .first()
-            .map(std::string::ToString::to_string)
-            .unwrap_or_else(|| "the sandbox is unavailable".to_string()),
-    )
+    Some(errors.first().map_or_else(
+        || "the sandbox is unavailable".to_string(),
+        std::string::ToString::to_string,
+    ))
 }
 
 /// In sandbox mode, the message that stops the run (exit 5) for a state that is not

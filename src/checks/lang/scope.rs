@@ -104,7 +104,7 @@ mod tests {
         let functions = all
             .iter()
             .filter(|n| n.kind() == "function_item")
-            .map(|n| n.byte_range())
+            .map(tree_sitter::Node::byte_range)
             .collect();
         let mut out = Bindings::new(functions);
         for node in &all {

@@ -54,7 +54,7 @@ pub(super) fn view(run: &Run<'_>, file: &Arc<Parsed>) -> View {
         Language::Python => python(run, file, dir, &mut support),
         Language::Go => go(run, file, dir, &mut support),
         Language::JavaScript | Language::TypeScript | Language::Tsx => {
-            script(run, file, dir, &mut support)
+            script(run, file, dir, &mut support);
         }
         Language::Rust => rust(run, file, dir, &mut support),
     }
@@ -299,7 +299,7 @@ fn json_setup_files(config: &Path, source: &str) -> Vec<String> {
         match settings.get(key) {
             Some(serde_json::Value::String(name)) => out.push(name.clone()),
             Some(serde_json::Value::Array(names)) => {
-                out.extend(names.iter().filter_map(|n| n.as_str().map(String::from)))
+                out.extend(names.iter().filter_map(|n| n.as_str().map(String::from)));
             }
             _ => {}
         }
@@ -327,8 +327,7 @@ fn script_setup_files(config: &Path, source: &str) -> Vec<String> {
         }
         let key = pair
             .field("key")
-            .map(|k| text(k, source).trim_matches(['"', '\'']))
-            .unwrap_or("");
+            .map_or("", |k| text(k, source).trim_matches(['"', '\'']));
         if !SETUP_KEYS.contains(&key) {
             continue;
         }

@@ -301,7 +301,9 @@ where
     K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
     Q: ToOwned<Owned = K> + std::hash::Hash + Eq + ?Sized,
 {
-    let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut map = map
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(known) = map.get(key) {
         return known.clone();
     }

@@ -15,8 +15,16 @@ const TEMP_VARS: &[&str] = &["TMPDIR", "TMP", "TEMP", "TEMPDIR"];
 /// Finds what this machine can confine. On Linux this asks the kernel for its Landlock ABI and
 /// starts a short-lived child in a new network namespace (directly, then inside a user
 /// namespace), so what it reports is what worked, not what should.
+///
+/// The answer is kept: a second call, or one while [`probe_in_background`] works, gets it.
 pub fn probe() -> Support {
-    probe_here()
+    static SUPPORT: std::sync::OnceLock<Support> = std::sync::OnceLock::new();
+    SUPPORT.get_or_init(probe_here).clone()
+}
+
+/// Probes in a thread of its own, so that a later [`probe`] finds the answer ready.
+pub fn probe_in_background() {
+    std::thread::spawn(probe);
 }
 
 #[cfg(target_os = "linux")]

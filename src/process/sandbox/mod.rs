@@ -51,7 +51,7 @@ mod tests;
 #[cfg(all(test, target_os = "linux"))]
 mod toolchain_tests;
 
-pub use imp::{Sandbox, SandboxError, probe};
+pub use imp::{Sandbox, SandboxError, probe, probe_in_background};
 pub use policy::{
     DEFAULT_DENIED_IN_HOME, DEFAULT_WRITABLE_IN_HOME, DEFAULT_WRITABLE_SYSTEM, SandboxPolicy,
     expand_home,

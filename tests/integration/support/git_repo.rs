@@ -108,8 +108,7 @@ impl TempRepo {
             .args(["rev-parse", "--verify", "-q", "HEAD"])
             .current_dir(self.dir.path())
             .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
+            .is_ok_and(|o| o.status.success())
     }
 
     /// `git status --porcelain`: empty when the work tree is clean.

@@ -414,10 +414,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// `body.messages`, or empty.
     pub fn messages(&self) -> &[Value] {
-        self.body["messages"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.body["messages"].as_array().map_or(&[], Vec::as_slice)
     }
 
     pub fn model(&self) -> Option<&str> {
@@ -716,9 +713,7 @@ async fn handle(
     match (method, path) {
         (Method::POST, "/v1/messages") => {}
         (Method::POST, "/v1/messages/count_tokens") => {
-            let tokens = serde_json::to_string(&record.body)
-                .map(|s| s.len() / 4)
-                .unwrap_or(0);
+            let tokens = serde_json::to_string(&record.body).map_or(0, |s| s.len() / 4);
             lock(&state).log.push(record);
             return json_response(StatusCode::OK, json!({ "input_tokens": tokens }));
         }

@@ -383,7 +383,9 @@ type Shared = Arc<Mutex<MockState>>;
 
 fn lock(state: &Shared) -> MutexGuard<'_, MockState> {
     // A panic while holding the lock only happens in a failing test; keep serving its log.
-    state.lock().unwrap_or_else(|e| e.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A running mock. Dropping it stops the server.

@@ -34,10 +34,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// `body.input`: the conversation so far.
     pub fn input(&self) -> &[Value] {
-        self.body["input"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.body["input"].as_array().map_or(&[], Vec::as_slice)
     }
 
     pub fn model(&self) -> Option<&str> {

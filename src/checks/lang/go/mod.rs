@@ -107,7 +107,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                 "function_declaration" | "method_declaration"
             )
         })
-        .map(|node| node.byte_range())
+        .map(tree_sitter::Node::byte_range)
         .collect();
     file.bindings = Bindings::new(file.scopes.clone());
     for node in &all {
@@ -130,7 +130,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
                 }
             }
             "short_var_declaration" | "assignment_statement" | "var_spec" | "const_spec" => {
-                file.bind(*node)
+                file.bind(*node);
             }
             _ => {}
         }
@@ -360,11 +360,8 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             || match function.node_kind() {
                 "identifier" => matches!(self.text(function), "panic" | "Fail"),
                 "selector_expression" => {
-                    let operand = function
-                        .field("operand")
-                        .map(|o| self.text(o))
-                        .unwrap_or("");
-                    let field = function.field("field").map(|f| self.text(f)).unwrap_or("");
+                    let operand = function.field("operand").map_or("", |o| self.text(o));
+                    let field = function.field("field").map_or("", |f| self.text(f));
                     let testify = self
                         .names
                         .imports
@@ -379,9 +376,9 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
     }
 
     fn function_unit(&self, function: Node<'t>) -> Unit {
-        let name = function.field("name").map(|n| self.text(n)).unwrap_or("");
+        let name = function.field("name").map_or("", |n| self.text(n));
         let parameters = function.field("parameters");
-        let parameters_text = parameters.map(|p| self.text(p)).unwrap_or("");
+        let parameters_text = parameters.map_or("", |p| self.text(p));
         let is_method = function.node_kind() == "method_declaration";
         // `TestMain` and a test file's `init` run before its tests, like a fixture: what they do
         // (`init() { ConnectAll() }`) is reported once, under their name.
@@ -438,8 +435,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
                         .filter(|c| c.node_kind() == "call_expression");
                     let callee = call
                         .and_then(|c| c.field("function"))
-                        .map(|f| self.text(f))
-                        .unwrap_or("");
+                        .map_or("", |f| self.text(f));
                     if [".Skip", ".SkipNow", ".Skipf"]
                         .iter()
                         .any(|s| callee == format!("{t_name}{s}"))
@@ -576,10 +572,7 @@ impl<'s, 't, 'c> GoFile<'s, 't, 'c> {
             return Some(false);
         }
         if function.node_kind() == "selector_expression" {
-            let operand = function
-                .field("operand")
-                .map(|o| self.text(o))
-                .unwrap_or("");
+            let operand = function.field("operand").map_or("", |o| self.text(o));
             let is_package = self.names.imports.contains_key(operand);
             if !is_package && go::FAILING.contains(&last) {
                 return Some(false);

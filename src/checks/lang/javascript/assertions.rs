@@ -82,7 +82,7 @@ impl JsFile<'_, '_, '_> {
             .and_then(|s| s.field("arguments"))
             .and_then(|a| a.named_child(0));
         match (matcher, negated) {
-            ("toBeDefined", false) | ("toBeUndefined", true) | ("toBeNull", true) => true,
+            ("toBeDefined", false) | ("toBeUndefined" | "toBeNull", true) => true,
             ("toBe" | "toEqual" | "toStrictEqual", false) => match (subject, args.first()) {
                 (Some(s), Some(e)) => {
                     (self.text(s) == self.text(*e)

@@ -59,8 +59,7 @@ impl<'t> JsFile<'_, 't, '_> {
         let options = args
             .iter()
             .find(|a| a.node_kind() == "object")
-            .map(|o| self.text(*o))
-            .unwrap_or("");
+            .map_or("", |o| self.text(*o));
         let has_body = args.iter().any(|a| {
             matches!(
                 a.node_kind(),

@@ -297,8 +297,8 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
                     }
                 }
                 "import_specifier" => {
-                    let name = inner.field("name").map(|n| self.text(n)).unwrap_or("");
-                    let alias = inner.field("alias").map(|n| self.text(n)).unwrap_or(name);
+                    let name = inner.field("name").map_or("", |n| self.text(n));
+                    let alias = inner.field("alias").map_or(name, |n| self.text(n));
                     self.names
                         .imports
                         .insert(alias.to_string(), format!("{module}.{name}"));
@@ -517,7 +517,7 @@ impl<'s, 't, 'c> JsFile<'s, 't, 'c> {
         };
         match followed {
             Some((name, import)) if !self.context.is_configured_helper(&path, last) => {
-                unit.call(name, import, at, verdict)
+                unit.call(name, import, at, verdict);
             }
             _ => {
                 if let Some(weak) = verdict {

@@ -60,9 +60,9 @@ impl<'t> PythonFile<'_, 't, '_> {
             };
             match definition.node_kind() {
                 "class_definition" => {
-                    let name = definition.field("name").map(|n| self.text(n)).unwrap_or("");
+                    let name = definition.field("name").map_or("", |n| self.text(n));
                     let superclasses = definition.field("superclasses");
-                    let bases_text = superclasses.map(|b| self.text(b)).unwrap_or("");
+                    let bases_text = superclasses.map_or("", |b| self.text(b));
                     // `test_*` classes are collected by projects that set `python_classes = test_*` (kombu, celery).
                     let bases: Vec<String> = superclasses
                         .map(|list| {
@@ -142,7 +142,7 @@ impl<'t> PythonFile<'_, 't, '_> {
         decorators: &[Node<'t>],
         class: Option<&ClassInfo>,
     ) -> Unit {
-        let name = function.field("name").map(|n| self.text(n)).unwrap_or("");
+        let name = function.field("name").map_or("", |n| self.text(n));
         let is_fixture = decorators.iter().any(|decorator| {
             decorator
                 .named_child(0)

@@ -59,7 +59,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
         statements
             .iter()
             .filter(|node| node.node_kind() == "function_definition")
-            .map(|node| node.byte_range())
+            .map(tree_sitter::Node::byte_range)
             .collect(),
     );
     for node in &statements {
@@ -229,8 +229,8 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
         for name in node.children_by_field_name("name", &mut cursor) {
             let (full, alias) = match name.node_kind() {
                 "aliased_import" => {
-                    let full = name.field("name").map(|n| self.text(n)).unwrap_or("");
-                    let alias = name.field("alias").map(|n| self.text(n)).unwrap_or(full);
+                    let full = name.field("name").map_or("", |n| self.text(n));
+                    let alias = name.field("alias").map_or(full, |n| self.text(n));
                     (full.to_string(), alias.to_string())
                 }
                 _ => {
@@ -356,7 +356,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             // `self.conn` may be a property of the class or of a base class: followed like a
             // call (`conn = property(_get_conn)`, `@property def conn`).
             "attribute" if self.is_self_property(node) => {
-                let name = node.field("attribute").map(|a| self.text(a)).unwrap_or("");
+                let name = node.field("attribute").map_or("", |a| self.text(a));
                 if !unit.calls.iter().any(|c| c.on_self && c.name == name) {
                     unit.call_on_self(name, at, None);
                 }
@@ -483,7 +483,7 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
             unit.see(fact, at);
         }
         if matches_any(python::PATCHERS, path) {
-            let arguments = call.field("arguments").map(|a| self.text(a)).unwrap_or("");
+            let arguments = call.field("arguments").map_or("", |a| self.text(a));
             for fact in patched(arguments, python::PATCHES) {
                 unit.see(fact, at);
             }
@@ -520,10 +520,10 @@ impl<'s, 't, 'c> PythonFile<'s, 't, 'c> {
                 .is_some_and(|o| matches!(self.text(o), "self" | "cls"));
         match self.followed(function) {
             Some((name, _)) if on_self && !self.context.is_configured_helper(path, last) => {
-                unit.call_on_self(name, at, verdict)
+                unit.call_on_self(name, at, verdict);
             }
             Some((name, import)) if !self.context.is_configured_helper(path, last) => {
-                unit.call(name, import, at, verdict)
+                unit.call(name, import, at, verdict);
             }
             _ => {
                 if let Some(weak) = verdict {

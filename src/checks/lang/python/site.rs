@@ -75,8 +75,7 @@ impl<'s, 't, 'c> CallSite<'t> for PythonCall<'_, 's, 't, 'c> {
         let arguments = self
             .call
             .field("arguments")
-            .map(|a| self.file.text(a))
-            .unwrap_or("");
+            .map_or("", |a| self.file.text(a));
         arguments
             .split(|c: char| !c.is_alphanumeric() && c != '_')
             .any(|word| dialects.contains(&word))

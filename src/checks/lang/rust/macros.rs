@@ -20,8 +20,7 @@ impl RustFile<'_, '_, '_> {
         let arguments = node
             .named_children(&mut node.walk())
             .find(|c| c.node_kind() == "token_tree")
-            .map(|t| self.text(t))
-            .unwrap_or("");
+            .map_or("", |t| self.text(t));
         let inner = arguments
             .get(1..arguments.len().saturating_sub(1))
             .unwrap_or("")
@@ -117,8 +116,10 @@ impl RustFile<'_, '_, '_> {
                                 .filter(|p| *p == "::")
                                 .and_then(|_| index.checked_sub(2))
                                 .and_then(|i| children.get(i))
-                                .map(|n| format!("{}::connect", self.text(*n)))
-                                .unwrap_or_else(|| "connect".to_string());
+                                .map_or_else(
+                                    || "connect".to_string(),
+                                    |n| format!("{}::connect", self.text(*n)),
+                                );
                             unit.see(Fact::RealDb(client), line(*token));
                         } else if let Some(target) = target_of(&address) {
                             unit.see(Fact::Network(target), line(*token));

@@ -73,7 +73,7 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     file.bindings = Bindings::new(
         all.iter()
             .filter(|node| node.node_kind() == "function_item")
-            .map(|node| node.byte_range())
+            .map(tree_sitter::Node::byte_range)
             .collect(),
     );
     for node in &all {
@@ -183,7 +183,11 @@ pub(crate) fn facts(root: Node<'_>, source: &str, context: &Context<'_>) -> File
     units.push(module);
     FileFacts {
         units,
-        imports: file.mods.iter().map(|m| m.to_string()).collect(),
+        imports: file
+            .mods
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
         ..FileFacts::default()
     }
 }
@@ -225,7 +229,7 @@ impl<'s, 't, 'c> RustFile<'s, 't, 'c> {
     }
 
     fn function_unit(&self, function: Node<'t>, attributes: &[Node<'t>]) -> Unit {
-        let name = function.field("name").map(|n| self.text(n)).unwrap_or("");
+        let name = function.field("name").map_or("", |n| self.text(n));
         let is_test = attributes.iter().any(|a| {
             let attribute = self.text(*a);
             let inner = attribute.trim_start_matches("#[").trim_end_matches(']');

@@ -260,8 +260,7 @@ impl RustFile<'_, '_, '_> {
             "scoped_use_list" => {
                 let path = node
                     .field("path")
-                    .map(|p| join(prefix, self.text(p)))
-                    .unwrap_or_else(|| prefix.to_string());
+                    .map_or_else(|| prefix.to_string(), |p| join(prefix, self.text(p)));
                 if let Some(list) = node.field("list") {
                     self.use_tree(list, &path);
                 }
