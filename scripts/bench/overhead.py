@@ -16,10 +16,12 @@ the task's Complete section to the handoff and commits it with git) and a `true`
 - with --files N, the same in a repository of N more committed files, against one `git status`
   there;
 - with --prompts PLAN, how much of each prompt the previous task's prompt shares as a prefix
-  (what a model's prompt cache can reuse), on that real plan.
+  (what a model's prompt cache can reuse), on that real plan; with --handoff HANDOFF as well,
+  from the prompts `--dry-run` shows as that real handoff gains its sections one by one (the
+  instant agent's own sections are one line each, far shorter than real ones).
 
 Usage: python3 scripts/bench/overhead.py [--tasks 200] [--files 0] [--runs 3] [--no-build]
-       [--no-gate-sandbox] [--prompts path/to/M4_plan.md]
+       [--no-gate-sandbox] [--binary PATH] [--prompts path/to/M4_plan.md [--handoff HANDOFF_M4.md]]
 """
 
 import argparse
@@ -143,6 +145,31 @@ def run_once(binary, agent, tasks, files, plan_text=None, gate_sandbox=True, via
         shutil.rmtree(work, ignore_errors=True)
 
 
+def dry_run_prompts(binary, plan, handoff):
+    """The next task's prompt as `--dry-run` shows it, for each prefix of the real handoff's
+    sections (in the order the file has them)."""
+    text = handoff.read_text()
+    starts = [m.start() for m in re.finditer(r"^#{2,3} Task \S+ Complete", text, re.M)]
+    cuts = starts[1:] + [len(text)]
+    work = Path(tempfile.mkdtemp(prefix="kmilestone-prompts-"))
+    try:
+        repo = work / "repo"
+        repo.mkdir()
+        sh("git", "init", "-q", "-b", "main", cwd=repo)
+        (repo / plan.name).write_text(plan.read_text())
+        prompts = []
+        for cut in [starts[0] if starts else 0] + cuts:
+            (repo / handoff.name).write_text(text[:cut])
+            out = subprocess.run([str(binary), "run", plan.name, "--dry-run"], cwd=repo, text=True,
+                                 capture_output=True, env=dict(os.environ, NO_COLOR="1")).stdout
+            if "--- prompt ---\n" not in out:
+                break
+            prompts.append(out.split("--- prompt ---\n", 1)[1].split("\n--- end of prompt ---")[0])
+        return prompts
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def shared_prefix(a, b):
     n = 0
     for x, y in zip(a, b):
@@ -159,13 +186,18 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--prompts", type=Path, help="a real plan: measure the prompts' shared prefix")
+    ap.add_argument("--handoff", type=Path, help="with --prompts: that plan's real handoff")
     ap.add_argument("--no-gate-sandbox", action="store_true", help="run the gate unsandboxed")
+    ap.add_argument("--binary", type=Path, help="measure this kmilestone instead of the release build")
     args = ap.parse_args()
-    binary, agent = build(args.no_build)
+    binary, agent = build(args.no_build or args.binary is not None)
+    if args.binary:
+        binary = args.binary.resolve()
     if args.prompts:
-        plan = args.prompts.read_text()
-        result = run_once(binary, agent, 0, 0, plan)
-        texts = result["prompts"]
+        if args.handoff:
+            texts = dry_run_prompts(binary, args.prompts, args.handoff)
+        else:
+            texts = run_once(binary, agent, 0, 0, args.prompts.read_text())["prompts"]
         ratios = [shared_prefix(a, b) / len(b) for a, b in zip(texts, texts[1:])]
         print(f"plan: {args.prompts} ({len(texts)} prompts)")
         print("shared prefix of consecutive prompts: " +

@@ -12,6 +12,48 @@ use crate::reporter::summary;
 use crate::text::{first_line, plural};
 
 impl<W: Write> Terminal<W> {
+    fn task_started(
+        &mut self,
+        id: &str,
+        title: &str,
+        task_type: &str,
+        leftovers: Option<&crate::events::Leftovers>,
+        elapsed_ms: u64,
+    ) {
+        self.line("");
+        self.line(&format!("▶ Task {id}: {title} [{task_type}]"));
+        if let Some(leftovers) = leftovers {
+            self.line(&format!("  {leftovers}"));
+        }
+        if let Some(status) = &mut self.status {
+            status.set(Some(Live {
+                id: id.to_string(),
+                title: title.to_string(),
+                started_ms: elapsed_ms,
+                attempt: 1,
+                activity: String::new(),
+                gate: None,
+            }));
+        }
+    }
+
+    /// What the agent or a gate (`by`) left running, which kmilestone stopped.
+    fn left_running(&mut self, by: &str, processes: &[String]) {
+        let by = match by {
+            "agent" => "the agent".to_string(),
+            gate => format!("gate {gate}"),
+        };
+        let (count, them) = match processes.len() {
+            1 => ("a process".to_string(), "it"),
+            n => (format!("{n} processes"), "them"),
+        };
+        let bad = self.paint_bad(&format!(
+            "  ! {by} left {count} running; kmilestone stopped {them}: {}",
+            processes.join("; ")
+        ));
+        self.line(&bad);
+    }
+
     /// The permanent lines of `event`, and what it changes in the status line.
     pub(super) fn show(&mut self, event: &Event) {
         match &event.kind {
@@ -21,23 +63,7 @@ impl<W: Write> Terminal<W> {
                 title,
                 task_type,
                 leftovers,
-            } => {
-                self.line("");
-                self.line(&format!("▶ Task {id}: {title} [{task_type}]"));
-                if let Some(leftovers) = leftovers {
-                    self.line(&format!("  {leftovers}"));
-                }
-                if let Some(status) = &mut self.status {
-                    status.set(Some(Live {
-                        id: id.clone(),
-                        title: title.clone(),
-                        started_ms: event.elapsed_ms,
-                        attempt: 1,
-                        activity: String::new(),
-                        gate: None,
-                    }));
-                }
-            }
+            } => self.task_started(id, title, task_type, leftovers.as_ref(), event.elapsed_ms),
             EventKind::AttemptStarted {
                 attempt,
                 resume,
@@ -76,22 +102,7 @@ impl<W: Write> Terminal<W> {
                 stderr_tail,
                 ..
             } => self.attempt_finished(end, *duration_ms, stderr_tail),
-            EventKind::LeftRunning { by, processes, .. } => {
-                let by = match by.as_str() {
-                    "agent" => "the agent".to_string(),
-                    gate => format!("gate {gate}"),
-                };
-                let bad = self.paint_bad(&format!(
-                    "  ! {by} left {} running; kmilestone stopped {}: {}",
-                    match processes.len() {
-                        1 => "a process".to_string(),
-                        n => format!("{n} processes"),
-                    },
-                    if processes.len() == 1 { "it" } else { "them" },
-                    processes.join("; ")
-                ));
-                self.line(&bad);
-            }
+            EventKind::LeftRunning { by, processes, .. } => self.left_running(by, processes),
             EventKind::HandoffRestored { id, kept } => {
                 let bad = self.paint_bad(&format!(
                     "  ! the agent removed or changed handoff content that was there before task {id}; it was restored (the agent's version is kept at {kept})"

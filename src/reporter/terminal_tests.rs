@@ -104,6 +104,14 @@ fn run_events() -> Vec<Event> {
         95_000,
         totals(0.25, 30_000, 2_000),
     );
+    let mut events = first_task_events(&task1);
+    events.extend(second_task_events(&task1, &task2));
+    events
+}
+
+/// The run's start and task 1.1, which passes at once.
+fn first_task_events(task1: &TaskSummary) -> Vec<Event> {
+    let s = |text: &str| text.to_string();
     vec![
         event(
             0,
@@ -245,6 +253,13 @@ fn run_events() -> Vec<Event> {
             },
         ),
         event(41_010, EventKind::TaskFinished(task1.clone())),
+    ]
+}
+
+/// Task 1.2, which fails a gate, is sent back and passes, and the run's end.
+fn second_task_events(task1: &TaskSummary, task2: &TaskSummary) -> Vec<Event> {
+    let s = |text: &str| text.to_string();
+    vec![
         event(
             41_020,
             EventKind::TaskStarted {
@@ -366,7 +381,7 @@ fn run_events() -> Vec<Event> {
                     pr_title: s("M1: Greeter"),
                     handoff: s("HANDOFF_M1.md"),
                     complete: true,
-                    tasks: [task1, task2]
+                    tasks: [task1.clone(), task2.clone()]
                         .into_iter()
                         .map(|record| MilestoneTask {
                             id: record.id.clone(),

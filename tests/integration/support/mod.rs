@@ -23,6 +23,7 @@
 // Each test module uses a different subset of these helpers.
 #![allow(dead_code)]
 
+mod anthropic_request;
 pub mod background;
 pub mod claude;
 pub mod codex;
