@@ -452,6 +452,8 @@ impl Runner<'_> {
             id: id.to_string(),
             question: question.clone(),
         });
+        // Whatever the human does meanwhile may change the tree: it is read afresh afterwards.
+        self.known_tree = None;
         let answer = self.human.decide(&question, &self.cancel);
         decision(answer, &question)
     }

@@ -69,7 +69,8 @@ const SCRUBBED_PREFIXES: &[&str] = &["OPENAI_", "CODEX_", "AZURE_OPENAI"];
 /// the mock's key. Keep it alive across `resume`: threads are stored under its `CODEX_HOME`.
 ///
 /// `CODEX_HOME` lives under the build's temp dir, not `/tmp`: Codex refuses to install its
-/// sandbox helper under a temp dir, and then every sandboxed command fails.
+/// sandbox helper under a temp dir, and then every sandboxed command fails. (In a checkout that
+/// is itself under `/tmp`, it lives under `~/.cache/kmilestone-tests` instead.)
 pub struct CodexEnv {
     dir: TempDir,
     base_url: String,
@@ -78,11 +79,30 @@ pub struct CodexEnv {
     vars: Vec<(String, OsString)>,
 }
 
+/// A folder for scratch `CODEX_HOME`s that is not under the system's temp dir: the build's temp
+/// dir, unless the checkout is under the temp dir too.
+fn outside_the_temp_dir() -> std::path::PathBuf {
+    let target = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let temp = std::env::temp_dir();
+    let temp = temp.canonicalize().unwrap_or(temp);
+    if !target
+        .canonicalize()
+        .unwrap_or(target.clone())
+        .starts_with(&temp)
+    {
+        return target;
+    }
+    let home = std::env::var_os("HOME").expect("HOME, for a CODEX_HOME outside the temp dir");
+    let cache = std::path::Path::new(&home).join(".cache/kmilestone-tests");
+    std::fs::create_dir_all(&cache).expect("create ~/.cache/kmilestone-tests");
+    cache
+}
+
 impl CodexEnv {
     pub fn new(mock: &MockOpenAi) -> CodexEnv {
         let dir = tempfile::Builder::new()
             .prefix("codex-env-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .tempdir_in(outside_the_temp_dir())
             .expect("temp dir for CODEX_HOME");
         CodexEnv::in_dir(dir, mock)
     }
