@@ -18,9 +18,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::Router;
@@ -31,6 +29,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 pub use super::anthropic_request::{RecordedRequest, RequestKind, ToolResult};
+use super::serve::Served;
 use super::sse;
 
 /// Token counts the mock reports for one assistant message.
@@ -404,10 +403,8 @@ fn lock(state: &Shared) -> MutexGuard<'_, MockState> {
 
 /// A running mock. Dropping it stops the server.
 pub struct MockAnthropic {
-    addr: SocketAddr,
     state: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    server: Served,
 }
 
 impl MockAnthropic {
@@ -430,51 +427,20 @@ impl MockAnthropic {
             ..MockState::default()
         }));
 
-        // Bound here, not on the server thread, so the port is known and accepting before the
-        // test starts the CLI.
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new().fallback(handle).with_state(state.clone());
-        let thread = std::thread::Builder::new()
-            .name("mock-anthropic".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("mock runtime");
-                rt.block_on(async move {
-                    let listener =
-                        tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                    // Stopping drops the server future; the runtime's drop then cancels open
-                    // connections, so shutdown never waits on a client's keep-alive.
-                    tokio::select! {
-                        res = axum::serve(listener, app) => res.expect("mock server"),
-                        _ = rx => {}
-                    }
-                });
-            })
-            .expect("spawn mock thread");
-
         MockAnthropic {
-            addr,
+            server: Served::start("mock-anthropic", app),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
         }
     }
 
     /// `http://127.0.0.1:<port>`, the value for `ANTHROPIC_BASE_URL`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.server.addr.port()
     }
 
     /// Every request, in arrival order.
@@ -530,17 +496,6 @@ impl MockAnthropic {
             "mock Anthropic script not done:\n  {}",
             problems.join("\n  ")
         );
-    }
-}
-
-impl Drop for MockAnthropic {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -19,9 +19,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::Router;
@@ -33,6 +31,7 @@ use serde_json::{Value, json};
 
 pub use super::openai_request::{RecordedRequest, RequestKind};
 use super::openai_sse::{failed_events, response_events, sse_response};
+use super::serve::Served;
 
 /// Token counts the mock reports in `response.completed`, in the API's terms: `cached` is part of
 /// `input`, `reasoning` part of `output`.
@@ -390,10 +389,8 @@ fn lock(state: &Shared) -> MutexGuard<'_, MockState> {
 
 /// A running mock. Dropping it stops the server.
 pub struct MockOpenAi {
-    addr: SocketAddr,
     state: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    server: Served,
 }
 
 impl MockOpenAi {
@@ -416,51 +413,20 @@ impl MockOpenAi {
             ..MockState::default()
         }));
 
-        // Bound here, not on the server thread, so the port is known and accepting before the
-        // test starts the CLI.
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new().fallback(handle).with_state(state.clone());
-        let thread = std::thread::Builder::new()
-            .name("mock-openai".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("mock runtime");
-                rt.block_on(async move {
-                    let listener =
-                        tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                    // Stopping drops the server future; the runtime's drop then cancels open
-                    // connections, so shutdown never waits on a client's keep-alive.
-                    tokio::select! {
-                        res = axum::serve(listener, app) => res.expect("mock server"),
-                        _ = rx => {}
-                    }
-                });
-            })
-            .expect("spawn mock thread");
-
         MockOpenAi {
-            addr,
+            server: Served::start("mock-openai", app),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
         }
     }
 
     /// `http://127.0.0.1:<port>/v1`, the `base_url` of a Codex model provider.
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        format!("http://{}/v1", self.server.addr)
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.server.addr.port()
     }
 
     /// Every request, in arrival order.
@@ -515,17 +481,6 @@ impl MockOpenAi {
             "mock OpenAI script not done:\n  {}",
             problems.join("\n  ")
         );
-    }
-}
-
-impl Drop for MockOpenAi {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

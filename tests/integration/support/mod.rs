@@ -132,3 +132,4 @@ impl Dir {
 }
 
 pub mod project;
+mod serve;
